@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from tenancy.access import public
+
+urlpatterns = [
+    path("", include("tenancy.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    # The admin signs in through the same throttled page as everything else.
+    path("admin/login/", public(RedirectView.as_view(pattern_name="login", query_string=True))),
+    path("admin/", admin.site.urls),
+    path("stores/", include("stores.urls")),
+    path("members/", include("customers.urls")),
+    path("loyalty/", include("loyalty.urls")),
+    path("campaigns/", include("campaigns.urls")),
+    path("analytics/", include("analytics.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Runs once when the compose database volume is created: the owner and the app roles.
+set -e
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<SQL
+CREATE ROLE crm_owner LOGIN PASSWORD '${CRM_OWNER_PASSWORD}' NOSUPERUSER NOBYPASSRLS;
+CREATE ROLE crm_app LOGIN PASSWORD '${CRM_APP_PASSWORD}' NOSUPERUSER NOBYPASSRLS;
+CREATE DATABASE crm OWNER crm_owner;
+\connect crm
+GRANT USAGE ON SCHEMA public TO crm_app;
+GRANT CREATE ON SCHEMA public TO crm_owner;
+ALTER DEFAULT PRIVILEGES FOR ROLE crm_owner IN SCHEMA public
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO crm_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE crm_owner IN SCHEMA public
+  GRANT USAGE, SELECT ON SEQUENCES TO crm_app;
+SQL

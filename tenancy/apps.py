@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class TenancyConfig(AppConfig):
+    name = "tenancy"
+    verbose_name = _("Tenancy")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenancy import navigation
+        from tenancy.context import reapply_on_new_connection
+        from tenancy.models import Role
+        from tenancy.rls import check_role_cannot_bypass_rls, ensure_tenant_foreign_keys
+
+        connection_created.connect(check_role_cannot_bypass_rls, dispatch_uid="rls_role_check")
+        connection_created.connect(reapply_on_new_connection, dispatch_uid="rls_reapply")
+        post_migrate.connect(ensure_tenant_foreign_keys, dispatch_uid="tenant_foreign_keys")
+
+        navigation.register(
+            navigation.NavItem(_("Home"), "home", roles=None, order=0),
+            navigation.NavItem(_("Audit log"), "audit_list", roles={Role.HQ_ADMIN}, order=900),
+        )

@@ -1,0 +1,191 @@
+"""Tenants, their staff, the tenant-scoped base model and the audit log."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cached_property
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tenancy.context import current_tenant, current_tenant_or_none
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Tenant(models.Model):
+    """One retail company with its chain of stores."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("short name"), max_length=50, unique=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def setting(self, key: str, default=None):
+        return self.settings.get(key, default)
+
+
+class TenantScopedQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        tenant = current_tenant()
+        for obj in objs:
+            if obj.tenant_id is None:
+                obj.tenant_id = tenant.pk
+            elif obj.tenant_id != tenant.pk:
+                raise ValueError("bulk_create() was given a row of another tenant.")
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class TenantScopedManager(models.Manager.from_queryset(TenantScopedQuerySet)):
+    """Filters by the current tenant, and raises when none is selected.
+
+    It never falls back to "all tenants": work across tenants uses `Model.unscoped` and says
+    so in the code.
+    """
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(tenant_id=current_tenant().pk)
+
+
+class TenantScopedModel(models.Model):
+    """Base for every tenant-owned table. Its table also gets RLS in its migration."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, editable=False, related_name="+", verbose_name=_("tenant")
+    )
+
+    objects = TenantScopedManager()
+    unscoped = models.Manager()
+
+    class Meta:
+        abstract = True
+        # Following a foreign key must work in cross-tenant jobs too; RLS still applies.
+        base_manager_name = "unscoped"
+
+    def save(self, *args, **kwargs) -> None:
+        selected = current_tenant_or_none()
+        if self.tenant_id is None:
+            self.tenant = current_tenant()
+        elif selected is not None and selected.pk != self.tenant_id:
+            raise ValueError(f"Refusing to save a row of tenant {self.tenant_id} as {selected}.")
+        super().save(*args, **kwargs)
+
+
+class Role(models.TextChoices):
+    HQ_ADMIN = "hq_admin", _("HQ administrator")
+    HQ_STAFF = "hq_staff", _("HQ staff")
+    STORE_MANAGER = "store_manager", _("Store manager")
+    CLERK = "clerk", _("Clerk")
+
+
+HQ_ROLES = frozenset({Role.HQ_ADMIN, Role.HQ_STAFF})
+STORE_ROLES = frozenset({Role.STORE_MANAGER, Role.CLERK})
+ALL_ROLES = HQ_ROLES | STORE_ROLES
+
+
+class StaffMember(TenantScopedModel):
+    """A person who signs in to work for one tenant, with one role.
+
+    Store managers and clerks work for the stores they are assigned to (stores.StoreAssignment);
+    HQ roles see every store of their tenant.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    display_name = models.CharField(_("display name"), max_length=50)
+    phone = models.CharField(
+        _("phone"),
+        max_length=20,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9+\- ]*$", _("Enter a valid phone number."))],
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff members")
+        ordering = ["display_name"]
+        indexes = [models.Index(fields=["tenant", "role"], name="staff_tenant_role_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+    @property
+    def is_hq(self) -> bool:
+        return self.role in HQ_ROLES
+
+    @cached_property
+    def store_ids(self) -> frozenset[int]:
+        """Ids of the stores this person works for (empty for HQ, who see all stores)."""
+        if self.is_hq:
+            return frozenset()
+        return frozenset(self.store_assignments.values_list("store_id", flat=True))
+
+    def can_access_store(self, store_id: int) -> bool:
+        return self.is_hq or store_id in self.store_ids
+
+
+class AuditEvent(TenantScopedModel):
+    """Who did what to which object, when, from where, and why. Written by services."""
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(_("actor name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=64)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(_("after"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    reason = models.TextField(_("reason"), blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time_idx"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["tenant", "action"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

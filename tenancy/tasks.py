@@ -1,0 +1,41 @@
+"""Celery plumbing for per-tenant jobs.
+
+A periodic job is a `tenant_task`: it takes a tenant id, enters that tenant's context
+(ContextVar and the PostgreSQL setting) and calls a service. Beat calls `fan_out`, which
+queues the job once per active tenant, so one slow tenant never delays another.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from celery import current_app, shared_task
+
+from tenancy.context import tenant_context
+from tenancy.models import Tenant
+
+
+def tenant_task(*, name: str, **options):
+    """Declare a Celery task whose first argument is the tenant id."""
+
+    def decorator(func):
+        @shared_task(name=name, **options)
+        @wraps(func)
+        def task(tenant_id: int, *args, **kwargs):
+            tenant = Tenant.objects.get(pk=tenant_id)
+            with tenant_context(tenant):
+                return func(*args, **kwargs)
+
+        return task
+
+    return decorator
+
+
+@shared_task(name="tenancy.fan_out")
+def fan_out(task_name: str, **kwargs) -> int:
+    """Queue `task_name` once for every active tenant; returns how many were queued."""
+    task = current_app.tasks[task_name]
+    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.delay(tenant_id, **kwargs)
+    return len(tenant_ids)

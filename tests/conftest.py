@@ -1,0 +1,109 @@
+"""Shared fixtures: tenants, the three actors of every permission test, and skips.
+
+A test that needs PostgreSQL is marked `postgres`; on SQLite it is skipped with the reason,
+and with REQUIRE_POSTGRES=1 (set by .ci/run) such a skip fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from stores.models import Store
+from tenancy.context import tenant_context
+from tenancy.models import Role, StaffMember, Tenant
+from tests.factories import StaffMemberFactory, StoreAssignmentFactory, StoreFactory, TenantFactory
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAS_CHROMIUM = os.path.exists(CHROMIUM)
+
+
+def pytest_collection_modifyitems(config, items):
+    strict = os.environ.get("REQUIRE_POSTGRES") == "1"
+    missing = []
+    for item in items:
+        if "postgres" in item.keywords and not ON_POSTGRES:
+            missing.append(item.nodeid)
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "browser" in item.keywords and not HAS_CHROMIUM:
+            missing.append(item.nodeid)
+            item.add_marker(pytest.mark.skip(reason="needs Debian's chromium at /usr/bin"))
+    if strict and missing:
+        raise pytest.UsageError(
+            "REQUIRE_POSTGRES=1 but these tests would be skipped: " + ", ".join(missing[:5])
+        )
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Pages render without collectstatic; passwords hash fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@dataclass
+class World:
+    """Tenant A with two stores, tenant B with one, and one staff member per role in each."""
+
+    tenant_a: Tenant
+    tenant_b: Tenant
+    store_a1: Store
+    store_a2: Store
+    store_b1: Store
+    staff_a: dict[str, StaffMember]
+    staff_b: dict[str, StaffMember]
+
+
+def make_staff(tenant: Tenant, role: str, store: Store | None = None, **kwargs) -> StaffMember:
+    with tenant_context(tenant):
+        staff = StaffMemberFactory(role=role, **kwargs)
+        if store is not None and role in (Role.STORE_MANAGER, Role.CLERK):
+            StoreAssignmentFactory(staff=staff, store=store)
+    return staff
+
+
+@pytest.fixture
+def world(db) -> World:
+    tenant_a = TenantFactory(slug="alpha", name="甲连锁")
+    tenant_b = TenantFactory(slug="beta", name="乙连锁")
+    with tenant_context(tenant_a):
+        store_a1 = StoreFactory(code="BJ-ZY-001", name="甲一店")
+        store_a2 = StoreFactory(code="BJ-ZY-002", name="甲二店")
+    with tenant_context(tenant_b):
+        store_b1 = StoreFactory(code="BJ-ZY-001", name="乙一店")
+    staff_a = {role: make_staff(tenant_a, role, store_a1) for role in Role.values}
+    staff_b = {role: make_staff(tenant_b, role, store_b1) for role in Role.values}
+    return World(tenant_a, tenant_b, store_a1, store_a2, store_b1, staff_a, staff_b)
+
+
+@pytest.fixture
+def client_for():
+    """A test client signed in as the given staff member."""
+
+    def make(staff: StaffMember) -> Client:
+        client = Client()
+        client.force_login(staff.user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return TenantFactory(slug="solo", name="单租户")
+
+
+@pytest.fixture
+def in_tenant(tenant):
+    """Run the test body as `tenant`."""
+    with tenant_context(tenant):
+        yield tenant

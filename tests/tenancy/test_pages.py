@@ -1,0 +1,89 @@
+"""Signing in and out, the home page and the navigation of each role, language switch."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tenancy.context import tenant_context
+from tenancy.models import AuditEvent, Role
+from tenancy.services import audit_record
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_in_lands_on_home_with_role_navigation(world):
+    staff = world.staff_a[Role.HQ_ADMIN]
+    client = Client()
+    response = client.post(
+        reverse("login"), {"username": staff.user.username, "password": PASSWORD}, follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert staff.display_name in html
+    assert world.tenant_a.name in html
+    assert reverse("audit_list") in html  # HQ admins see the audit log
+
+
+def test_clerk_navigation_hides_hq_pages(world, client_for):
+    response = client_for(world.staff_a[Role.CLERK]).get(reverse("home"))
+    assert response.status_code == 200
+    assert reverse("audit_list") not in response.content.decode()
+
+
+def test_wrong_password_shows_a_chinese_message(world):
+    staff = world.staff_a[Role.CLERK]
+    response = Client().post(reverse("login"), {"username": staff.user.username, "password": "x"})
+    assert response.status_code == 200
+    assert "请输入一个正确的" in response.content.decode()
+
+
+def test_sign_out_needs_post_and_ends_the_session(world, client_for):
+    client = client_for(world.staff_a[Role.CLERK])
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_interface_is_chinese_by_default_and_english_on_request(world, client_for):
+    client = client_for(world.staff_a[Role.CLERK])
+    assert "退出登录" in client.get(reverse("home")).content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Sign out" in client.get(reverse("home")).content.decode()
+
+
+def test_user_without_staff_membership_is_forbidden(db):
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory())
+    assert client.get(reverse("home")).status_code == 403
+
+
+def test_audit_log_lists_events_of_own_tenant_with_filters(world, client_for):
+    with tenant_context(world.tenant_a):
+        audit_record(action="store.approve", actor=world.staff_a[Role.HQ_STAFF], reason="甲原因")
+    with tenant_context(world.tenant_b):
+        audit_record(action="store.approve", actor=world.staff_b[Role.HQ_STAFF], reason="乙原因")
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    html = client.get(reverse("audit_list"), {"action": "store"}).content.decode()
+    assert "甲原因" in html and "乙原因" not in html
+    html = client.get(reverse("audit_list"), {"action": "customer"}).content.decode()
+    assert "甲原因" not in html
+    with tenant_context(world.tenant_a):
+        assert AuditEvent.objects.count() == 1
+
+
+def test_healthz_reports_database_and_cache(db):
+    response = Client().get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_admin_is_for_hq_admins_only(world, client_for):
+    assert client_for(world.staff_a[Role.HQ_ADMIN]).get("/admin/").status_code == 200
+    response = client_for(world.staff_a[Role.HQ_STAFF]).get("/admin/")
+    assert response.status_code == 302  # to sign-in: the admin does not let them in
+    response = client_for(world.staff_a[Role.CLERK]).get("/admin/stores/store/")
+    assert response.status_code == 302
