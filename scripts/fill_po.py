@@ -17,14 +17,15 @@ def unquote(lines):
 
 def main(path: str) -> None:
     translations = json.load(sys.stdin)
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
     blocks = text.split("\n\n")
     missing = []
     for index, block in enumerate(blocks):
         match = re.search(r'^msgid ((?:".*"\n?)+)^msgstr ((?:".*"\n?)+)', block + "\n", re.M)
         if not match or "msgid_plural" in block:
             continue
-        msgid = unquote(match.group(1).split("\n")[:-1] if match.group(1).endswith("\n") else match.group(1).split("\n"))
+        msgid = unquote([line for line in match.group(1).split("\n") if line])
         msgstr = unquote([line for line in match.group(2).split("\n") if line])
         if not msgid or msgstr:
             continue
@@ -32,7 +33,6 @@ def main(path: str) -> None:
             quoted = json.dumps(translations[msgid], ensure_ascii=False)
             start, end = match.span(2)
             block = (block + "\n")[:start] + quoted + "\n" + (block + "\n")[end:]
-            blocks[index] = block.rstrip("\n")
             block = block.replace("#, fuzzy\n", "")
             blocks[index] = block.rstrip("\n")
         else:
