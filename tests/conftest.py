@@ -40,6 +40,15 @@ def pytest_collection_modifyitems(config, items):
         )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_in_process():
+    """Tasks run inline in tests; the one test with a real worker switches this off."""
+    from celery import current_app
+
+    current_app.conf.task_always_eager = True
+    current_app.conf.task_eager_propagates = True
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     """Pages render without collectstatic; passwords hash fast."""

@@ -20,6 +20,6 @@ def test_fan_out_runs_the_task_once_per_active_tenant_inside_its_context():
     b = TenantFactory(slug="b")
     TenantFactory(slug="gone", is_active=False)
     assert "tests.record_tenant" in current_app.tasks
-    queued = fan_out.delay("tests.record_tenant", label="nightly").get()
+    queued = fan_out.apply(args=["tests.record_tenant"], kwargs={"label": "nightly"}).get()
     assert queued == 2
     assert sorted(seen) == sorted([("nightly", a.pk), ("nightly", b.pk)])
