@@ -79,3 +79,13 @@ class StoreAssignmentFactory(factory.django.DjangoModelFactory):
 
     staff = factory.SubFactory(StaffMemberFactory)
     store = factory.SubFactory(StoreFactory)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.Customer"
+
+    phone = factory.Sequence(lambda n: f"138{n:08d}")
+    card_number = factory.Sequence(lambda n: f"C{n:09d}")
+    name = factory.Sequence(lambda n: f"会员{n}")
+    home_store = factory.SubFactory(StoreFactory)

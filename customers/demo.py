@@ -1,0 +1,37 @@
+"""Demo members spread over the demo stores."""
+
+from __future__ import annotations
+
+import random
+
+from customers.models import ConsentChannel, Customer, Gender
+from stores.models import Store
+from tenancy.models import Tenant
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛"]
+
+
+def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
+    count = 20 if quick else 300
+    if Customer.objects.count() >= count:
+        return
+    rng = random.Random(f"{tenant.slug}-members")
+    stores = list(Store.objects.order_by("code"))
+    prefix = "139" if tenant.slug == "demo" else "186"
+    for index in range(count):
+        phone = f"{prefix}{index:08d}"
+        Customer.objects.get_or_create(
+            phone=phone,
+            defaults={
+                "card_number": f"M{tenant.pk:02d}{index:08d}",
+                "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN]),
+                "gender": rng.choice([Gender.FEMALE, Gender.MALE, Gender.UNKNOWN]),
+                "birth_year": rng.choice([None, *range(1960, 2006)]),
+                "birth_month": rng.randint(1, 12),
+                "birth_day": rng.randint(1, 28),
+                "home_store": stores[index % len(stores)],
+                "marketing_consent": index % 4 != 0,
+                "consent_channel": ConsentChannel.COUNTER,
+            },
+        )
