@@ -64,6 +64,9 @@ class Customer(TenantScopedModel):
         _("total spent"), max_digits=14, decimal_places=2, default=Decimal("0.00")
     )
     rfm_segment = models.CharField(_("RFM segment"), max_length=32, blank=True)
+    # Written by loyalty whenever the member's tier changes, for lookups and segments.
+    tier_code = models.CharField(_("tier code"), max_length=20, blank=True)
+    tier_name = models.CharField(_("tier"), max_length=50, blank=True)
 
     class Meta:
         verbose_name = _("member")
