@@ -21,5 +21,7 @@ class TenancyConfig(AppConfig):
 
         navigation.register(
             navigation.NavItem(_("Home"), "home", roles=None, order=0),
+            navigation.NavItem(_("Staff"), "staff_list", roles={Role.HQ_ADMIN}, order=880),
+            navigation.NavItem(_("Settings"), "tenant_settings", roles={Role.HQ_ADMIN}, order=890),
             navigation.NavItem(_("Audit log"), "audit_list", roles={Role.HQ_ADMIN}, order=900),
         )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from tenancy.context import current_ip
-from tenancy.models import AuditEvent, StaffMember
+from tenancy.models import STORE_ROLES, AuditEvent, StaffMember, Tenant
 
 
 def audit_record(
@@ -39,3 +43,115 @@ def audit_record(
         reason=reason,
         ip_address=current_ip(),
     )
+
+
+def _store_models():
+    # Store assignments live in the stores app, which builds on tenancy; look them up lazily.
+    from django.apps import apps
+
+    return apps.get_model("stores", "Store"), apps.get_model("stores", "StoreAssignment")
+
+
+def _staff_snapshot(staff: StaffMember) -> dict[str, Any]:
+    return {
+        "display_name": staff.display_name,
+        "role": staff.role,
+        "phone": staff.phone,
+        "is_active": staff.is_active,
+        "stores": sorted(staff.store_assignments.values_list("store__code", flat=True)),
+    }
+
+
+def _assign_stores(staff: StaffMember, stores) -> None:
+    _store, store_assignment = _store_models()
+    wanted = {store.pk for store in stores} if staff.role in STORE_ROLES else set()
+    staff.store_assignments.exclude(store_id__in=wanted).delete()
+    have = set(staff.store_assignments.values_list("store_id", flat=True))
+    store_assignment.objects.bulk_create(
+        [store_assignment(staff=staff, store_id=store_id) for store_id in sorted(wanted - have)]
+    )
+
+
+def _check_store_roles(role: str, stores) -> None:
+    if role in STORE_ROLES and not stores:
+        raise ValidationError(
+            {"stores": _("Store managers and clerks must work for at least one store.")}
+        )
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    actor: StaffMember,
+    username: str,
+    password: str,
+    display_name: str,
+    role: str,
+    stores=(),
+    phone: str = "",
+) -> StaffMember:
+    """A new person who signs in for this tenant, with a role and (for store roles) stores."""
+    user_model = get_user_model()
+    if user_model.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": _("This user name is already taken.")})
+    _check_store_roles(role, stores)
+    user = user_model(username=username)
+    validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    staff = StaffMember.objects.create(user=user, display_name=display_name, role=role, phone=phone)
+    _assign_stores(staff, stores)
+    audit_record(action="staff.create", actor=actor, obj=staff, after=_staff_snapshot(staff))
+    return staff
+
+
+@transaction.atomic
+def staff_update(
+    *,
+    actor: StaffMember,
+    staff: StaffMember,
+    display_name: str,
+    role: str,
+    stores=(),
+    phone: str = "",
+    is_active: bool = True,
+) -> StaffMember:
+    if staff.pk == actor.pk and (role != staff.role or not is_active):
+        raise ValidationError(_("You cannot change your own role or deactivate yourself."))
+    _check_store_roles(role, stores)
+    before = _staff_snapshot(staff)
+    staff.display_name = display_name
+    staff.role = role
+    staff.phone = phone
+    staff.is_active = is_active
+    staff.save()
+    _assign_stores(staff, stores)
+    staff.__dict__.pop("store_ids", None)
+    audit_record(
+        action="staff.update", actor=actor, obj=staff, before=before, after=_staff_snapshot(staff)
+    )
+    return staff
+
+
+@transaction.atomic
+def staff_set_password(*, actor: StaffMember, staff: StaffMember, password: str) -> None:
+    validate_password(password, staff.user)
+    staff.user.set_password(password)
+    staff.user.save(update_fields=["password"])
+    audit_record(action="staff.password_reset", actor=actor, obj=staff)
+
+
+@transaction.atomic
+def tenant_update(*, actor: StaffMember, tenant: Tenant, name: str, time_zone: str) -> Tenant:
+    before = {"name": tenant.name, "time_zone": tenant.time_zone}
+    tenant.name = name
+    tenant.time_zone = time_zone
+    tenant.full_clean()
+    tenant.save(update_fields=["name", "time_zone"])
+    audit_record(
+        action="tenant.update",
+        actor=actor,
+        before=before,
+        after={"name": tenant.name, "time_zone": tenant.time_zone},
+    )
+    return tenant

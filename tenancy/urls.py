@@ -7,5 +7,10 @@ urlpatterns = [
     path("accounts/login/", views.sign_in, name="login"),
     path("accounts/logout/", views.sign_out, name="logout"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("staff/", views.staff_list, name="staff_list"),
+    path("staff/new/", views.staff_create, name="staff_create"),
+    path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
+    path("staff/<int:pk>/password/", views.staff_password, name="staff_password"),
+    path("settings/", views.tenant_settings, name="tenant_settings"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,14 +1,19 @@
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from tenancy import services
 from tenancy.access import public, roles_allowed
 from tenancy.filters import AuditEventFilter
-from tenancy.models import ALL_ROLES, AuditEvent, Role
+from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
+from tenancy.models import ALL_ROLES, AuditEvent, Role, StaffMember
 
 sign_in = public(
     auth_views.LoginView.as_view(
@@ -51,3 +56,117 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+def apply_validation_error(form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: by field where it names one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def staff_list(request: HttpRequest) -> HttpResponse:
+    staff = StaffMember.objects.select_related("user").prefetch_related("stores")
+    role = request.GET.get("role")
+    if role in Role.values:
+        staff = staff.filter(role=role)
+    page = Paginator(staff.order_by("-is_active", "role", "display_name"), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "tenancy/staff_list.html", {"page": page, "roles": Role.choices, "role": role}
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def staff_create(request: HttpRequest) -> HttpResponse:
+    form = StaffCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.staff_create(actor=request.staff, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Staff member created."))
+            return redirect("staff_list")
+    return render(request, "tenancy/staff_form.html", {"form": form, "creating": True})
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_object_or_404(StaffMember.objects.select_related("user"), pk=pk)
+    initial = {
+        "display_name": member.display_name,
+        "phone": member.phone,
+        "role": member.role,
+        "stores": list(member.stores.all()),
+        "is_active": member.is_active,
+    }
+    form = StaffEditForm(request.POST or None, initial=initial)
+    password_form = PasswordResetForm(prefix="pw")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.staff_update(actor=request.staff, staff=member, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Staff member saved."))
+            return redirect("staff_list")
+    return render(
+        request,
+        "tenancy/staff_form.html",
+        {"form": form, "member": member, "password_form": password_form},
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def staff_password(request: HttpRequest, pk: int) -> HttpResponse:
+    member = get_object_or_404(StaffMember.objects.select_related("user"), pk=pk)
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    form = PasswordResetForm(request.POST, prefix="pw")
+    if form.is_valid():
+        try:
+            services.staff_set_password(
+                actor=request.staff, staff=member, password=form.cleaned_data["password"]
+            )
+        except ValidationError as error:
+            form.add_error("password", error)
+        else:
+            messages.success(request, _("Password changed."))
+            return redirect("staff_edit", pk=member.pk)
+    edit_form = StaffEditForm(
+        initial={
+            "display_name": member.display_name,
+            "phone": member.phone,
+            "role": member.role,
+            "stores": list(member.stores.all()),
+            "is_active": member.is_active,
+        }
+    )
+    return render(
+        request,
+        "tenancy/staff_form.html",
+        {"form": edit_form, "member": member, "password_form": form},
+        status=400,
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def tenant_settings(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    form = TenantForm(
+        request.POST or None, initial={"name": tenant.name, "time_zone": tenant.time_zone}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tenant_update(actor=request.staff, tenant=tenant, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("tenant_settings")
+    return render(request, "tenancy/tenant_settings.html", {"form": form})

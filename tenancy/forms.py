@@ -1,0 +1,73 @@
+import zoneinfo
+
+from django import forms
+from django.apps import apps
+from django.utils.translation import gettext_lazy as _
+
+from tenancy.models import Role
+
+COMMON_ZONES = [
+    "Asia/Shanghai",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Macau",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "America/New_York",
+]
+
+
+class StoreChoiceMixin(forms.Form):
+    stores = forms.ModelMultipleChoiceField(
+        label=_("Stores"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Store managers and clerks work only for the stores ticked here."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        store = apps.get_model("stores", "Store")
+        self.fields["stores"].queryset = store.objects.order_by("code")
+
+
+class StaffForm(StoreChoiceMixin):
+    display_name = forms.CharField(label=_("Name"), max_length=50)
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    field_order = ["display_name", "phone", "role", "stores"]
+
+
+class StaffCreateForm(StaffForm):
+    username = forms.RegexField(
+        label=_("User name"),
+        max_length=150,
+        regex=r"^[\w.@+-]+$",
+        error_messages={"invalid": _("Use letters, digits and . @ + - _ only.")},
+    )
+    password = forms.CharField(
+        label=_("Initial password"), widget=forms.PasswordInput(render_value=False)
+    )
+    field_order = ["username", "display_name", "phone", "role", "stores", "password"]
+
+
+class StaffEditForm(StaffForm):
+    is_active = forms.BooleanField(label=_("Active"), required=False)
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput)
+
+
+class TenantForm(forms.Form):
+    name = forms.CharField(label=_("Company name"), max_length=100)
+    time_zone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zones = sorted(zoneinfo.available_timezones())
+        ordered = COMMON_ZONES + [zone for zone in zones if zone not in COMMON_ZONES]
+        self.fields["time_zone"].choices = [(zone, zone) for zone in ordered]

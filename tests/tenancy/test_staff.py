@@ -1,0 +1,133 @@
+"""HQ administrators manage their tenant's staff: roles, stores, passwords; all audited."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tenancy.context import tenant_context
+from tenancy.models import AuditEvent, Role, StaffMember
+
+pytestmark = pytest.mark.django_db
+
+
+def can_sign_in(username: str, password: str) -> bool:
+    response = Client().post(reverse("login"), {"username": username, "password": password})
+    return response.status_code == 302
+
+
+def test_hq_admin_creates_a_clerk_for_a_store_who_can_then_sign_in(world, client_for):
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    response = client.post(
+        reverse("staff_create"),
+        {
+            "username": "new.clerk",
+            "display_name": "新店员",
+            "role": Role.CLERK,
+            "stores": [world.store_a2.pk],
+            "password": "Spring-Counter-88",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(world.tenant_a):
+        staff = StaffMember.objects.get(user__username="new.clerk")
+        assert staff.store_ids == {world.store_a2.pk}
+        assert AuditEvent.objects.filter(action="staff.create", object_id=str(staff.pk)).exists()
+    assert can_sign_in("new.clerk", "Spring-Counter-88")
+
+
+def test_store_roles_need_a_store_and_weak_passwords_are_refused(world, client_for):
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    data = {"username": "x1", "display_name": "某人", "role": Role.CLERK, "password": "123"}
+    response = client.post(reverse("staff_create"), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "至少" in html  # a store is required for store roles
+    data["stores"] = [world.store_a1.pk]
+    html = client.post(reverse("staff_create"), data).content.decode()
+    assert "密码" in html
+    with tenant_context(world.tenant_a):
+        assert not StaffMember.objects.filter(user__username="x1").exists()
+
+
+def test_duplicate_user_name_across_tenants_is_refused_without_revealing_the_tenant(
+    world, client_for
+):
+    taken = world.staff_b[Role.CLERK].user.username
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    response = client.post(
+        reverse("staff_create"),
+        {
+            "username": taken,
+            "display_name": "重复",
+            "role": Role.HQ_STAFF,
+            "password": "Spring-Counter-88",
+        },
+    )
+    html = response.content.decode()
+    assert "用户名已被使用" in html
+    assert world.tenant_b.name not in html
+
+
+def test_editing_moves_a_manager_to_another_store_and_is_audited(world, client_for):
+    manager = world.staff_a[Role.STORE_MANAGER]
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    response = client.post(
+        reverse("staff_edit", args=[manager.pk]),
+        {
+            "display_name": manager.display_name,
+            "role": Role.STORE_MANAGER,
+            "stores": [world.store_a2.pk],
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(world.tenant_a):
+        manager = StaffMember.objects.get(pk=manager.pk)
+        assert manager.store_ids == {world.store_a2.pk}
+        event = AuditEvent.objects.get(action="staff.update")
+        assert event.before["stores"] == ["BJ-ZY-001"]
+        assert event.after["stores"] == ["BJ-ZY-002"]
+
+
+def test_a_deactivated_staff_member_is_locked_out_of_every_page(world, client_for):
+    clerk = world.staff_a[Role.CLERK]
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    client.post(
+        reverse("staff_edit", args=[clerk.pk]),
+        {"display_name": clerk.display_name, "role": Role.CLERK, "stores": [world.store_a1.pk]},
+    )
+    assert client_for(clerk).get(reverse("home")).status_code == 403
+
+
+def test_admins_cannot_demote_themselves(world, client_for):
+    admin = world.staff_a[Role.HQ_ADMIN]
+    response = client_for(admin).post(
+        reverse("staff_edit", args=[admin.pk]),
+        {"display_name": "x", "role": Role.HQ_STAFF, "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "不能修改自己的角色" in response.content.decode()
+
+
+def test_password_reset_by_admin(world, client_for):
+    clerk = world.staff_a[Role.CLERK]
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    response = client.post(
+        reverse("staff_password", args=[clerk.pk]), {"pw-password": "Autumn-Register-77"}
+    )
+    assert response.status_code == 302
+    assert can_sign_in(clerk.user.username, "Autumn-Register-77")
+
+
+def test_tenant_settings_change_time_zone(world, client_for):
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    response = client.post(
+        reverse("tenant_settings"), {"name": "甲连锁新名", "time_zone": "Asia/Urumqi"}
+    )
+    assert response.status_code == 302
+    world.tenant_a.refresh_from_db()
+    assert world.tenant_a.time_zone == "Asia/Urumqi"
+    response = client.post(reverse("tenant_settings"), {"name": "x", "time_zone": "Mars/Base"})
+    assert response.status_code == 200
+    world.tenant_a.refresh_from_db()
+    assert world.tenant_a.name == "甲连锁新名"
