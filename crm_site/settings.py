@@ -130,7 +130,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- Auth and login throttling -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "tenancy.membership.CachedModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

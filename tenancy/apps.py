@@ -10,7 +10,7 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenancy import navigation
+        from tenancy import membership, navigation
         from tenancy.context import reapply_on_new_connection
         from tenancy.models import Role
         from tenancy.rls import check_role_cannot_bypass_rls, ensure_tenant_foreign_keys
@@ -18,6 +18,7 @@ class TenancyConfig(AppConfig):
         connection_created.connect(check_role_cannot_bypass_rls, dispatch_uid="rls_role_check")
         connection_created.connect(reapply_on_new_connection, dispatch_uid="rls_reapply")
         post_migrate.connect(ensure_tenant_foreign_keys, dispatch_uid="tenant_foreign_keys")
+        membership.connect_signals()
 
         navigation.register(
             navigation.NavItem(_("Home"), "home", roles=None, order=0),

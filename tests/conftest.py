@@ -51,7 +51,10 @@ def _celery_runs_in_process():
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
-    """Pages render without collectstatic; passwords hash fast."""
+    """Pages render without collectstatic; passwords hash fast; no cache carries over."""
+    from django.core.cache import cache
+
+    cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,

@@ -87,3 +87,28 @@ def test_admin_is_for_hq_admins_only(world, client_for):
     assert response.status_code == 302  # to sign-in: the admin does not let them in
     response = client_for(world.staff_a[Role.CLERK]).get("/admin/stores/store/")
     assert response.status_code == 302
+
+
+def test_a_signed_in_page_costs_at_most_two_queries_beyond_its_own(world, client_for):
+    """Cached user and membership: only setting and clearing the tenant remain."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    client.get(reverse("audit_list"))  # warms the cache
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("audit_list")).status_code == 200
+    overhead = [q for q in queries.captured_queries if "set_config" in q["sql"]]
+    own = len(queries.captured_queries) - len(overhead)
+    assert len(overhead) == (2 if connection.vendor == "postgresql" else 0)
+    assert own <= 2  # the audit page itself: one count and one page of events
+
+
+def test_a_role_change_applies_on_the_next_request(world, client_for):
+    staff = world.staff_a[Role.HQ_STAFF]
+    client = client_for(staff)
+    assert client.get(reverse("audit_list")).status_code == 403
+    with tenant_context(world.tenant_a):
+        staff.role = Role.HQ_ADMIN
+        staff.save()
+    assert client.get(reverse("audit_list")).status_code == 200
