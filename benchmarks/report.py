@@ -1,0 +1,189 @@
+"""Run every benchmark against the generated data and print one table.
+
+    python -m benchmarks.report [--quick]
+
+Each figure: median and p95 over its repetitions, beside a floor measured in the same run.
+Requests go through the whole Django stack in-process (middleware, tenant selection, view,
+template) with the Django test client; the load figure uses gunicorn and wrk on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
+from django.contrib.sessions.backends.cached_db import SessionStore  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from benchmarks.harness import Figure, render, time_each_ms  # noqa: E402
+from benchmarks.load import Gunicorn, run_wrk  # noqa: E402
+from tenancy.context import tenant_context  # noqa: E402
+from tenancy.models import StaffMember, Tenant  # noqa: E402
+
+FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.repeat = 50 if quick else 300
+        self.rng = random.Random(7)
+        self.tenant = Tenant.objects.get(slug="bench")
+        self.figures: list[Figure] = []
+        self.explains: list[tuple[str, str]] = []
+        with tenant_context(self.tenant):
+            self.clerk = (
+                StaffMember.objects.select_related("user")
+                .filter(role="clerk")
+                .order_by("pk")
+                .first()
+            )
+            self.admin = StaffMember.objects.select_related("user").get(role="hq_admin")
+
+    def client(self, staff: StaffMember) -> Client:
+        client = Client()
+        client.force_login(staff.user, backend="tenancy.membership.CachedModelBackend")
+        return client
+
+    def sql_ms(self, sql: str, params_list: list) -> list[float]:
+        """The floor: the same lookup as one parameterised SQL statement, nothing else."""
+        with tenant_context(self.tenant), connection.cursor() as cursor:
+
+            def run(params):
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+            return time_each_ms(run, params_list)
+
+    def explain(self, title: str, sql: str, params) -> None:
+        with tenant_context(self.tenant), connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            self.explains.append((title, "\n".join(row[0] for row in cursor.fetchall())))
+
+    # -- 1. counter lookup ---------------------------------------------------------------
+    def member_keys(self) -> dict[str, list]:
+        with tenant_context(self.tenant), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT phone, card_number FROM customers_customer WHERE tenant_id = %s "
+                "ORDER BY random() LIMIT %s",
+                [self.tenant.pk, self.repeat],
+            )
+            rows = cursor.fetchall()
+        return {
+            "phone": [phone for phone, _card in rows],
+            "card": [card for _phone, card in rows],
+            "last4": [phone[-4:] for phone, _card in rows],
+        }
+
+    def lookups(self) -> None:
+        log("counter lookups")
+        keys = self.member_keys()
+        client = self.client(self.clerk)
+        url = reverse("customers:lookup")
+        floors = {
+            "phone": (
+                "SELECT id, name, phone, tier_name, home_store_id FROM customers_customer "
+                "WHERE tenant_id = %s AND phone = %s AND NOT is_erased"
+            ),
+            "last4": (
+                "SELECT id, name, phone, tier_name, home_store_id FROM customers_customer "
+                "WHERE tenant_id = %s AND phone_last4 = %s AND NOT is_erased "
+                "ORDER BY name, id LIMIT 20"
+            ),
+            "card": (
+                "SELECT id, name, phone, tier_name, home_store_id FROM customers_customer "
+                "WHERE tenant_id = %s AND card_number = %s AND NOT is_erased"
+            ),
+        }
+        for kind, values in keys.items():
+            samples = time_each_ms(lambda q: client.get(url, {"q": q}, **FETCH), values)
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url, {"q": values[0]}, **FETCH)
+            assert response.status_code == 200, response.status_code
+            floor = self.sql_ms(floors[kind], [[self.tenant.pk, v] for v in values])
+            self.figures.append(
+                Figure(
+                    f"lookup request: {kind}",
+                    samples,
+                    "SQL index lookup",
+                    floor,
+                    queries=len(queries.captured_queries),
+                )
+            )
+            self.explain(f"lookup by {kind}", floors[kind], [self.tenant.pk, values[0]])
+
+    # -- 8. sustained lookups under load ---------------------------------------------------
+    def sustained(self) -> None:
+        log("sustained lookups with gunicorn + wrk")
+        keys = self.member_keys()
+        url = reverse("customers:lookup")
+        paths = [f"{url}?q={q}" for kind in ("phone", "last4", "card") for q in keys[kind][:100]]
+        session = SessionStore()
+        session[SESSION_KEY] = str(self.clerk.user.pk)
+        session[BACKEND_SESSION_KEY] = "tenancy.membership.CachedModelBackend"
+        session[HASH_SESSION_KEY] = self.clerk.user.get_session_auth_hash()
+        session.save()
+        redis_url = settings.REDIS_URL or "redis://127.0.0.1:6379/14"
+        with Gunicorn(os.environ["DATABASE_URL"], redis_url) as server:
+            # The session must be readable by the server: it shares the database.
+            result = run_wrk(
+                server.port,
+                paths,
+                {"Cookie": f"sessionid={session.session_key}", "X-Requested-With": "fetch"},
+                seconds=5 if self.quick else 20,
+            )
+        if result["errors"]:
+            raise RuntimeError(f"{result['errors']} failed requests under load:\n{result['raw']}")
+        self.figures.append(
+            Figure(
+                "sustained lookups (2 workers)",
+                [result["rps"]],
+                unit="req/s",
+                note=f"wrk 2 threads x 8 connections: p50 {result['p50']:.1f} ms, "
+                f"p99 {result['p99']:.1f} ms",
+            )
+        )
+
+    def run(self, only: set[str] | None = None) -> None:
+        steps = [("lookup", self.lookups), ("load", self.sustained)]
+        steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
+        for name, step in steps:
+            if only and name not in only:
+                continue
+            step()
+
+
+EXTRA_STEPS: list[str] = []
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", help="run only these steps")
+    args, _unknown = parser.parse_known_args(argv)
+    bench = Bench(args.quick)
+    bench.run(set(args.only) if args.only else None)
+    print(render(bench.figures))
+    for title, plan in bench.explains:
+        print(f"\nEXPLAIN {title}:\n{plan}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
