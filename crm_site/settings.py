@@ -124,6 +124,12 @@ CELERY_TIMEZONE = "UTC"
 # Every periodic job goes through tenancy.fan_out (one task per tenant) and decides
 # "which day" in the tenant's own time zone. Apps add their entries here.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Every 6 hours, so each tenant's new day is picked up soon in its own time zone (idempotent).
+CELERY_BEAT_SCHEDULE["stores-reviews-due"] = {
+    "task": "tenancy.fan_out",
+    "args": ["stores.reviews_mark_due"],
+    "schedule": crontab(minute=20, hour="*/6"),
+}
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
 
