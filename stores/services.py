@@ -739,6 +739,8 @@ def stores_import(*, dataset, actor: StaffMember) -> ImportOutcome:
     if not rows:
         problems.append(ImportProblem(1, _("the file has no rows")))
     if problems:
+        # Nothing at all is written, not even a counter row created for a new prefix.
+        transaction.set_rollback(True)
         return ImportOutcome(problems=problems)
     resource = StoreImportResource(next_review_on=next_review_date())
     result = resource.import_data(dataset, dry_run=False, raise_errors=True, use_transactions=False)
