@@ -19,7 +19,7 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class RegionForm(forms.ModelForm):
     # Declared so that no query runs at import time (the default manager needs a tenant).
     parent = forms.ModelChoiceField(
-        label=_("parent region"), queryset=Region.unscoped.none(), required=False
+        label=_("Parent region"), queryset=Region.unscoped.none(), required=False
     )
 
     class Meta:
@@ -56,8 +56,8 @@ class ApplicationForm(forms.ModelForm):
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
     )
 
-    region = forms.ModelChoiceField(label=_("region"), queryset=Region.unscoped.none())
-    store_type = forms.ModelChoiceField(label=_("store type"), queryset=StoreType.unscoped.none())
+    region = forms.ModelChoiceField(label=_("Region"), queryset=Region.unscoped.none())
+    store_type = forms.ModelChoiceField(label=_("Store type"), queryset=StoreType.unscoped.none())
 
     class Meta:
         model = StoreCodeApplication

@@ -32,7 +32,7 @@ def draft(applicant=None):
 
 def test_submitting_needs_a_qualification_document(in_tenant):
     application = draft()
-    with pytest.raises(ValidationError, match="qualification document"):
+    with pytest.raises(ValidationError, match="资质文件"):
         services.application_submit(application=application, actor=hq_staff())
     services.document_add(application=application, upload=pdf_upload(), actor=hq_staff())
     services.application_submit(application=application, actor=hq_staff())
@@ -92,10 +92,10 @@ def test_deactivated_region_cannot_be_applied_for_or_approved(in_tenant):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("licence.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "5 MB"),
-        ("tool.exe", b"MZ\x90\x00", "PDF, JPG or PNG"),
-        ("fake.pdf", b"MZ\x90\x00 not a pdf", "does not match"),
-        ("empty.png", b"", "empty"),
+        ("licence.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "最大 5 MB"),
+        ("tool.exe", b"MZ\x90\x00", "请上传 PDF、JPG 或 PNG"),
+        ("fake.pdf", b"MZ\x90\x00 not a pdf", "内容与文件类型不符"),
+        ("empty.png", b"", "文件为空"),
     ],
 )
 def test_documents_are_checked_for_size_and_type(in_tenant, name, content, message):
