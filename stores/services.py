@@ -425,7 +425,11 @@ def _change_code(*, application: StoreCodeApplication, reviewer: StaffMember) ->
     old_code = store.code
     new_code = _issue_code(region=application.region, store_type=application.store_type)
     now = timezone.now()
-    StoreCodeHistory.objects.filter(store=store, code=old_code).update(retired_at=now)
+    retired = StoreCodeHistory.objects.filter(store=store, code=old_code).update(retired_at=now)
+    if not retired:
+        # A store created before code records existed: record its old code now, so that it
+        # stays searchable and can never be issued again.
+        StoreCodeHistory.objects.create(store=store, code=old_code, retired_at=now)
     StoreCodeHistory.objects.create(
         store=store,
         code=new_code,

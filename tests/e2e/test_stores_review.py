@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from stores.models import Region, Store, StoreCodeApplication
 from tenancy.context import tenant_context
@@ -46,34 +47,34 @@ def test_apply_reject_resubmit_approve_journey(world, page, sign_in, settings, t
     page.get_by_label("资质文件").set_input_files(PDF)
     screenshot(page, "stores-application-form")
     page.get_by_role("button", name="保存草稿").click()
-    assert page.get_by_text("申请已保存为草稿。").is_visible()
-    assert page.get_by_role("link", name="营业执照.pdf").is_visible()
+    expect(page.get_by_text("申请已保存为草稿。")).to_be_visible()
+    expect(page.get_by_role("link", name="营业执照.pdf")).to_be_visible()
     page.get_by_role("button", name="提交审核").click()
-    assert page.get_by_text("申请已提交审核。").is_visible()
+    expect(page.get_by_text("申请已提交审核。")).to_be_visible()
     sign_out(page)
 
     # HQ finds it in the review queue and sends it back with a reason.
     sign_in(hq)
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="门店编码申请").click()
-    assert page.get_by_role("heading", name="审核队列").is_visible()
+    expect(page.get_by_role("heading", name="审核队列")).to_be_visible()
     screenshot(page, "stores-review-queue")
     page.get_by_role("link", name="上海陆家嘴店").click()
     page.get_by_role("button", name="驳回").click()  # no reason: the browser refuses
     assert page.get_by_label("驳回理由").evaluate("el => !el.checkValidity()")
     page.get_by_label("驳回理由").fill("请补充租赁合同")
     page.get_by_role("button", name="驳回").click()
-    assert page.get_by_text("申请已退回申请人。").is_visible()
+    expect(page.get_by_text("申请已退回申请人。")).to_be_visible()
     sign_out(page)
 
     # The manager sees why, corrects the application and resubmits it.
     sign_in(manager)
     open_application(page, "上海陆家嘴店")
-    assert page.get_by_text("请补充租赁合同").first.is_visible()
+    expect(page.get_by_text("请补充租赁合同").first).to_be_visible()
     page.get_by_role("link", name="编辑").click()
     page.get_by_label("地址").fill("浦东新区世纪大道100号")
     page.get_by_role("button", name="保存草稿").click()
     page.get_by_role("button", name="重新提交").click()
-    assert page.get_by_text("申请已提交审核。").is_visible()
+    expect(page.get_by_text("申请已提交审核。")).to_be_visible()
     sign_out(page)
 
     # HQ approves: the store exists with its code, in preparation.
@@ -81,10 +82,10 @@ def test_apply_reject_resubmit_approve_journey(world, page, sign_in, settings, t
     open_application(page, "上海陆家嘴店")
     screenshot(page, "stores-application-review")
     page.get_by_role("button", name="批准").click()
-    assert page.get_by_text("已批准：门店编码为 SH-ZY-001。").is_visible()
+    expect(page.get_by_text("已批准：门店编码为 SH-ZY-001。")).to_be_visible()
     page.get_by_role("link", name="SH-ZY-001").click()
-    assert page.get_by_role("heading", name="SH-ZY-001 上海陆家嘴店").is_visible()
-    assert page.get_by_text("筹备").first.is_visible()
+    expect(page.get_by_role("heading", name="SH-ZY-001 上海陆家嘴店")).to_be_visible()
+    expect(page.get_by_text("筹备").first).to_be_visible()
     screenshot(page, "stores-store-detail")
 
     with tenant_context(world.tenant_a):
@@ -97,7 +98,54 @@ def test_store_pages_fit_a_phone(world, page, sign_in):
     page.set_viewport_size({"width": 390, "height": 800})
     sign_in(world.staff_a[Role.HQ_ADMIN])
     page.goto("/stores/")
-    assert page.get_by_role("link", name="BJ-ZY-001").is_visible()
+    expect(page.get_by_role("link", name="BJ-ZY-001")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(page, "stores-list-phone")
+
+
+def test_hq_changes_a_code_and_records_a_re_review_in_the_browser(world, page, sign_in):
+    from stores import services
+    from stores.models import StoreReview, StoreType
+
+    with tenant_context(world.tenant_a):
+        services.counters_sync_with_stores()
+        StoreType.objects.create(code="JM", name="加盟")
+        Store.objects.filter(pk=world.store_a2.pk).update(next_review_on="2020-01-01")
+        services.reviews_mark_due()
+    sign_in(world.staff_a[Role.HQ_ADMIN])
+
+    # Code change: BJ-ZY-001 becomes a franchise store, BJ-JM-001.
+    page.goto(f"/stores/{world.store_a1.pk}/")
+    page.get_by_role("link", name="申请编码变更").click()
+    page.get_by_label("新门店类型").select_option(label="JM 加盟")
+    page.get_by_label("原因", exact=True).fill("转为加盟经营")
+    page.get_by_role("button", name="保存草稿").click()
+    page.get_by_role("button", name="提交审核").click()
+    page.get_by_role("button", name="批准").click()
+    expect(page.get_by_text("已批准：门店编码为 BJ-JM-001。")).to_be_visible()
+    page.get_by_role("link", name="BJ-JM-001").click()
+    expect(page.get_by_role("heading", name="BJ-JM-001 甲一店")).to_be_visible()
+    expect(page.locator("dl.props dd code", has_text="BJ-ZY-001")).to_be_visible()  # former
+    screenshot(page, "stores-code-change")
+
+    # The former code still finds the store.
+    page.get_by_role("navigation", name="主导航").get_by_role(
+        "link", name="门店", exact=True
+    ).click()
+    page.get_by_label("编码或名称").fill("BJ-ZY-001")
+    page.get_by_label("编码或名称").press("Enter")
+    expect(page.get_by_role("link", name="BJ-JM-001")).to_be_visible()
+
+    # Re-review: the overdue store is confirmed and leaves the queue.
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="定期复核").click()
+    expect(page.get_by_text("已逾期")).to_be_visible()
+    screenshot(page, "stores-review-queue-due")
+    row = page.get_by_role("row").filter(has_text="BJ-ZY-002")
+    row.get_by_label("复核结果").select_option(label="确认无误")
+    row.get_by_role("button", name="记录").click()
+    expect(page.get_by_text("复核结果已记录。")).to_be_visible()
+    expect(page.get_by_text("暂无待复核门店。")).to_be_visible()
+    with tenant_context(world.tenant_a):
+        assert StoreReview.objects.get().status == "confirmed"
+        assert Store.objects.get(pk=world.store_a2.pk).next_review_on.year > 2020

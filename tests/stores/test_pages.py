@@ -199,7 +199,9 @@ def test_store_manager_requests_a_code_change_that_hq_approves(world, client_for
         store = Store.objects.get(pk=world.store_a1.pk)
         assert store.code == "BJ-JM-001"
     html = hq.get(reverse("stores:store_list"), {"q": "BJ-ZY-001"}).content.decode()
-    assert "BJ-JM-001" in html  # found by its former code
+    # Found by its former code, and nothing else is.
+    assert reverse("stores:store_detail", args=[store.pk]) in html
+    assert reverse("stores:store_detail", args=[world.store_a2.pk]) not in html
     detail = hq.get(reverse("stores:store_detail", args=[store.pk])).content.decode()
     assert "BJ-ZY-001" in detail and "编码变更" in detail
 
