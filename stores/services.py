@@ -770,20 +770,28 @@ def stores_import(*, dataset, actor: StaffMember) -> ImportOutcome:
     return ImportOutcome(problems=[], created=created)
 
 
+@transaction.atomic
 def counters_sync_with_stores() -> None:
-    """Move every counter past the codes its stores already carry (demo and old data)."""
-    highest: dict[tuple[int, int], int] = {}
-    for store in Store.objects.all():
+    """Bring code records in line with stores made outside the counters (old data, demo,
+    bulk loads): every current code gets its history row, and every prefix's counter moves
+    past the highest sequence in use, so the next approval cannot collide. Idempotent."""
+    regions = {r.code: r for r in Region.objects.all()}
+    types = {t.code: t for t in StoreType.objects.all()}
+    recorded = set(StoreCodeHistory.objects.values_list("code", flat=True))
+    highest: dict[tuple[str, str], int] = {}
+    for store in Store.objects.exclude(code__in=recorded):
+        StoreCodeHistory.objects.create(store=store, code=store.code)
+    for code in StoreCodeHistory.objects.values_list("code", flat=True):
         try:
-            parsed = store_code_parse(store.code)
+            parsed = store_code_parse(code)
         except ValidationError:
             continue
-        key = (store.region_id, store.store_type_id)
+        key = (parsed.region, parsed.store_type)
         highest[key] = max(highest.get(key, 0), parsed.sequence)
-    for (region_id, type_id), sequence in highest.items():
-        counter = _locked_counter(
-            region=Region.objects.get(pk=region_id), store_type=StoreType.objects.get(pk=type_id)
-        )
+    for (region_code, type_code), sequence in sorted(highest.items()):
+        if region_code not in regions or type_code not in types:
+            continue
+        counter = _locked_counter(region=regions[region_code], store_type=types[type_code])
         if counter.last_sequence < sequence:
             counter.last_sequence = sequence
             counter.save(update_fields=["last_sequence"])

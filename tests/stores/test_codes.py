@@ -11,6 +11,7 @@ from stores.models import (
     ApplicationKind,
     ApplicationStatus,
     Store,
+    StoreCodeApplication,
     StoreCodeCounter,
     StoreCodeHistory,
     StoreStatus,
@@ -203,3 +204,40 @@ def test_history_backstop_refuses_a_second_store_with_a_former_code(in_tenant):
     store = approved_store()
     with pytest.raises(IntegrityError), transaction.atomic():
         StoreCodeHistory.objects.create(store=store, code="BJ-ZY-001")
+
+
+def test_sync_records_codes_of_stores_made_outside_the_counters(in_tenant):
+    from tests.factories import StoreFactory
+
+    StoreFactory(code="BJ-ZY-041", region=region("BJ"), store_type=store_type("ZY"))
+    services.counters_sync_with_stores()
+    services.counters_sync_with_stores()  # idempotent
+    assert StoreCodeHistory.objects.filter(code="BJ-ZY-041").count() == 1
+    assert approved_store().code == "BJ-ZY-042"
+
+
+def test_demo_seed_gives_codes_through_the_counters_and_is_idempotent(db):
+    from stores import demo as stores_demo
+    from tenancy import demo as tenancy_demo
+
+    tenant = tenancy_demo.ensure_tenants()[0]
+    with tenant_context(tenant):
+        for _ in range(2):
+            tenancy_demo.seed(tenant, quick=True)
+            stores_demo.seed(tenant, quick=True)
+        codes = sorted(Store.objects.values_list("code", flat=True))
+        assert codes == [
+            "BJ-JM-001",
+            "BJ-ZY-001",
+            "BJ-ZY-002",
+            "GZ-ZY-001",
+            "SH-JM-001",
+            "SH-ZY-001",
+        ]
+        counters = {
+            f"{c.region.code}-{c.store_type.code}": c.last_sequence
+            for c in StoreCodeCounter.objects.select_related("region", "store_type")
+        }
+        assert counters == {"BJ-ZY": 2, "BJ-JM": 1, "SH-ZY": 1, "SH-JM": 1, "GZ-ZY": 1}
+        statuses = set(StoreCodeApplication.objects.values_list("status", flat=True))
+        assert statuses == {"draft", "submitted", "approved", "rejected"}

@@ -220,7 +220,7 @@ def test_store_list_query_count_does_not_grow_with_stores(
             approved_store(region_code="SH", type_code="ZY")
     client = client_for(world.staff_a[Role.HQ_STAFF])
     client.get(reverse("stores:store_list"))  # warm the session
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(6):
         response = client.get(reverse("stores:store_list"))
     assert response.content.decode().count("SH-ZY-0") == 15
 
@@ -268,3 +268,29 @@ def test_admin_shows_the_code_read_only(world, client_for):
     with tenant_context(world.tenant_a):
         assert Store.objects.get(pk=world.store_a1.pk).code == "BJ-ZY-001"
     assert client.get(reverse("admin:stores_store_add")).status_code == 403
+
+
+def test_documents_download_within_scope(world, client_for, pending):
+    with tenant_context(world.tenant_a):
+        document = pending.documents.get()
+    url = reverse("stores:document_download", args=[document.pk])
+    response = client_for(world.staff_a[Role.HQ_STAFF]).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    # The store manager did not make this application and it concerns no store of theirs.
+    assert client_for(world.staff_a[Role.STORE_MANAGER]).get(url).status_code == 404
+
+
+def test_review_queue_query_count_does_not_grow_with_applications(
+    world, client_for, django_assert_max_num_queries
+):
+    with tenant_context(world.tenant_a):
+        for index in range(12):
+            submitted_application(region_code="SH", type_code="ZY", name=f"批量{index}")
+    client = client_for(world.staff_a[Role.HQ_STAFF])
+    client.get(reverse("stores:application_list"))
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("stores:application_list"))
+    assert response.content.decode().count("批量") == 12
