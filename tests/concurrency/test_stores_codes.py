@@ -8,12 +8,14 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from stores import services
 from stores.models import (
     ApplicationStatus,
     Region,
+    Store,
     StoreCodeApplication,
     StoreCodeCounter,
     StoreType,
@@ -176,3 +178,23 @@ def test_two_tenants_approving_at_once_each_get_their_own_bj_zy_001():
             "BJ-ZY-002",
             "BJ-ZY-003",
         ]
+
+
+def test_two_reviewers_approving_the_same_application_make_one_store():
+    tenant, reviewer = make_tenant("double")
+    (application_id,) = submitted(tenant, reviewer, "BJ", "ZY", 1)
+    start = threading.Barrier(2)
+
+    def approve():
+        start.wait(timeout=30)
+        try:
+            return approve_in_thread(tenant, reviewer, application_id)
+        except ValidationError:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(lambda _: approve(), range(2)))
+    assert outcomes == ["BJ-ZY-001", "refused"]
+    with tenant_context(tenant):
+        assert list(Store.objects.values_list("code", flat=True)) == ["BJ-ZY-001"]
+        assert StoreCodeCounter.objects.get().last_sequence == 1
