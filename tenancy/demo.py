@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
-from tenancy.models import AuditEvent, Role, StaffMember, Tenant
-from tenancy.services import audit_record
+from tenancy.models import (
+    AuditEvent,
+    Notification,
+    NotificationSetting,
+    Role,
+    StaffMember,
+    Tenant,
+)
+from tenancy.services import audit_record, notify
 
 DEMO_PASSWORD = "Demo@2026"  # noqa: S105 - printed for demo sign-in on purpose
 
@@ -51,3 +58,12 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         )
     if not AuditEvent.objects.filter(action="demo.seed").exists():
         audit_record(action="demo.seed", reason="Demo data loaded")
+    if not Notification.objects.exists():
+        notify(
+            recipients=StaffMember.objects.all(),
+            kind="demo.welcome",
+            title="欢迎使用门店 CRM",
+            body="这里会显示与您相关的提醒：分配给您的客诉、逾期工单、到期的跟进。",
+        )
+    admin = StaffMember.objects.get(user__username=demo_username(tenant, "admin"))
+    NotificationSetting.objects.get_or_create(staff=admin, defaults={"email_copy": False})

@@ -189,3 +189,61 @@ class AuditEvent(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class Notification(TenantScopedModel):
+    """One item in a staff member's inbox (case assigned, case overdue, follow-up due, ...).
+
+    Any app may write these through tenancy.services.notify(); each person reads only their own.
+    """
+
+    recipient = models.ForeignKey(
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed = models.BooleanField(_("e-mail copy sent"), default=False)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "recipient", "read_at"], name="notification_inbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationSetting(TenantScopedModel):
+    """Per-person inbox preferences; no row means the defaults (no e-mail copies)."""
+
+    # A foreign key with a tenant-first unique constraint rather than a one-to-one: every
+    # unique rule on tenant data starts with tenant_id.
+    staff = models.ForeignKey(
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="notification_settings",
+        verbose_name=_("staff member"),
+    )
+    email_copy = models.BooleanField(_("also send each notification by e-mail"), default=False)
+
+    class Meta:
+        verbose_name = _("notification setting")
+        verbose_name_plural = _("notification settings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "staff"], name="notification_setting_per_staff"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.staff)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenancy.context import current_ip
-from tenancy.models import STORE_ROLES, AuditEvent, StaffMember, Tenant
+from tenancy.models import (
+    STORE_ROLES,
+    AuditEvent,
+    Notification,
+    NotificationSetting,
+    StaffMember,
+    Tenant,
+)
 
 
 def audit_record(
@@ -155,3 +165,72 @@ def tenant_update(*, actor: StaffMember, tenant: Tenant, name: str, time_zone: s
         after={"name": tenant.name, "time_zone": tenant.time_zone},
     )
     return tenant
+
+
+@transaction.atomic
+def notify(
+    *,
+    recipients: Iterable[StaffMember],
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+) -> list[Notification]:
+    """Put one notification in each active recipient's inbox (each person at most once).
+
+    Those who asked for e-mail copies get one after the commit, so a slow mail server never
+    holds the caller's transaction open and a rolled-back event sends nothing.
+    """
+    people = {staff.pk: staff for staff in recipients if staff is not None and staff.is_active}
+    if not people:
+        return []
+    created = Notification.objects.bulk_create(
+        [
+            Notification(recipient_id=pk, kind=kind, title=title[:200], body=body, link=link)
+            for pk in sorted(people)
+        ]
+    )
+    wanted = set(
+        NotificationSetting.objects.filter(staff_id__in=people, email_copy=True).values_list(
+            "staff_id", flat=True
+        )
+    )
+    to_mail = [n for n in created if n.recipient_id in wanted and people[n.recipient_id].user.email]
+    if to_mail:
+        transaction.on_commit(
+            lambda: _send_copies([(n.pk, people[n.recipient_id]) for n in to_mail])
+        )
+    return created
+
+
+def _send_copies(items: list[tuple[int, StaffMember]]) -> None:
+    for pk, staff in items:
+        notification = Notification.objects.get(pk=pk)
+        send_mail(
+            subject=notification.title,
+            message="\n\n".join(part for part in (notification.body, notification.link) if part),
+            from_email=None,
+            recipient_list=[staff.user.email],
+            fail_silently=True,
+        )
+        Notification.objects.filter(pk=pk).update(emailed=True)
+
+
+def notification_mark_read(*, staff: StaffMember, pk: int | None = None) -> int:
+    """Mark one (or, without pk, every) unread notification of `staff` read; returns how many.
+
+    The conditional update only touches the person's own unread rows, so someone else's id
+    changes nothing and a repeat is harmless.
+    """
+    unread = Notification.objects.filter(recipient=staff, read_at__isnull=True)
+    if pk is not None:
+        unread = unread.filter(pk=pk)
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def notification_setting_update(*, staff: StaffMember, email_copy: bool) -> NotificationSetting:
+    setting, _created = NotificationSetting.objects.update_or_create(
+        staff=staff, defaults={"email_copy": email_copy}
+    )
+    return setting

@@ -12,5 +12,8 @@ urlpatterns = [
     path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
     path("staff/<int:pk>/password/", views.staff_password, name="staff_password"),
     path("settings/", views.tenant_settings, name="tenant_settings"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/read/", views.inbox_read, name="inbox_read"),
+    path("inbox/settings/", views.inbox_settings, name="inbox_settings"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -4,16 +4,26 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from tenancy import services
 from tenancy.access import public, roles_allowed
 from tenancy.filters import AuditEventFilter
 from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
-from tenancy.models import ALL_ROLES, AuditEvent, Role, StaffMember
+from tenancy.models import (
+    ALL_ROLES,
+    AuditEvent,
+    Notification,
+    NotificationSetting,
+    Role,
+    StaffMember,
+)
 
 sign_in = public(
     auth_views.LoginView.as_view(
@@ -170,3 +180,44 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Settings saved."))
             return redirect("tenant_settings")
     return render(request, "tenancy/tenant_settings.html", {"form": form})
+
+
+@roles_allowed(ALL_ROLES)
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's own notifications, unread first."""
+    notifications = Notification.objects.filter(recipient=request.staff).order_by(
+        F("read_at").asc(nulls_first=True), "-created_at", "-id"
+    )
+    page = Paginator(notifications, 30).get_page(request.GET.get("page"))
+    setting = NotificationSetting.objects.filter(staff=request.staff).first()
+    return render(
+        request,
+        "tenancy/inbox.html",
+        {"page": page, "email_copy": bool(setting and setting.email_copy)},
+    )
+
+
+@roles_allowed(ALL_ROLES)
+@require_POST
+def inbox_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notification (field `id`) or all of them read; `open` also follows its link."""
+    raw_id = request.POST.get("id", "")
+    pk = int(raw_id) if raw_id.isdigit() else None
+    services.notification_mark_read(staff=request.staff, pk=pk)
+    if pk is not None and request.POST.get("open"):
+        notification = get_object_or_404(Notification, pk=pk, recipient=request.staff)
+        if notification.link and url_has_allowed_host_and_scheme(
+            notification.link, allowed_hosts={request.get_host()}
+        ):
+            return redirect(notification.link)
+    return redirect("inbox")
+
+
+@roles_allowed(ALL_ROLES)
+@require_POST
+def inbox_settings(request: HttpRequest) -> HttpResponse:
+    services.notification_setting_update(
+        staff=request.staff, email_copy=request.POST.get("email_copy") == "on"
+    )
+    messages.success(request, _("Settings saved."))
+    return redirect("inbox")

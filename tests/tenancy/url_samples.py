@@ -13,3 +13,5 @@ def staff_of(store):
 register("logout", ok_status=405)
 register("staff_edit", staff_of, store_scoped=False)
 register("staff_password", staff_of, store_scoped=False, ok_status=405)
+register("inbox_read", ok_status=405)
+register("inbox_settings", ok_status=405)
