@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "tenancy",
     "stores",
     "customers",
+    "interactions",
     "loyalty",
     "campaigns",
     "analytics",
@@ -129,6 +130,11 @@ CELERY_BEAT_SCHEDULE["stores-reviews-due"] = {
     "task": "tenancy.fan_out",
     "args": ["stores.reviews_mark_due"],
     "schedule": crontab(minute=20, hour="*/6"),
+}
+CELERY_BEAT_SCHEDULE["interactions-escalate-overdue-cases"] = {
+    "task": "tenancy.fan_out",
+    "args": ["interactions.escalate_overdue_cases"],
+    "schedule": timedelta(minutes=15),
 }
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("stores/", include("stores.urls")),
     path("members/", include("customers.urls")),
+    path("interactions/", include("interactions.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("analytics/", include("analytics.urls")),

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class InteractionsConfig(AppConfig):
+    name = "interactions"
+    verbose_name = _("Interactions")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenancy import navigation
+        from tenancy.models import ALL_ROLES, HQ_ROLES
+
+        navigation.register(
+            navigation.NavItem(_("Counter log"), "interactions:quick", roles=ALL_ROLES, order=150),
+            navigation.NavItem(_("Cases"), "interactions:case_list", roles=ALL_ROLES, order=160),
+            navigation.NavItem(
+                _("Case categories"), "interactions:category_list", roles=HQ_ROLES, order=700
+            ),
+        )

@@ -1,0 +1,114 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from interactions.models import CaseCategory, CaseKind, Channel, Priority
+from stores.models import Store
+from tenancy.models import StaffMember
+
+
+def stores_of(staff: StaffMember):
+    stores = Store.objects.all()
+    return stores if staff.is_hq else stores.filter(pk__in=staff.store_ids)
+
+
+def staff_of_stores(stores):
+    return (
+        StaffMember.objects.filter(is_active=True, store_assignments__store__in=stores)
+        .distinct()
+        .order_by("display_name")
+    )
+
+
+class QuickEntryForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("How"), choices=Channel.choices, widget=forms.RadioSelect, initial=Channel.VISIT
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    text = forms.CharField(
+        label=_("What happened"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, staff: StaffMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        stores = stores_of(staff)
+        self.fields["store"].queryset = stores
+        if not self.is_bound and not staff.is_hq:
+            self.fields["store"].initial = stores.order_by("code").first()
+
+
+class CaseForm(forms.Form):
+    member = forms.CharField(
+        label=_("Member (phone or card number)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    category = forms.ModelChoiceField(label=_("Category"), queryset=CaseCategory.unscoped.none())
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial="normal")
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=StaffMember.unscoped.none(), required=False
+    )
+
+    def __init__(self, *args, staff: StaffMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        stores = stores_of(staff)
+        self.fields["store"].queryset = stores
+        self.fields["assignee"].queryset = staff_of_stores(stores)
+        if not self.is_bound and not staff.is_hq:
+            self.fields["store"].initial = stores.order_by("code").first()
+        self.fields["category"].queryset = CaseCategory.objects.filter(is_active=True)
+
+    def clean_member(self):
+        from customers.models import Customer
+
+        value = self.cleaned_data["member"].strip()
+        members = Customer.objects.filter(is_erased=False)
+        if value.isdigit() and len(value) == 11:
+            member = members.filter(phone=value).first()
+        else:
+            member = members.filter(card_number=value).first()
+        if member is None:
+            raise forms.ValidationError(_("No member has this phone or card number."))
+        return member
+
+
+class TransitionForm(forms.Form):
+    status = forms.CharField(max_length=20)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=StaffMember.unscoped.none(), required=False
+    )
+
+    def __init__(self, *args, store: Store, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff_of_stores([store])
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(
+        label=_("Comment"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(
+        label=_("Attach a file"),
+        help_text=_("JPEG, PNG or PDF, at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".jpg,.jpeg,.png,.pdf"}),
+    )
+
+
+class CategoryForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    kind = forms.ChoiceField(label=_("Kind"), choices=CaseKind.choices)
+    sla_hours = forms.IntegerField(label=_("Due within (hours)"), min_value=1, max_value=24 * 90)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)

@@ -1,0 +1,258 @@
+"""Customer interactions: the contact log, service cases with SLAs, and their history."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+from stores.models import Store
+from tenancy.models import (
+    StaffMember,
+    TenantScopedManager,
+    TenantScopedModel,
+    TenantScopedQuerySet,
+)
+
+
+class Channel(models.TextChoices):
+    VISIT = "visit", _("Store visit")
+    CALL = "call", _("Phone call")
+    WECHAT = "wechat", _("WeChat message")
+    CONSULTATION = "consultation", _("In-store consultation")
+    NOTE = "note", _("Note")
+
+
+class Interaction(TenantScopedModel):
+    """One contact with a member (互动记录): who, where, how, when, and what was said."""
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="interactions", verbose_name=_("member")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="interactions", verbose_name=_("store")
+    )
+    staff = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        verbose_name=_("staff member"),
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now)
+    text = models.TextField(_("what happened"), blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "member", "-occurred_at"], name="interaction_member_idx"
+            ),
+            models.Index(fields=["tenant", "store", "-occurred_at"], name="interaction_store_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class CaseKind(models.TextChoices):
+    COMPLAINT = "complaint", _("Complaint")
+    FEEDBACK = "feedback", _("Feedback")
+    REPAIR = "repair", _("Repair request")
+    EXCHANGE = "exchange", _("Exchange request")
+    SPECIAL_ORDER = "special_order", _("Special order")
+
+
+class CaseCategory(TenantScopedModel):
+    """A kind of case with the service level HQ promises for it (hours until due)."""
+
+    name = models.CharField(_("name"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=20, choices=CaseKind.choices)
+    sla_hours = models.PositiveIntegerField(_("due within (hours)"), default=48)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("case category")
+        verbose_name_plural = _("case categories")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="case_category_name_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(sla_hours__gte=1), name="case_category_sla_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class CaseStatus(models.TextChoices):
+    NEW = "new", _("New")
+    IN_PROGRESS = "in_progress", _("In progress")
+    WAITING = "waiting", _("Waiting for customer")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.WAITING)
+
+# The only moves a case may make. Resolved may be reopened while the customer still
+# disagrees; closed is final.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    CaseStatus.NEW: (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+    CaseStatus.IN_PROGRESS: (CaseStatus.WAITING, CaseStatus.RESOLVED),
+    CaseStatus.WAITING: (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+    CaseStatus.RESOLVED: (CaseStatus.CLOSED, CaseStatus.IN_PROGRESS),
+    CaseStatus.CLOSED: (),
+}
+
+
+class Escalation(models.IntegerChoices):
+    NONE = 0, _("Not escalated")
+    STORE_MANAGER = 1, _("Escalated to the store manager")
+    HQ = 2, _("Escalated to HQ")
+
+
+class ServiceCaseQuerySet(TenantScopedQuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def overdue(self, now=None):
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+
+class ServiceCase(TenantScopedModel):
+    """A complaint, a feedback item or a service request, followed until it is closed."""
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="service_cases", verbose_name=_("member")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="service_cases", verbose_name=_("store")
+    )
+    category = models.ForeignKey(
+        CaseCategory, on_delete=models.PROTECT, related_name="cases", verbose_name=_("category")
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.NEW
+    )
+    assignee = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+        verbose_name=_("assignee"),
+    )
+    opened_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("opened by"),
+    )
+    due_at = models.DateTimeField(_("due"))
+    created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    escalation = models.PositiveSmallIntegerField(
+        _("escalation"), choices=Escalation.choices, default=Escalation.NONE
+    )
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+
+    # Keeps the tenant filter of TenantScopedManager and adds .open() / .overdue().
+    objects = TenantScopedManager.from_queryset(ServiceCaseQuerySet)()
+
+    class Meta:
+        verbose_name = _("service case")
+        verbose_name_plural = _("service cases")
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "store", "status"], name="case_store_status_idx"),
+            models.Index(fields=["tenant", "status", "due_at"], name="case_status_due_idx"),
+            models.Index(fields=["tenant", "assignee", "status"], name="case_assignee_idx"),
+            models.Index(fields=["tenant", "member"], name="case_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at < timezone.now()
+
+    def allowed_transitions(self) -> list[tuple[str, str]]:
+        return [(value, CaseStatus(value).label) for value in TRANSITIONS[self.status]]
+
+
+class CaseComment(TenantScopedModel):
+    case = models.ForeignKey(
+        ServiceCase, on_delete=models.CASCADE, related_name="comments", verbose_name=_("case")
+    )
+    author = models.ForeignKey(
+        StaffMember,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    text = models.TextField(_("comment"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("case comment")
+        verbose_name_plural = _("case comments")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "case"], name="case_comment_case_idx")]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+
+class CaseAttachment(TenantScopedModel):
+    """A photo or document on a case; served only through the scoped download view."""
+
+    case = models.ForeignKey(
+        ServiceCase, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("case")
+    )
+    file = models.FileField(_("file"), upload_to="case-attachments/%Y/%m/")
+    name = models.CharField(_("name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(
+        StaffMember, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("case attachment")
+        verbose_name_plural = _("case attachments")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "case"], name="case_attachment_case_idx")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,81 @@
+"""Reads used by the interactions pages."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from itertools import chain
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.utils import timezone
+
+from customers.models import Customer
+from interactions.models import Interaction, ServiceCase
+from tenancy.access import scope_to_stores
+from tenancy.models import StaffMember
+
+PHONE = re.compile(r"^1\d{10}$")
+
+
+def member_search(query: str, *, limit: int = 20) -> list[Customer]:
+    """Counter lookup: full phone, last 4 digits, card number, or part of the name."""
+    query = query.strip()
+    if not query:
+        return []
+    members = Customer.objects.filter(is_erased=False).select_related("home_store")
+    if PHONE.match(query):
+        return list(members.filter(phone=query)[:limit])
+    if query.isdigit() and len(query) == 4:
+        found = members.filter(Q(phone_last4=query) | Q(card_number=query))
+        return list(found.order_by("name", "pk")[:limit])
+    exact = list(members.filter(card_number__iexact=query)[:limit])
+    if exact:
+        return exact
+    return list(members.filter(name__icontains=query).order_by("name", "pk")[:limit])
+
+
+def cases_for(staff: StaffMember) -> QuerySet[ServiceCase]:
+    """Every case the staff member may see: HQ all, store staff those of their stores."""
+    return scope_to_stores(
+        ServiceCase.objects.select_related("store", "category", "assignee", "member"), staff
+    )
+
+
+def member_timeline(member: Customer, *, limit: int = 100) -> list[dict]:
+    """Interactions and cases of a member, newest first, as one list for the profile."""
+    interactions = Interaction.objects.filter(member=member).select_related("store", "staff")
+    cases = ServiceCase.objects.filter(member=member).select_related("store", "category")
+    items = chain(
+        (
+            {"kind": "interaction", "at": item.occurred_at, "object": item}
+            for item in interactions[:limit]
+        ),
+        ({"kind": "case", "at": case.created_at, "object": case} for case in cases[:limit]),
+    )
+    return sorted(items, key=lambda entry: entry["at"], reverse=True)[:limit]
+
+
+def sla_figures(cases: QuerySet[ServiceCase], *, days: int = 30) -> dict:
+    """Open and overdue counts now, and how the last `days` days' resolved cases did."""
+    now = timezone.now()
+    since = now - datetime.timedelta(days=days)
+    open_cases = cases.open()
+    resolved = cases.filter(resolved_at__gte=since)
+    figures = resolved.aggregate(
+        total=Count("pk"),
+        on_time=Count("pk", filter=Q(resolved_at__lte=F("due_at"))),
+        average=Avg(
+            ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField())
+        ),
+    )
+    average = figures["average"]
+    return {
+        "open": open_cases.count(),
+        "overdue": open_cases.filter(due_at__lt=now).count(),
+        "resolved": figures["total"],
+        "on_time_percent": (
+            round(100 * figures["on_time"] / figures["total"]) if figures["total"] else None
+        ),
+        "average_hours": round(average.total_seconds() / 3600, 1) if average else None,
+        "days": days,
+    }

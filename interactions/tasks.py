@@ -1,0 +1,7 @@
+from interactions import services
+from tenancy.tasks import tenant_task
+
+
+@tenant_task(name="interactions.escalate_overdue_cases")
+def escalate_overdue_cases() -> dict[str, int]:
+    return services.cases_escalate_overdue()

@@ -1,0 +1,280 @@
+"""Pages for the contact log and service cases. Thin: form -> one service -> redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from customers.models import Customer
+from interactions import selectors, services
+from interactions.filters import CaseFilter
+from interactions.forms import (
+    AssignForm,
+    AttachmentForm,
+    CaseForm,
+    CategoryForm,
+    CommentForm,
+    QuickEntryForm,
+    TransitionForm,
+)
+from interactions.models import CaseAttachment, CaseCategory, Channel
+from tenancy.access import get_scoped_or_404, roles_allowed
+from tenancy.models import ALL_ROLES, HQ_ROLES, Role
+from tenancy.views import apply_validation_error
+
+MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
+
+
+def _member_or_404(pk: int) -> Customer:
+    # Members belong to the chain, not to one store: any staff member of the tenant may log
+    # a contact with any member (RLS and the tenant manager keep other tenants out).
+    return get_object_or_404(Customer.objects.select_related("home_store"), pk=pk, is_erased=False)
+
+
+def _case_or_404(request: HttpRequest, pk: int):
+    return get_scoped_or_404(selectors.cases_for(request.staff), request.staff, pk=pk)
+
+
+# ---------------------------------------------------------------------------------------
+# Counter quick entry and the member timeline
+
+
+@roles_allowed(ALL_ROLES)
+def quick(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    results = selectors.member_search(query) if query else []
+    return render(request, "interactions/quick.html", {"query": query, "results": results})
+
+
+@roles_allowed(ALL_ROLES)
+def quick_member(request: HttpRequest, member_pk: int) -> HttpResponse:
+    member = _member_or_404(member_pk)
+    form = QuickEntryForm(request.POST or None, staff=request.staff)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.interaction_record(staff=request.staff, member=member, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Recorded for %(name)s.") % {"name": member.name})
+            return redirect("interactions:quick")
+    recent = selectors.member_timeline(member, limit=5)
+    return render(
+        request,
+        "interactions/quick_member.html",
+        {"member": member, "form": form, "recent": recent, "channels": Channel.choices},
+    )
+
+
+@roles_allowed(ALL_ROLES)
+def member_timeline(request: HttpRequest, member_pk: int) -> HttpResponse:
+    member = _member_or_404(member_pk)
+    return render(
+        request,
+        "interactions/member_timeline.html",
+        {"member": member, "timeline": selectors.member_timeline(member)},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Cases
+
+
+@roles_allowed(ALL_ROLES)
+def case_list(request: HttpRequest) -> HttpResponse:
+    visible = selectors.cases_for(request.staff)
+    case_filter = CaseFilter(request.GET, queryset=visible, staff=request.staff)
+    cases = case_filter.qs.order_by("due_at", "pk")
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    figures = selectors.sla_figures(visible) if request.staff.role in MANAGERS else None
+    return render(
+        request,
+        "interactions/case_list.html",
+        {"filter": case_filter, "page": page, "figures": figures},
+    )
+
+
+@roles_allowed(ALL_ROLES)
+def case_create(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    member_pk = request.GET.get("member", "")
+    if member_pk.isdigit():
+        member = Customer.objects.filter(pk=member_pk, is_erased=False).first()
+        if member is not None:
+            initial["member"] = member.phone or member.card_number
+    form = CaseForm(request.POST or None, staff=request.staff, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_open(actor=request.staff, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Case #%(number)s opened.") % {"number": case.pk})
+            return redirect("interactions:case_detail", pk=case.pk)
+    return render(request, "interactions/case_form.html", {"form": form})
+
+
+@roles_allowed(ALL_ROLES)
+def case_detail(request: HttpRequest, pk: int, forms: dict | None = None) -> HttpResponse:
+    case = _case_or_404(request, pk)
+    forms = forms or {}
+    context = {
+        "case": case,
+        "comments": case.comments.select_related("author"),
+        "attachments": case.attachments.all(),
+        "comment_form": forms.get("comment", CommentForm()),
+        "attachment_form": forms.get("attachment", AttachmentForm()),
+        "transition_error": forms.get("transition_error"),
+        "can_assign": request.staff.role in MANAGERS,
+    }
+    if request.staff.role in MANAGERS:
+        context["assign_form"] = forms.get(
+            "assign", AssignForm(store=case.store, initial={"assignee": case.assignee_id})
+        )
+    return render(request, "interactions/case_detail.html", context, status=400 if forms else 200)
+
+
+def _post_only(request: HttpRequest, pk: int):
+    """Look the case up first (404 outside the scope), then refuse anything but POST."""
+    case = _case_or_404(request, pk)
+    if request.method != "POST":
+        return case, HttpResponseNotAllowed(["POST"])
+    return case, None
+
+
+@roles_allowed(ALL_ROLES)
+def case_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    case, refused = _post_only(request, pk)
+    if refused:
+        return refused
+    form = TransitionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_transition(
+                actor=request.staff, case=case, status=form.cleaned_data["status"]
+            )
+        except ValidationError as error:
+            return case_detail(request, pk, forms={"transition_error": error.messages})
+        messages.success(request, _("Status changed."))
+    return redirect("interactions:case_detail", pk=case.pk)
+
+
+@roles_allowed(MANAGERS)
+def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    case, refused = _post_only(request, pk)
+    if refused:
+        return refused
+    form = AssignForm(request.POST, store=case.store)
+    if form.is_valid():
+        try:
+            services.case_assign(
+                actor=request.staff, case=case, assignee=form.cleaned_data["assignee"]
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Case reassigned."))
+            return redirect("interactions:case_detail", pk=case.pk)
+    return case_detail(request, pk, forms={"assign": form})
+
+
+@roles_allowed(ALL_ROLES)
+def case_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    case, refused = _post_only(request, pk)
+    if refused:
+        return refused
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_comment_add(
+                actor=request.staff, case=case, text=form.cleaned_data["text"]
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            return redirect("interactions:case_detail", pk=case.pk)
+    return case_detail(request, pk, forms={"comment": form})
+
+
+@roles_allowed(ALL_ROLES)
+def case_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    case, refused = _post_only(request, pk)
+    if refused:
+        return refused
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.case_attachment_add(
+                actor=request.staff, case=case, upload=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("File attached."))
+            return redirect("interactions:case_detail", pk=case.pk)
+    return case_detail(request, pk, forms={"attachment": form})
+
+
+@roles_allowed(ALL_ROLES)
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_scoped_or_404(
+        CaseAttachment.objects.select_related("case"), request.staff, "case__store", pk=pk
+    )
+    response = FileResponse(
+        attachment.file.open("rb"), as_attachment=True, filename=attachment.name
+    )
+    response["Content-Type"] = attachment.content_type
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---------------------------------------------------------------------------------------
+# Case categories and their service levels (HQ)
+
+
+@roles_allowed(HQ_ROLES)
+def category_list(request: HttpRequest) -> HttpResponse:
+    form = CategoryForm(request.POST or None)
+    if request.method == "POST":
+        if request.staff.role != Role.HQ_ADMIN:
+            return HttpResponse(status=403)
+        if form.is_valid():
+            try:
+                services.case_category_save(actor=request.staff, **form.cleaned_data)
+            except ValidationError as error:
+                apply_validation_error(form, error)
+            else:
+                messages.success(request, _("Category saved."))
+                return redirect("interactions:category_list")
+    return render(
+        request,
+        "interactions/category_list.html",
+        {"categories": CaseCategory.objects.all(), "form": form},
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    category = get_object_or_404(CaseCategory, pk=pk)
+    form = CategoryForm(
+        request.POST or None,
+        initial={
+            "name": category.name,
+            "kind": category.kind,
+            "sla_hours": category.sla_hours,
+            "is_active": category.is_active,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_category_save(actor=request.staff, category=category, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Category saved."))
+            return redirect("interactions:category_list")
+    return render(request, "interactions/category_form.html", {"form": form, "category": category})
