@@ -1,6 +1,7 @@
 import django_filters
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from interactions.models import OPEN_STATUSES, CaseCategory, CaseStatus, Priority, ServiceCase
 from stores.models import Store
@@ -8,7 +9,11 @@ from tenancy.models import StaffMember
 
 
 class CaseFilter(django_filters.FilterSet):
-    STATE_CHOICES = [("open", _("Open")), ("overdue", _("Overdue")), ("all", _("All"))]
+    STATE_CHOICES = [
+        ("open", pgettext_lazy("cases", "Open")),
+        ("overdue", _("Overdue")),
+        ("all", _("All")),
+    ]
 
     state = django_filters.ChoiceFilter(
         label=_("Show"), choices=STATE_CHOICES, method="filter_state", empty_label=None

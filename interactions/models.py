@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 from stores.models import Store
@@ -100,7 +101,7 @@ class Priority(models.TextChoices):
 
 
 class CaseStatus(models.TextChoices):
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("case status", "New")
     IN_PROGRESS = "in_progress", _("In progress")
     WAITING = "waiting", _("Waiting for customer")
     RESOLVED = "resolved", _("Resolved")

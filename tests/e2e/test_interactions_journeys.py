@@ -1,0 +1,70 @@
+"""Real-browser journeys: the counter's quick entry and the store manager's case queue."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from interactions.models import CaseStatus, Channel, Interaction, ServiceCase
+from tenancy.context import tenant_context
+from tenancy.models import Role
+from tests.e2e.conftest import screenshot
+from tests.factories import CustomerFactory
+from tests.interactions.factories import CaseCategoryFactory, ServiceCaseFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_clerk_logs_a_wechat_contact_at_the_counter(world, page, sign_in):
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(home_store=world.store_a1, name="张伟", phone="13812345678")
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(world.staff_a[Role.CLERK])
+    page.goto("/interactions/counter/")
+    page.get_by_label("查找会员").fill("5678")
+    page.get_by_role("button", name="搜索").click()
+    page.get_by_role("link", name="记录与 张伟 的互动").click()
+    page.get_by_text("微信消息", exact=True).click()
+    page.get_by_label("内容").fill("询问新款到货")
+    screenshot(page, "interactions-counter-entry")
+    page.get_by_role("button", name="保存").click()
+    assert page.get_by_text("已为 张伟 记录。").is_visible()
+    screenshot(page, "interactions-counter-saved")
+    with tenant_context(world.tenant_a):
+        logged = Interaction.objects.get(member=member)
+    assert (logged.channel, logged.text, logged.store_id) == (
+        Channel.WECHAT,
+        "询问新款到货",
+        world.store_a1.pk,
+    )
+
+
+def test_manager_works_the_case_queue(world, page, sign_in):
+    with tenant_context(world.tenant_a):
+        category = CaseCategoryFactory(name="商品质量投诉", sla_hours=24)
+        late = ServiceCaseFactory(
+            store=world.store_a1,
+            category=category,
+            subject="鞋底开胶",
+            priority="high",
+            due_at=timezone.now() - datetime.timedelta(hours=2),
+        )
+        ServiceCaseFactory(store=world.store_a1, category=category, subject="换尺码")
+        ServiceCaseFactory(store=world.store_a2, category=category, subject="别店的工单")
+    sign_in(world.staff_a[Role.STORE_MANAGER])
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="客诉工单").click()
+    assert page.get_by_role("link", name="鞋底开胶").is_visible()
+    assert page.get_by_text("别店的工单").count() == 0
+    screenshot(page, "interactions-manager-queue")
+    page.get_by_role("link", name="鞋底开胶").click()
+    page.get_by_label("处理人").select_option(str(world.staff_a[Role.CLERK].pk))
+    page.get_by_role("button", name="分配", exact=True).click()
+    page.get_by_role("button", name="标记为“处理中”").click()
+    assert page.get_by_text("状态已更新。").is_visible()
+    screenshot(page, "interactions-manager-case")
+    with tenant_context(world.tenant_a):
+        case = ServiceCase.objects.get(pk=late.pk)
+    assert case.status == CaseStatus.IN_PROGRESS
+    assert case.assignee == world.staff_a[Role.CLERK]
