@@ -136,6 +136,11 @@ CELERY_BEAT_SCHEDULE["interactions-escalate-overdue-cases"] = {
     "args": ["interactions.escalate_overdue_cases"],
     "schedule": timedelta(minutes=15),
 }
+CELERY_BEAT_SCHEDULE["interactions-remind-due-follow-ups"] = {
+    "task": "tenancy.fan_out",
+    "args": ["interactions.remind_due_follow_ups"],
+    "schedule": crontab(minute=5),
+}
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
 

@@ -9,11 +9,20 @@ class InteractionsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenancy import navigation
-        from tenancy.models import ALL_ROLES, HQ_ROLES
+        from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
         navigation.register(
             navigation.NavItem(_("Counter log"), "interactions:quick", roles=ALL_ROLES, order=150),
             navigation.NavItem(_("Cases"), "interactions:case_list", roles=ALL_ROLES, order=160),
+            navigation.NavItem(
+                _("Follow-ups"), "interactions:lead_today", roles=ALL_ROLES, order=170
+            ),
+            navigation.NavItem(
+                _("Lead conversion"),
+                "interactions:lead_conversion",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=620,
+            ),
             navigation.NavItem(
                 _("Case categories"), "interactions:category_list", roles=HQ_ROLES, order=700
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -17,6 +18,9 @@ from interactions.models import (
     CaseStatus,
     Channel,
     Interaction,
+    Lead,
+    LeadFollowUp,
+    LeadStatus,
     ServiceCase,
 )
 from stores.models import Store
@@ -101,3 +105,21 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     )
     attachment.file.save("receipt.png", ContentFile(PIXEL_PNG), save=False)
     attachment.save()
+    today = timezone.localtime(now, tenant.zone).date()
+    products = ["羊绒大衣", "真皮手袋", "运动鞋", "羊毛围巾", "男士西装"]
+    for index, member in enumerate(members[: 5 if quick else 30]):
+        status = [LeadStatus.OPEN, LeadStatus.OPEN, LeadStatus.WON, LeadStatus.LOST][index % 4]
+        lead = Lead.objects.create(
+            member=member,
+            store=member.home_store,
+            owner=clerk,
+            product=products[index % len(products)],
+            budget=Decimal(rng.choice([800, 1500, 3000, 6000])),
+            next_step="到货后电话通知" if status == LeadStatus.OPEN else "",
+            follow_up_on=today + datetime.timedelta(days=index % 3 - 1),
+            status=status,
+            sale_reference=f"S{tenant.pk:02d}{index:06d}" if status == LeadStatus.WON else "",
+            lost_reason="价格超出预算" if status == LeadStatus.LOST else "",
+            closed_at=now if status != LeadStatus.OPEN else None,
+        )
+        LeadFollowUp.objects.create(lead=lead, staff=clerk, note="已微信发送新款图片。")

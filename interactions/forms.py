@@ -112,3 +112,49 @@ class CategoryForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=CaseKind.choices)
     sla_hours = forms.IntegerField(label=_("Due within (hours)"), min_value=1, max_value=24 * 90)
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class LeadForm(forms.Form):
+    member = forms.CharField(
+        label=_("Member (phone or card number)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    product = forms.CharField(label=_("Product"), max_length=200)
+    budget = forms.DecimalField(
+        label=_("Budget (yuan)"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    next_step = forms.CharField(label=_("Next step"), max_length=200, required=False)
+    follow_up_on = forms.DateField(
+        label=_("Follow up on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    clean_member = CaseForm.clean_member
+
+    def __init__(self, *args, staff: StaffMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        stores = stores_of(staff)
+        self.fields["store"].queryset = stores
+        if not self.is_bound and not staff.is_hq:
+            self.fields["store"].initial = stores.order_by("code").first()
+
+
+class FollowUpForm(forms.Form):
+    note = forms.CharField(
+        label=_("What was said"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    next_step = forms.CharField(label=_("Next step"), max_length=200, required=False)
+    follow_up_on = forms.DateField(
+        label=_("Next follow-up"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class WinForm(forms.Form):
+    sale_reference = forms.CharField(label=_("Sale number"), max_length=64)
+
+
+class LoseForm(forms.Form):
+    reason = forms.CharField(label=_("Why was it lost?"), max_length=200)

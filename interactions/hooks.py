@@ -1,14 +1,44 @@
 """Seams for the apps above interactions (loyalty, campaigns, analytics).
 
 Interactions sits below them in the dependency order, so it never imports them. It sends
-signals and calls registered functions instead; a higher app connects in its
-AppConfig.ready(). Nothing registered means the feature is simply not wired up yet: the
-caller says so (for example, a survey stays "not sent") rather than pretending.
+signals and calls functions that a higher app registers in its AppConfig.ready():
+
+    from interactions import hooks
+    hooks.register("survey_sender", send_survey_link)
+
+Nothing registered means the feature is not wired up yet, and the caller says so (a survey
+stays "not sent", a won lead keeps the sale reference as typed) instead of pretending.
+
+Known hooks and their signatures:
+- "sale_reference_check"(*, member, reference: str) -> str | None
+    analytics: an error message when `reference` is not a sale of `member`, else None.
+- "survey_sender"(*, member, text: str, kind: str) -> None
+    campaigns: deliver a survey invitation `text` (containing the link) to `member`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.dispatch import Signal
+
+KNOWN = frozenset({"sale_reference_check", "survey_sender"})
+
+_registry: dict[str, Callable] = {}
 
 # Sent inside the resolving transaction, with case=ServiceCase.
 case_resolved = Signal()
+
+
+def register(name: str, func: Callable) -> None:
+    if name not in KNOWN:
+        raise ValueError(f"Unknown interactions hook {name!r}; known: {sorted(KNOWN)}")
+    _registry[name] = func
+
+
+def unregister(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def get(name: str) -> Callable | None:
+    return _registry.get(name)

@@ -257,3 +257,76 @@ class CaseAttachment(TenantScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LeadStatus(models.TextChoices):
+    OPEN = "open", pgettext_lazy("lead status", "Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Lead(TenantScopedModel):
+    """A member's buying intent recorded by a clerk, followed up until won or lost."""
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="leads", verbose_name=_("member")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="leads", verbose_name=_("store")
+    )
+    owner = models.ForeignKey(
+        StaffMember,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        verbose_name=_("owner"),
+    )
+    product = models.CharField(_("product"), max_length=200)
+    budget = models.DecimalField(
+        _("budget"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+    follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=LeadStatus.choices, default=LeadStatus.OPEN
+    )
+    # The sale that won it (an analytics sale id or receipt number), given when closing.
+    sale_reference = models.CharField(_("sale"), max_length=64, blank=True)
+    lost_reason = models.CharField(_("reason lost"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # The follow-up day whose reminder was sent: the reminder job claims it once per day.
+    reminded_for = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("sales lead")
+        verbose_name_plural = _("sales leads")
+        ordering = ["follow_up_on", "id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "owner", "status", "follow_up_on"], name="lead_owner_due_idx"
+            ),
+            models.Index(fields=["tenant", "store", "status"], name="lead_store_status_idx"),
+            models.Index(fields=["tenant", "member"], name="lead_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.product
+
+
+class LeadFollowUp(TenantScopedModel):
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("lead")
+    )
+    staff = models.ForeignKey(StaffMember, null=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.TextField(_("what was said"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "lead"], name="lead_follow_up_lead_idx")]
+
+    def __str__(self) -> str:
+        return self.note[:50]

@@ -10,9 +10,9 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q,
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions.models import Interaction, ServiceCase
+from interactions.models import Interaction, Lead, LeadStatus, ServiceCase
 from tenancy.access import scope_to_stores
-from tenancy.models import StaffMember
+from tenancy.models import Role, StaffMember
 
 PHONE = re.compile(r"^1\d{10}$")
 
@@ -45,12 +45,14 @@ def member_timeline(member: Customer, *, limit: int = 100) -> list[dict]:
     """Interactions and cases of a member, newest first, as one list for the profile."""
     interactions = Interaction.objects.filter(member=member).select_related("store", "staff")
     cases = ServiceCase.objects.filter(member=member).select_related("store", "category")
+    leads = Lead.objects.filter(member=member).select_related("store", "owner")
     items = chain(
         (
             {"kind": "interaction", "at": item.occurred_at, "object": item}
             for item in interactions[:limit]
         ),
         ({"kind": "case", "at": case.created_at, "object": case} for case in cases[:limit]),
+        ({"kind": "lead", "at": lead.created_at, "object": lead} for lead in leads[:limit]),
     )
     return sorted(items, key=lambda entry: entry["at"], reverse=True)[:limit]
 
@@ -79,3 +81,37 @@ def sla_figures(cases: QuerySet[ServiceCase], *, days: int = 30) -> dict:
         "average_hours": round(average.total_seconds() / 3600, 1) if average else None,
         "days": days,
     }
+
+
+def leads_for(staff: StaffMember) -> QuerySet[Lead]:
+    return scope_to_stores(Lead.objects.select_related("member", "store", "owner"), staff)
+
+
+def leads_due(staff: StaffMember, today: datetime.date) -> QuerySet[Lead]:
+    """The "today" list: open leads due today or earlier; a clerk sees their own."""
+    leads = leads_for(staff).filter(status=LeadStatus.OPEN, follow_up_on__lte=today)
+    if staff.role == Role.CLERK:
+        leads = leads.filter(owner=staff)
+    return leads.order_by("follow_up_on", "pk")
+
+
+def lead_conversion(leads: QuerySet[Lead], by: str) -> list[dict]:
+    """Won, lost, open and the conversion rate (won / closed) per store or per owner."""
+    fields = {"store": ["store__code", "store__name"], "owner": ["owner__display_name"]}[by]
+    rows = (
+        leads.values(*fields)
+        .annotate(
+            total=Count("pk"),
+            won=Count("pk", filter=Q(status=LeadStatus.WON)),
+            lost=Count("pk", filter=Q(status=LeadStatus.LOST)),
+            open=Count("pk", filter=Q(status=LeadStatus.OPEN)),
+        )
+        .order_by(*fields)
+    )
+    result = []
+    for row in rows:
+        closed = row["won"] + row["lost"]
+        row["rate"] = round(100 * row["won"] / closed) if closed else None
+        row["label"] = " ".join(str(row[field] or "—") for field in fields)
+        result.append(row)
+    return result

@@ -18,4 +18,11 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("categories/", views.category_list, name="category_list"),
     path("categories/<int:pk>/", views.category_edit, name="category_edit"),
+    path("leads/", views.lead_today, name="lead_today"),
+    path("leads/new/", views.lead_create, name="lead_create"),
+    path("leads/conversion/", views.lead_conversion, name="lead_conversion"),
+    path("leads/<int:pk>/", views.lead_detail, name="lead_detail"),
+    path("leads/<int:pk>/follow-up/", views.lead_follow_up, name="lead_follow_up"),
+    path("leads/<int:pk>/won/", views.lead_win, name="lead_win"),
+    path("leads/<int:pk>/lost/", views.lead_lose, name="lead_lose"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,10 +19,14 @@ from interactions.forms import (
     CaseForm,
     CategoryForm,
     CommentForm,
+    FollowUpForm,
+    LeadForm,
+    LoseForm,
     QuickEntryForm,
     TransitionForm,
+    WinForm,
 )
-from interactions.models import CaseAttachment, CaseCategory, Channel
+from interactions.models import CaseAttachment, CaseCategory, Channel, LeadStatus
 from tenancy.access import get_scoped_or_404, roles_allowed
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 from tenancy.views import apply_validation_error
@@ -278,3 +283,117 @@ def category_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Category saved."))
             return redirect("interactions:category_list")
     return render(request, "interactions/category_form.html", {"form": form, "category": category})
+
+
+# ---------------------------------------------------------------------------------------
+# Sales leads
+
+
+def _lead_or_404(request: HttpRequest, pk: int):
+    return get_scoped_or_404(selectors.leads_for(request.staff), request.staff, pk=pk)
+
+
+@roles_allowed(ALL_ROLES)
+def lead_today(request: HttpRequest) -> HttpResponse:
+    today = services.tenant_today()
+    due = selectors.leads_due(request.staff, today)
+    upcoming = selectors.leads_for(request.staff).filter(status=LeadStatus.OPEN)
+    if request.staff.role == Role.CLERK:
+        upcoming = upcoming.filter(owner=request.staff)
+    upcoming = upcoming.exclude(pk__in=due.values("pk")).order_by(
+        F("follow_up_on").asc(nulls_last=True), "pk"
+    )
+    return render(
+        request,
+        "interactions/lead_today.html",
+        {"today": today, "due": due, "upcoming": upcoming[:100]},
+    )
+
+
+@roles_allowed(ALL_ROLES)
+def lead_create(request: HttpRequest) -> HttpResponse:
+    initial = {}
+    member_pk = request.GET.get("member", "")
+    if member_pk.isdigit():
+        member = Customer.objects.filter(pk=member_pk, is_erased=False).first()
+        if member is not None:
+            initial["member"] = member.phone or member.card_number
+    form = LeadForm(request.POST or None, staff=request.staff, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lead = services.lead_create(staff=request.staff, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Lead recorded."))
+            return redirect("interactions:lead_detail", pk=lead.pk)
+    return render(request, "interactions/lead_form.html", {"form": form})
+
+
+@roles_allowed(ALL_ROLES)
+def lead_detail(request: HttpRequest, pk: int, forms: dict | None = None) -> HttpResponse:
+    lead = _lead_or_404(request, pk)
+    forms = forms or {}
+    return render(
+        request,
+        "interactions/lead_detail.html",
+        {
+            "lead": lead,
+            "follow_ups": lead.follow_ups.select_related("staff"),
+            "follow_up_form": forms.get(
+                "follow_up",
+                FollowUpForm(
+                    initial={"next_step": lead.next_step, "follow_up_on": lead.follow_up_on}
+                ),
+            ),
+            "win_form": forms.get("win", WinForm()),
+            "lose_form": forms.get("lose", LoseForm()),
+        },
+        status=400 if forms else 200,
+    )
+
+
+def _lead_post(request: HttpRequest, pk: int, form_class, key: str, service, success: str):
+    lead = _lead_or_404(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            service(staff=request.staff, lead=lead, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, success)
+            return redirect("interactions:lead_detail", pk=lead.pk)
+    return lead_detail(request, pk, forms={key: form})
+
+
+@roles_allowed(ALL_ROLES)
+def lead_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lead_post(
+        request, pk, FollowUpForm, "follow_up", services.lead_follow_up, _("Follow-up saved.")
+    )
+
+
+@roles_allowed(ALL_ROLES)
+def lead_win(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lead_post(request, pk, WinForm, "win", services.lead_win, _("Lead won."))
+
+
+@roles_allowed(ALL_ROLES)
+def lead_lose(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lead_post(request, pk, LoseForm, "lose", services.lead_lose, _("Lead closed as lost."))
+
+
+@roles_allowed(MANAGERS)
+def lead_conversion(request: HttpRequest) -> HttpResponse:
+    leads = selectors.leads_for(request.staff)
+    return render(
+        request,
+        "interactions/lead_conversion.html",
+        {
+            "by_store": selectors.lead_conversion(leads, "store"),
+            "by_owner": selectors.lead_conversion(leads, "owner"),
+        },
+    )

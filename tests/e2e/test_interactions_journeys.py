@@ -67,4 +67,4 @@ def test_manager_works_the_case_queue(world, page, sign_in):
     with tenant_context(world.tenant_a):
         case = ServiceCase.objects.get(pk=late.pk)
     assert case.status == CaseStatus.IN_PROGRESS
-    assert case.assignee == world.staff_a[Role.CLERK]
+    assert case.assignee_id == world.staff_a[Role.CLERK].pk

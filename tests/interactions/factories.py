@@ -5,7 +5,7 @@ import datetime
 import factory
 from django.utils import timezone
 
-from interactions.models import CaseCategory, CaseKind, Channel, Interaction, ServiceCase
+from interactions.models import CaseCategory, CaseKind, Channel, Interaction, Lead, ServiceCase
 from tests.factories import CustomerFactory, StoreFactory
 
 
@@ -38,3 +38,12 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     member = factory.SubFactory(CustomerFactory, home_store=factory.SelfAttribute("..store"))
     channel = Channel.VISIT
     text = "到店咨询"
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    store = factory.SubFactory(StoreFactory)
+    member = factory.SubFactory(CustomerFactory, home_store=factory.SelfAttribute("..store"))
+    product = "羊绒大衣"

@@ -30,10 +30,10 @@ def test_clerk_logs_a_contact_in_a_few_taps(world, client_for, member_a):
     assert response.status_code == 302
     with tenant_context(world.tenant_a):
         (logged,) = Interaction.objects.all()
-    assert (logged.member, logged.staff, logged.store, logged.channel, logged.text) == (
-        member_a,
-        clerk,
-        world.store_a1,
+    assert (logged.member_id, logged.staff_id, logged.store_id, logged.channel, logged.text) == (
+        member_a.pk,
+        clerk.pk,
+        world.store_a1.pk,
         Channel.WECHAT,
         "问新品",
     )

@@ -41,3 +41,15 @@ register("interactions:case_comment", case_of, ok_status=405)
 register("interactions:case_attach", case_of, ok_status=405)
 register("interactions:attachment_download", attachment_of)
 register("interactions:category_edit", category_of, store_scoped=False)
+
+
+def lead_of(store):
+    from tests.interactions.factories import LeadFactory
+
+    return {"pk": LeadFactory(store=store).pk}
+
+
+register("interactions:lead_detail", lead_of)
+register("interactions:lead_follow_up", lead_of, ok_status=405)
+register("interactions:lead_win", lead_of, ok_status=405)
+register("interactions:lead_lose", lead_of, ok_status=405)
