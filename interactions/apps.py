@@ -8,7 +8,12 @@ class InteractionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from interactions import hooks, receivers
         from tenancy import navigation
+
+        hooks.case_resolved.connect(
+            receivers.survey_on_case_resolved, dispatch_uid="interactions_case_survey"
+        )
         from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
         navigation.register(
@@ -22,6 +27,12 @@ class InteractionsConfig(AppConfig):
                 "interactions:lead_conversion",
                 roles=HQ_ROLES | {Role.STORE_MANAGER},
                 order=620,
+            ),
+            navigation.NavItem(
+                _("Satisfaction"),
+                "interactions:survey_results",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=630,
             ),
             navigation.NavItem(
                 _("Case categories"), "interactions:category_list", roles=HQ_ROLES, order=700

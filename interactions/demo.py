@@ -22,6 +22,9 @@ from interactions.models import (
     LeadFollowUp,
     LeadStatus,
     ServiceCase,
+    Survey,
+    SurveyKind,
+    SurveyResponse,
 )
 from stores.models import Store
 from tenancy.models import Role, StaffMember, Tenant
@@ -123,3 +126,17 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             closed_at=now if status != LeadStatus.OPEN else None,
         )
         LeadFollowUp.objects.create(lead=lead, staff=clerk, note="已微信发送新款图片。")
+    for index, case in enumerate(cases):
+        survey = Survey.objects.create(
+            member=case.member,
+            store=case.store,
+            kind=SurveyKind.CSAT if index % 2 == 0 else SurveyKind.NPS,
+            case=case,
+            expires_at=now + datetime.timedelta(days=14),
+        )
+        if index % 3 != 2:
+            SurveyResponse.objects.create(
+                survey=survey,
+                score=[5, 9, 4, 10][index % 4],
+                comment="处理及时，谢谢。",
+            )

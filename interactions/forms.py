@@ -158,3 +158,17 @@ class WinForm(forms.Form):
 
 class LoseForm(forms.Form):
     reason = forms.CharField(label=_("Why was it lost?"), max_length=200)
+
+
+class SurveyAnswerForm(forms.Form):
+    score = forms.TypedChoiceField(label=_("Your score"), coerce=int, widget=forms.RadioSelect)
+    comment = forms.CharField(
+        label=_("Anything you would like to tell us?"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, low: int, high: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["score"].choices = [(value, str(value)) for value in range(low, high + 1)]

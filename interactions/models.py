@@ -76,6 +76,8 @@ class CaseCategory(TenantScopedModel):
     name = models.CharField(_("name"), max_length=50)
     kind = models.CharField(_("kind"), max_length=20, choices=CaseKind.choices)
     sla_hours = models.PositiveIntegerField(_("due within (hours)"), default=48)
+    # Cases opened automatically after a low satisfaction score go to this category.
+    for_low_scores = models.BooleanField(_("for low survey scores"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -330,3 +332,80 @@ class LeadFollowUp(TenantScopedModel):
 
     def __str__(self) -> str:
         return self.note[:50]
+
+
+class SurveyKind(models.TextChoices):
+    CSAT = "csat", _("Satisfaction (1-5)")
+    NPS = "nps", _("Recommendation (0-10)")
+
+
+SCORE_RANGE = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10)}
+# At or below this score a follow-up case is opened (CSAT 1-2, NPS detractors 0-6).
+LOW_SCORE = {SurveyKind.CSAT: 2, SurveyKind.NPS: 6}
+
+
+class Survey(TenantScopedModel):
+    """One invitation to rate us, reachable through a signed one-time link."""
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="surveys", verbose_name=_("member")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="surveys", verbose_name=_("store")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=SurveyKind.choices)
+    case = models.ForeignKey(
+        ServiceCase,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="surveys",
+        verbose_name=_("about case"),
+    )
+    # The sale it follows, when the sales app asked for it.
+    sale_reference = models.CharField(_("sale"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "store", "-created_at"], name="survey_store_idx"),
+            models.Index(fields=["tenant", "case"], name="survey_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class SurveyResponse(TenantScopedModel):
+    """The single answer to a survey; the unique constraint makes a second one impossible."""
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="responses", verbose_name=_("survey")
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"), auto_now_add=True)
+    follow_up_case = models.ForeignKey(
+        ServiceCase,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("follow-up case"),
+    )
+
+    class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "survey"], name="survey_one_response"),
+            models.CheckConstraint(condition=models.Q(score__lte=10), name="survey_score_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} = {self.score}"

@@ -10,7 +10,7 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q,
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions.models import Interaction, Lead, LeadStatus, ServiceCase
+from interactions.models import Interaction, Lead, LeadStatus, ServiceCase, Survey, SurveyKind
 from tenancy.access import scope_to_stores
 from tenancy.models import Role, StaffMember
 
@@ -113,5 +113,37 @@ def lead_conversion(leads: QuerySet[Lead], by: str) -> list[dict]:
         closed = row["won"] + row["lost"]
         row["rate"] = round(100 * row["won"] / closed) if closed else None
         row["label"] = " ".join(str(row[field] or "—") for field in fields)
+        result.append(row)
+    return result
+
+
+def survey_results(surveys: QuerySet[Survey], by: str) -> list[dict]:
+    """Per store or per case category: surveys sent, answers, CSAT average, NPS."""
+    fields = {"store": ["store__code", "store__name"], "category": ["case__category__name"]}[by]
+    rows = (
+        surveys.values(*fields)
+        .annotate(
+            surveys=Count("pk"),
+            answers=Count("responses"),
+            csat_answers=Count("responses", filter=Q(kind=SurveyKind.CSAT)),
+            csat_average=Avg("responses__score", filter=Q(kind=SurveyKind.CSAT)),
+            nps_answers=Count("responses", filter=Q(kind=SurveyKind.NPS)),
+            promoters=Count("responses", filter=Q(kind=SurveyKind.NPS, responses__score__gte=9)),
+            detractors=Count("responses", filter=Q(kind=SurveyKind.NPS, responses__score__lte=6)),
+        )
+        .order_by(*fields)
+    )
+    result = []
+    for row in rows:
+        row["label"] = " ".join(str(row[field] or "—") for field in fields)
+        row["csat_average"] = round(row["csat_average"], 2) if row["csat_average"] else None
+        row["nps"] = (
+            round(100 * (row["promoters"] - row["detractors"]) / row["nps_answers"])
+            if row["nps_answers"]
+            else None
+        )
+        row["response_rate"] = (
+            round(100 * row["answers"] / row["surveys"]) if row["surveys"] else None
+        )
         result.append(row)
     return result

@@ -25,4 +25,6 @@ urlpatterns = [
     path("leads/<int:pk>/follow-up/", views.lead_follow_up, name="lead_follow_up"),
     path("leads/<int:pk>/won/", views.lead_win, name="lead_win"),
     path("leads/<int:pk>/lost/", views.lead_lose, name="lead_lose"),
+    path("surveys/", views.survey_results, name="survey_results"),
+    path("survey/<str:token>/", views.survey_answer, name="survey_answer"),
 ]

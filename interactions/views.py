@@ -8,7 +8,9 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
 from customers.models import Customer
 from interactions import selectors, services
@@ -23,11 +25,21 @@ from interactions.forms import (
     LeadForm,
     LoseForm,
     QuickEntryForm,
+    SurveyAnswerForm,
     TransitionForm,
     WinForm,
 )
-from interactions.models import CaseAttachment, CaseCategory, Channel, LeadStatus
-from tenancy.access import get_scoped_or_404, roles_allowed
+from interactions.models import (
+    SCORE_RANGE,
+    CaseAttachment,
+    CaseCategory,
+    Channel,
+    LeadStatus,
+    Survey,
+    SurveyResponse,
+)
+from tenancy.access import get_scoped_or_404, public, roles_allowed, scope_to_stores
+from tenancy.context import tenant_context
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 from tenancy.views import apply_validation_error
 
@@ -135,6 +147,14 @@ def case_detail(request: HttpRequest, pk: int, forms: dict | None = None) -> Htt
         "attachment_form": forms.get("attachment", AttachmentForm()),
         "transition_error": forms.get("transition_error"),
         "can_assign": request.staff.role in MANAGERS,
+        "surveys": [
+            {
+                "survey": survey,
+                "url": request.build_absolute_uri(services.survey_path(survey)),
+                "answered": bool(survey.responses.all()),
+            }
+            for survey in case.surveys.prefetch_related("responses")
+        ],
     }
     if request.staff.role in MANAGERS:
         context["assign_form"] = forms.get(
@@ -395,5 +415,66 @@ def lead_conversion(request: HttpRequest) -> HttpResponse:
         {
             "by_store": selectors.lead_conversion(leads, "store"),
             "by_owner": selectors.lead_conversion(leads, "owner"),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Satisfaction surveys
+
+REFUSED_STATUS = {"invalid": 404, "expired": 410, "answered": 409}
+
+
+@public
+@never_cache
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """The member's answer page: no sign-in; the signed link names tenant and survey."""
+    try:
+        tenant, survey_pk = services.survey_from_token(token)
+        # Work as the link's tenant, whoever (if anyone) is signed in on this browser.
+        with tenant_context(tenant):
+            survey = Survey.objects.select_related("store").filter(pk=survey_pk).first()
+            if survey is None:
+                raise services.SurveyRefused("invalid")
+            if survey.responses.exists():
+                raise services.SurveyRefused("answered")
+            if survey.expires_at <= timezone.now():
+                raise services.SurveyRefused("expired")
+            low, high = SCORE_RANGE[survey.kind]
+            form = SurveyAnswerForm(request.POST or None, low=low, high=high)
+            if request.method == "POST" and form.is_valid():
+                try:
+                    services.survey_answer(survey=survey, **form.cleaned_data)
+                except ValidationError as error:
+                    apply_validation_error(form, error)
+                else:
+                    return render(request, "interactions/survey_thanks.html", {"tenant": tenant})
+            return render(
+                request,
+                "interactions/survey_answer.html",
+                {"survey": survey, "form": form, "tenant": tenant, "low": low, "high": high},
+            )
+    except services.SurveyRefused as refused:
+        return render(
+            request,
+            "interactions/survey_refused.html",
+            {"reason": refused.reason},
+            status=REFUSED_STATUS[refused.reason],
+        )
+
+
+@roles_allowed(MANAGERS)
+def survey_results(request: HttpRequest) -> HttpResponse:
+    surveys = scope_to_stores(Survey.objects.all(), request.staff)
+    return render(
+        request,
+        "interactions/survey_results.html",
+        {
+            "by_store": selectors.survey_results(surveys, "store"),
+            "by_category": selectors.survey_results(surveys, "category"),
+            "low_answers": SurveyResponse.objects.filter(survey__in=surveys)
+            .exclude(follow_up_case=None)
+            .select_related("survey__member", "follow_up_case")
+            .order_by("-answered_at")[:20],
         },
     )

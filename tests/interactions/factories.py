@@ -5,7 +5,16 @@ import datetime
 import factory
 from django.utils import timezone
 
-from interactions.models import CaseCategory, CaseKind, Channel, Interaction, Lead, ServiceCase
+from interactions.models import (
+    CaseCategory,
+    CaseKind,
+    Channel,
+    Interaction,
+    Lead,
+    ServiceCase,
+    Survey,
+    SurveyKind,
+)
 from tests.factories import CustomerFactory, StoreFactory
 
 
@@ -47,3 +56,13 @@ class LeadFactory(factory.django.DjangoModelFactory):
     store = factory.SubFactory(StoreFactory)
     member = factory.SubFactory(CustomerFactory, home_store=factory.SelfAttribute("..store"))
     product = "羊绒大衣"
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    store = factory.SubFactory(StoreFactory)
+    member = factory.SubFactory(CustomerFactory, home_store=factory.SelfAttribute("..store"))
+    kind = SurveyKind.CSAT
+    expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=14))

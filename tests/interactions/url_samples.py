@@ -53,3 +53,14 @@ register("interactions:lead_detail", lead_of)
 register("interactions:lead_follow_up", lead_of, ok_status=405)
 register("interactions:lead_win", lead_of, ok_status=405)
 register("interactions:lead_lose", lead_of, ok_status=405)
+
+
+def survey_of(store):
+    from interactions.services import survey_token
+    from tests.interactions.factories import SurveyFactory
+
+    return {"token": survey_token(SurveyFactory(store=store))}
+
+
+# Public: answered without signing in; the matrix only checks that it has a sample.
+register("interactions:survey_answer", survey_of, store_scoped=False)

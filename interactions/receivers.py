@@ -1,0 +1,10 @@
+"""Signal receivers of the interactions app, connected in InteractionsConfig.ready()."""
+
+from __future__ import annotations
+
+from interactions import services
+
+
+def survey_on_case_resolved(sender, *, case, **kwargs) -> None:
+    """A resolved case asks its member how it went (sampled; see survey_after_case)."""
+    services.survey_after_case(case=case)
