@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,6 +12,11 @@ class InteractionsConfig(AppConfig):
         from interactions import hooks, receivers
         from tenancy import navigation
 
+        post_save.connect(
+            receivers.member_saved,
+            sender="customers.Customer",
+            dispatch_uid="interactions_member_name_keys",
+        )
         hooks.case_resolved.connect(
             receivers.survey_on_case_resolved, dispatch_uid="interactions_case_survey"
         )

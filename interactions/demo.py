@@ -21,11 +21,13 @@ from interactions.models import (
     Lead,
     LeadFollowUp,
     LeadStatus,
+    MemberProfile,
     ServiceCase,
     Survey,
     SurveyKind,
     SurveyResponse,
 )
+from interactions.services import member_name_keys_rebuild
 from stores.models import Store
 from tenancy.models import Role, StaffMember, Tenant
 
@@ -58,6 +60,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         ]
         for name, kind, hours in CATEGORIES
     ]
+    member_name_keys_rebuild()
     if Interaction.objects.exists():
         return
     rng = random.Random(f"{tenant.slug}-interactions")
@@ -140,3 +143,15 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
                 score=[5, 9, 4, 10][index % 4],
                 comment="处理及时，谢谢。",
             )
+    for member, (wechat, job, likes) in zip(
+        members[:3],
+        [
+            ("wx_lin88", "教师", "瑜伽, 茶"),
+            ("zhou-design", "设计师", "旅行, 摄影"),
+            ("", "医生", "跑步"),
+        ],
+        strict=False,
+    ):
+        MemberProfile.objects.filter(member=member).update(
+            wechat_id=wechat, occupation=job, interests=likes, price_sensitivity="medium"
+        )

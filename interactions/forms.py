@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from interactions.models import CaseCategory, CaseKind, Channel, Priority
+from interactions.models import CaseCategory, CaseKind, Channel, PriceSensitivity, Priority
 from stores.models import Store
 from tenancy.models import StaffMember
 
@@ -172,3 +172,23 @@ class SurveyAnswerForm(forms.Form):
     def __init__(self, *args, low: int, high: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["score"].choices = [(value, str(value)) for value in range(low, high + 1)]
+
+
+class MemberProfileForm(forms.Form):
+    wechat_id = forms.CharField(label=_("WeChat ID"), max_length=50, required=False)
+    occupation = forms.CharField(label=_("Occupation"), max_length=50, required=False)
+    interests = forms.CharField(
+        label=_("Interests"),
+        max_length=200,
+        required=False,
+        help_text=_("Separate with commas, for example: running, tea, travel"),
+    )
+    preferred_brands = forms.CharField(label=_("Preferred brands"), max_length=200, required=False)
+    preferred_categories = forms.CharField(
+        label=_("Preferred categories"), max_length=200, required=False
+    )
+    price_sensitivity = forms.ChoiceField(
+        label=_("Price sensitivity"),
+        choices=[("", "—"), *PriceSensitivity.choices],
+        required=False,
+    )

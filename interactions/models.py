@@ -409,3 +409,72 @@ class SurveyResponse(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.survey} = {self.score}"
+
+
+class PriceSensitivity(models.TextChoices):
+    LOW = "low", _("Low: buys for quality")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High: waits for offers")
+
+
+class MemberProfile(TenantScopedModel):
+    """What the stores learn about a member beyond the basics, plus the name's pinyin keys.
+
+    One row per member (a tenant-first unique constraint rather than a one-to-one field).
+    The pinyin columns are written whenever the member is saved (see receivers.py), so a
+    search for "zw" is an indexed prefix lookup.
+    """
+
+    member = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="interaction_profiles",
+        verbose_name=_("member"),
+    )
+    wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=50, blank=True)
+    interests = models.CharField(_("interests"), max_length=200, blank=True)
+    preferred_brands = models.CharField(_("preferred brands"), max_length=200, blank=True)
+    preferred_categories = models.CharField(_("preferred categories"), max_length=200, blank=True)
+    price_sensitivity = models.CharField(
+        _("price sensitivity"), max_length=10, choices=PriceSensitivity.choices, blank=True
+    )
+    name_pinyin = models.CharField(max_length=200, blank=True, editable=False)
+    name_initials = models.CharField(max_length=50, blank=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("member profile")
+        verbose_name_plural = _("member profiles")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "member"], name="member_profile_per_member"),
+        ]
+        indexes = [
+            # Prefix searches (LIKE 'zw%'): the pattern operator class lets PostgreSQL use
+            # the index whatever the database collation is.
+            models.Index(
+                fields=["tenant", "name_initials"],
+                name="profile_initials_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["tenant", "name_pinyin"],
+                name="profile_pinyin_idx",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.member_id)
+
+    @property
+    def is_complete(self) -> bool:
+        return all(
+            [
+                self.wechat_id,
+                self.occupation,
+                self.interests,
+                self.preferred_brands or self.preferred_categories,
+                self.price_sensitivity,
+            ]
+        )

@@ -8,3 +8,10 @@ from interactions import services
 def survey_on_case_resolved(sender, *, case, **kwargs) -> None:
     """A resolved case asks its member how it went (sampled; see survey_after_case)."""
     services.survey_after_case(case=case)
+
+
+def member_saved(sender, *, instance, raw=False, **kwargs) -> None:
+    """Keep the pinyin search keys of a member's name current on every save."""
+    if raw:
+        return  # loading fixtures: no derived rows
+    services.member_name_keys_sync(member=instance)

@@ -6,11 +6,22 @@ import datetime
 import re
 from itertools import chain
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    When,
+)
 from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import Interaction, Lead, LeadStatus, ServiceCase, Survey, SurveyKind
+from interactions.pinyin import query_key
 from tenancy.access import scope_to_stores
 from tenancy.models import Role, StaffMember
 
@@ -18,7 +29,12 @@ PHONE = re.compile(r"^1\d{10}$")
 
 
 def member_search(query: str, *, limit: int = 20) -> list[Customer]:
-    """Counter lookup: full phone, last 4 digits, card number, or part of the name."""
+    """Counter lookup: full phone, last 4 digits, card number, name, or the name's pinyin.
+
+    Pinyin: "zw" (initials) or "zhangw" (the start of the full pinyin) finds 张伟. Results
+    are ranked: exact name, name prefix, exact initials or pinyin, then prefixes, then the
+    rest; ties in pinyin order.
+    """
     query = query.strip()
     if not query:
         return []
@@ -31,7 +47,22 @@ def member_search(query: str, *, limit: int = 20) -> list[Customer]:
     exact = list(members.filter(card_number__iexact=query)[:limit])
     if exact:
         return exact
-    return list(members.filter(name__icontains=query).order_by("name", "pk")[:limit])
+    key = query_key(query)
+    typed_pinyin = bool(key) and query.isascii() and key.isalpha()
+    condition = Q(name__icontains=query)
+    ranks = [When(name=query, then=0), When(name__startswith=query, then=1)]
+    if typed_pinyin:
+        initials = "interaction_profiles__name_initials"
+        full = "interaction_profiles__name_pinyin"
+        condition |= Q(**{f"{initials}__startswith": key}) | Q(**{f"{full}__startswith": key})
+        ranks += [
+            When(Q(**{initials: key}) | Q(**{full: key}), then=2),
+            When(**{f"{initials}__startswith": key}, then=3),
+            When(**{f"{full}__startswith": key}, then=4),
+        ]
+    ranked = members.filter(condition).annotate(rank=Case(*ranks, default=5))
+    # Ties in pinyin order, as a Chinese reader expects (code-point order of 汉字 is not).
+    return list(ranked.order_by("rank", "interaction_profiles__name_pinyin", "pk")[:limit])
 
 
 def cases_for(staff: StaffMember) -> QuerySet[ServiceCase]:
@@ -147,3 +178,24 @@ def survey_results(surveys: QuerySet[Survey], by: str) -> list[dict]:
         )
         result.append(row)
     return result
+
+
+def membership_anniversary(member: Customer, today: datetime.date, zone) -> dict:
+    """The member's enrolment day (in the tenant's zone) and its next anniversary.
+
+    Feb 29 enrolments have their anniversary on Feb 28 in common years.
+    """
+    enrolled = timezone.localtime(member.created_at, zone).date() if member.created_at else None
+    if enrolled is None:
+        return {}
+
+    def on(year: int) -> datetime.date:
+        try:
+            return enrolled.replace(year=year)
+        except ValueError:  # Feb 29 in a common year
+            return datetime.date(year, 2, 28)
+
+    upcoming = on(today.year)
+    if upcoming < today:
+        upcoming = on(today.year + 1)
+    return {"enrolled": enrolled, "next": upcoming, "years": upcoming.year - enrolled.year}

@@ -31,12 +31,14 @@ from interactions.models import (
     Lead,
     LeadFollowUp,
     LeadStatus,
+    MemberProfile,
     Priority,
     ServiceCase,
     Survey,
     SurveyKind,
     SurveyResponse,
 )
+from interactions.pinyin import name_keys
 from stores.models import Store
 from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.services import audit_record, notify
@@ -653,3 +655,64 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
             link=case_url(case),
         )
     return response
+
+
+# ---------------------------------------------------------------------------------------
+# Member profile and name search keys
+
+
+def member_name_keys_sync(*, member: Customer) -> MemberProfile:
+    """Write the member's pinyin keys to their profile row (created when missing)."""
+    full, initials = name_keys(member.name)
+    profile, _created = MemberProfile.objects.get_or_create(
+        member=member, defaults={"name_pinyin": full, "name_initials": initials}
+    )
+    if (profile.name_pinyin, profile.name_initials) != (full, initials):
+        profile.name_pinyin, profile.name_initials = full, initials
+        profile.save(update_fields=["name_pinyin", "name_initials", "updated_at"])
+    return profile
+
+
+def member_name_keys_rebuild(*, batch_size: int = 1000) -> int:
+    """Backfill keys for members written without signals (bulk imports); returns how many."""
+    missing = Customer.objects.exclude(
+        pk__in=MemberProfile.objects.exclude(name_initials="").values("member_id")
+    ).exclude(name="")
+    count = 0
+    for member in missing.only("pk", "name", "tenant_id").iterator(chunk_size=batch_size):
+        member_name_keys_sync(member=member)
+        count += 1
+    return count
+
+
+PROFILE_FIELDS = (
+    "wechat_id",
+    "occupation",
+    "interests",
+    "preferred_brands",
+    "preferred_categories",
+    "price_sensitivity",
+)
+
+
+@transaction.atomic
+def member_profile_update(*, staff: StaffMember, member: Customer, **fields) -> MemberProfile:
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
+    profile = member_name_keys_sync(member=member)
+    # Lock the row: two clerks saving the same profile must not mix halves of each edit.
+    profile = MemberProfile.objects.select_for_update().get(pk=profile.pk)
+    before = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    for name, value in fields.items():
+        setattr(profile, name, value.strip() if isinstance(value, str) else value)
+    profile.save()
+    after = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    audit_record(
+        action="member_profile.update",
+        actor=staff,
+        obj=member,
+        before={k: v for k, v in before.items() if v != after[k]},
+        after={k: v for k, v in after.items() if v != before[k]},
+    )
+    return profile

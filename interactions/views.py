@@ -24,6 +24,7 @@ from interactions.forms import (
     FollowUpForm,
     LeadForm,
     LoseForm,
+    MemberProfileForm,
     QuickEntryForm,
     SurveyAnswerForm,
     TransitionForm,
@@ -35,6 +36,7 @@ from interactions.models import (
     CaseCategory,
     Channel,
     LeadStatus,
+    MemberProfile,
     Survey,
     SurveyResponse,
 )
@@ -90,10 +92,18 @@ def quick_member(request: HttpRequest, member_pk: int) -> HttpResponse:
 @roles_allowed(ALL_ROLES)
 def member_timeline(request: HttpRequest, member_pk: int) -> HttpResponse:
     member = _member_or_404(member_pk)
+    profile = MemberProfile.objects.filter(member=member).first()
     return render(
         request,
         "interactions/member_timeline.html",
-        {"member": member, "timeline": selectors.member_timeline(member)},
+        {
+            "member": member,
+            "profile": profile,
+            "anniversary": selectors.membership_anniversary(
+                member, services.tenant_today(), request.tenant.zone
+            ),
+            "timeline": selectors.member_timeline(member),
+        },
     )
 
 
@@ -477,4 +487,23 @@ def survey_results(request: HttpRequest) -> HttpResponse:
             .select_related("survey__member", "follow_up_case")
             .order_by("-answered_at")[:20],
         },
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Member profile
+
+
+@roles_allowed(ALL_ROLES)
+def member_profile_edit(request: HttpRequest, member_pk: int) -> HttpResponse:
+    member = _member_or_404(member_pk)
+    profile = MemberProfile.objects.filter(member=member).first()
+    initial = {name: getattr(profile, name) for name in services.PROFILE_FIELDS} if profile else {}
+    form = MemberProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.member_profile_update(staff=request.staff, member=member, **form.cleaned_data)
+        messages.success(request, _("Profile saved."))
+        return redirect("interactions:member_timeline", member_pk=member.pk)
+    return render(
+        request, "interactions/member_profile_form.html", {"form": form, "member": member}
     )
