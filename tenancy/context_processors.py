@@ -4,9 +4,18 @@ from tenancy import navigation
 
 
 def _unread_count(member) -> int:
-    from tenancy.models import Notification
+    from django.core.cache import cache
 
-    return Notification.objects.filter(recipient=member, read_at__isnull=True).count()
+    from tenancy.models import Notification
+    from tenancy.services import unread_cache_key
+
+    # Cached per person: notify() and marking read drop the entry after their commit, so
+    # ordinary pages cost no query for the badge. The timeout is only a safety net.
+    return cache.get_or_set(
+        unread_cache_key(member.pk),
+        lambda: Notification.objects.filter(recipient=member, read_at__isnull=True).count(),
+        timeout=300,
+    )
 
 
 def staff(request):
@@ -15,7 +24,7 @@ def staff(request):
         "staff": member,
         "tenant": getattr(request, "tenant", None),
         "nav_items": navigation.items_for(member.role if member else None),
-        # Counted only when a page shows it (one indexed query), not on every response.
+        # Counted only when a page shows it, and then usually read from the cache.
         "unread_notifications": (
             SimpleLazyObject(lambda: _unread_count(member)) if member is not None else 0
         ),

@@ -8,12 +8,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tenancy.cache import tenant_cache_key
 from tenancy.context import current_ip
 from tenancy.models import (
     STORE_ROLES,
@@ -195,6 +197,7 @@ def notify(
             "staff_id", flat=True
         )
     )
+    _forget_unread(list(people))
     to_mail = [n for n in created if n.recipient_id in wanted and people[n.recipient_id].user.email]
     if to_mail:
         transaction.on_commit(
@@ -225,7 +228,19 @@ def notification_mark_read(*, staff: StaffMember, pk: int | None = None) -> int:
     unread = Notification.objects.filter(recipient=staff, read_at__isnull=True)
     if pk is not None:
         unread = unread.filter(pk=pk)
-    return unread.update(read_at=timezone.now())
+    changed = unread.update(read_at=timezone.now())
+    _forget_unread([staff.pk])
+    return changed
+
+
+def unread_cache_key(staff_id: int) -> str:
+    return tenant_cache_key("notifications", "unread", staff_id)
+
+
+def _forget_unread(staff_ids: list[int]) -> None:
+    """Drop the cached unread counts once the change is committed (and visible)."""
+    keys = [unread_cache_key(pk) for pk in staff_ids]
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 @transaction.atomic

@@ -75,3 +75,26 @@ def test_email_copy_only_for_those_who_asked(world, django_capture_on_commit_cal
             notify(recipients=[clerk, manager], kind="t", title="Case overdue")
         assert Notification.objects.get(recipient=clerk).emailed
     assert [m.to for m in mail.outbox] == [[clerk.user.email]]
+
+
+def test_the_badge_is_cached_and_follows_new_and_read_notifications(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clerk = world.staff_a[Role.CLERK]
+    client = client_for(clerk)
+    home = reverse("home")
+    with tenant_context(world.tenant_a), django_capture_on_commit_callbacks(execute=True):
+        (first,) = notify(recipients=[clerk], kind="t", title="One")
+    assert '<span class="badge warn">1<' in client.get(home).content.decode()
+    with CaptureQueriesContext(connection) as captured:
+        client.get(home)
+    assert not any("tenancy_notification" in q["sql"] for q in captured.captured_queries)
+    with tenant_context(world.tenant_a), django_capture_on_commit_callbacks(execute=True):
+        notify(recipients=[clerk], kind="t", title="Two")
+    assert '<span class="badge warn">2<' in client.get(home).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("inbox_read"))
+    assert 'class="badge warn"' not in client.get(home).content.decode()
