@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import (
+    Behaviour,
+    BehaviourAward,
     CaseAttachment,
     CaseCategory,
     CaseComment,
@@ -22,6 +24,7 @@ from interactions.models import (
     LeadFollowUp,
     LeadStatus,
     MemberProfile,
+    Referral,
     ServiceCase,
     Survey,
     SurveyKind,
@@ -155,3 +158,12 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         MemberProfile.objects.filter(member=member).update(
             wechat_id=wechat, occupation=job, interests=likes, price_sensitivity="medium"
         )
+    Referral.objects.create(referred=members[1], referrer=members[0], recorded_by=clerk)
+    Referral.objects.create(
+        referred=members[2],
+        referrer=members[0],
+        recorded_by=clerk,
+        first_sale_at=now,
+        first_sale_reference=f"S{tenant.pk:02d}000001",
+    )
+    BehaviourAward.objects.create(member=members[0], behaviour=Behaviour.PROFILE_COMPLETED)

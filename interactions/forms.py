@@ -192,3 +192,15 @@ class MemberProfileForm(forms.Form):
         choices=[("", "—"), *PriceSensitivity.choices],
         required=False,
     )
+
+
+class ReferralForm(forms.Form):
+    referrer = forms.CharField(
+        label=_("Referred by (phone or card number)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_referrer(self):
+        self.cleaned_data["member"] = self.cleaned_data["referrer"]
+        return CaseForm.clean_member(self)

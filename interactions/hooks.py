@@ -14,6 +14,11 @@ Known hooks and their signatures:
     analytics: an error message when `reference` is not a sale of `member`, else None.
 - "survey_sender"(*, member, text: str, kind: str) -> None
     campaigns: deliver a survey invitation `text` (containing the link) to `member`.
+- "referral_rewarder"(*, referrer, referred, source_key: str) -> None
+    loyalty: credit the referrer's points; `source_key` is unique per referral so the
+    points ledger can refuse a duplicate.
+- "behaviour_rewarder"(*, member, behaviour: str, source_key: str) -> None
+    loyalty: credit points for a behaviour (see models.Behaviour), at most once each.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from collections.abc import Callable
 
 from django.dispatch import Signal
 
-KNOWN = frozenset({"sale_reference_check", "survey_sender"})
+KNOWN = frozenset(
+    {"sale_reference_check", "survey_sender", "referral_rewarder", "behaviour_rewarder"}
+)
 
 _registry: dict[str, Callable] = {}
 

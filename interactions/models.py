@@ -478,3 +478,70 @@ class MemberProfile(TenantScopedModel):
                 self.price_sensitivity,
             ]
         )
+
+
+class Referral(TenantScopedModel):
+    """Member `referred` joined on the recommendation of member `referrer`.
+
+    A member is referred at most once (tenant-first unique constraint). The referrer's reward
+    is claimed once, on the referred member's first sale, by a conditional update of
+    first_sale_at (see services.referral_first_sale).
+    """
+
+    referred = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("referred member")
+    )
+    referrer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="referrals_made",
+        verbose_name=_("referred by"),
+    )
+    recorded_by = models.ForeignKey(
+        StaffMember, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    first_sale_at = models.DateTimeField(_("first sale at"), null=True, blank=True)
+    first_sale_reference = models.CharField(_("first sale"), max_length=64, blank=True)
+    rewarded = models.BooleanField(_("referrer rewarded"), default=False)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "referred"], name="referral_once_per_member"),
+            models.CheckConstraint(
+                condition=~models.Q(referred=models.F("referrer")), name="referral_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "referrer"], name="referral_referrer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} -> {self.referred_id}"
+
+
+class Behaviour(models.TextChoices):
+    PROFILE_COMPLETED = "profile_completed", _("Completed the profile")
+    FIRST_REVIEW = "first_review", _("First review")
+
+
+class BehaviourAward(TenantScopedModel):
+    """Claim row: a member earns points for each configured behaviour at most once."""
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    behaviour = models.CharField(_("behaviour"), max_length=30, choices=Behaviour.choices)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("behaviour award")
+        verbose_name_plural = _("behaviour awards")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "member", "behaviour"], name="behaviour_award_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.behaviour}"

@@ -199,3 +199,8 @@ def membership_anniversary(member: Customer, today: datetime.date, zone) -> dict
     if upcoming < today:
         upcoming = on(today.year + 1)
     return {"enrolled": enrolled, "next": upcoming, "years": upcoming.year - enrolled.year}
+
+
+def with_referral_count(members: QuerySet[Customer]) -> QuerySet[Customer]:
+    """For tier rules and segments: each member with how many members they referred."""
+    return members.annotate(referral_count=Count("referrals_made", distinct=True))

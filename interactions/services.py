@@ -21,6 +21,8 @@ from interactions.models import (
     LOW_SCORE,
     SCORE_RANGE,
     TRANSITIONS,
+    Behaviour,
+    BehaviourAward,
     CaseAttachment,
     CaseCategory,
     CaseComment,
@@ -33,6 +35,7 @@ from interactions.models import (
     LeadStatus,
     MemberProfile,
     Priority,
+    Referral,
     ServiceCase,
     Survey,
     SurveyKind,
@@ -708,6 +711,8 @@ def member_profile_update(*, staff: StaffMember, member: Customer, **fields) -> 
         setattr(profile, name, value.strip() if isinstance(value, str) else value)
     profile.save()
     after = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+    if profile.is_complete:
+        behaviour_award(member=member, behaviour=Behaviour.PROFILE_COMPLETED)
     audit_record(
         action="member_profile.update",
         actor=staff,
@@ -716,3 +721,77 @@ def member_profile_update(*, staff: StaffMember, member: Customer, **fields) -> 
         after={k: v for k, v in after.items() if v != before[k]},
     )
     return profile
+
+
+# ---------------------------------------------------------------------------------------
+# Referrals and behaviour points (rewards through the loyalty app's registered hooks)
+
+
+@transaction.atomic
+def referral_record(*, staff: StaffMember, referred: Customer, referrer: Customer) -> Referral:
+    if referred.pk == referrer.pk:
+        raise ValidationError({"referrer": _("A member cannot refer themselves.")})
+    if Referral.objects.filter(referred=referred).exists():
+        raise ValidationError({"referrer": _("This member already has a referrer.")})
+    if Referral.objects.filter(referred=referrer, referrer=referred).exists():
+        raise ValidationError({"referrer": _("These two members cannot refer each other.")})
+    try:
+        with transaction.atomic():
+            referral = Referral.objects.create(
+                referred=referred, referrer=referrer, recorded_by=staff
+            )
+    except IntegrityError as error:  # recorded by someone else a moment ago
+        raise ValidationError({"referrer": _("This member already has a referrer.")}) from error
+    audit_record(
+        action="referral.record", actor=staff, obj=referred, after={"referrer": referrer.pk}
+    )
+    return referral
+
+
+@transaction.atomic
+def referral_first_sale(*, member: Customer, sale_reference: str) -> bool:
+    """Called by the sales app for each recorded sale; rewards the referrer exactly once.
+
+    The first caller wins the conditional update (first_sale_at IS NULL); on PostgreSQL a
+    concurrent second caller waits for the row, then finds it set and does nothing. The
+    reward runs in the same transaction, so a failed reward releases the claim.
+    Returns True when this call rewarded (or, with no rewarder installed, claimed) it.
+    """
+    claimed = Referral.objects.filter(referred=member, first_sale_at__isnull=True).update(
+        first_sale_at=timezone.now(), first_sale_reference=sale_reference[:64]
+    )
+    if not claimed:
+        return False
+    referral = Referral.objects.select_related("referrer", "referred").get(referred=member)
+    rewarder = hooks.get("referral_rewarder")
+    if rewarder is not None:
+        rewarder(
+            referrer=referral.referrer,
+            referred=referral.referred,
+            source_key=f"referral:{referral.pk}",
+        )
+        Referral.objects.filter(pk=referral.pk).update(rewarded=True)
+    audit_record(
+        action="referral.first_sale",
+        obj=member,
+        after={"sale": sale_reference, "rewarded": rewarder is not None},
+    )
+    return True
+
+
+def behaviour_award(*, member: Customer, behaviour: str) -> bool:
+    """Reward a configured behaviour at most once per member; True when this call did.
+
+    Nothing is claimed while no rewarder is installed, so the member can still earn it
+    once loyalty is wired up.
+    """
+    rewarder = hooks.get("behaviour_rewarder")
+    if rewarder is None:
+        return False
+    try:
+        with transaction.atomic():
+            award = BehaviourAward.objects.create(member=member, behaviour=behaviour)
+            rewarder(member=member, behaviour=behaviour, source_key=f"behaviour:{award.pk}")
+    except IntegrityError:
+        return False  # already earned: the unique claim row says so
+    return True

@@ -9,6 +9,7 @@ urlpatterns = [
     path("counter/<int:member_pk>/", views.quick_member, name="quick_member"),
     path("members/<int:member_pk>/", views.member_timeline, name="member_timeline"),
     path("members/<int:member_pk>/profile/", views.member_profile_edit, name="member_profile"),
+    path("members/<int:member_pk>/referral/", views.member_referral, name="member_referral"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/new/", views.case_create, name="case_create"),
     path("cases/<int:pk>/", views.case_detail, name="case_detail"),

@@ -26,6 +26,7 @@ from interactions.forms import (
     LoseForm,
     MemberProfileForm,
     QuickEntryForm,
+    ReferralForm,
     SurveyAnswerForm,
     TransitionForm,
     WinForm,
@@ -37,6 +38,7 @@ from interactions.models import (
     Channel,
     LeadStatus,
     MemberProfile,
+    Referral,
     Survey,
     SurveyResponse,
 )
@@ -103,6 +105,9 @@ def member_timeline(request: HttpRequest, member_pk: int) -> HttpResponse:
                 member, services.tenant_today(), request.tenant.zone
             ),
             "timeline": selectors.member_timeline(member),
+            "referral": Referral.objects.filter(referred=member).select_related("referrer").first(),
+            "referral_count": Referral.objects.filter(referrer=member).count(),
+            "referral_form": ReferralForm(),
         },
     )
 
@@ -507,3 +512,25 @@ def member_profile_edit(request: HttpRequest, member_pk: int) -> HttpResponse:
     return render(
         request, "interactions/member_profile_form.html", {"form": form, "member": member}
     )
+
+
+@roles_allowed(ALL_ROLES)
+def member_referral(request: HttpRequest, member_pk: int) -> HttpResponse:
+    member = _member_or_404(member_pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = ReferralForm(request.POST)
+    if form.is_valid():
+        try:
+            services.referral_record(
+                staff=request.staff, referred=member, referrer=form.cleaned_data["referrer"]
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Referral recorded."))
+    else:
+        for error in form.errors.get("referrer", []):
+            messages.error(request, error)
+    return redirect("interactions:member_timeline", member_pk=member.pk)

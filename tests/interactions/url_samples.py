@@ -65,3 +65,4 @@ def survey_of(store):
 # Public: answered without signing in; the matrix only checks that it has a sample.
 register("interactions:survey_answer", survey_of, store_scoped=False)
 register("interactions:member_profile", member_of, store_scoped=False)
+register("interactions:member_referral", member_of, store_scoped=False, ok_status=405)
