@@ -141,6 +141,12 @@ CELERY_BEAT_SCHEDULE["interactions-remind-due-follow-ups"] = {
     "args": ["interactions.remind_due_follow_ups"],
     "schedule": crontab(minute=5),
 }
+# Hourly: each tenant's new day is picked up soon in its own zone; claim rows keep it once.
+CELERY_BEAT_SCHEDULE["interactions-greet-anniversaries"] = {
+    "task": "tenancy.fan_out",
+    "args": ["interactions.greet_anniversaries"],
+    "schedule": crontab(minute=35),
+}
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
 

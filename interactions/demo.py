@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import (
+    AnniversaryGreeting,
     Behaviour,
     BehaviourAward,
     CaseAttachment,
@@ -167,3 +168,4 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         first_sale_reference=f"S{tenant.pk:02d}000001",
     )
     BehaviourAward.objects.create(member=members[0], behaviour=Behaviour.PROFILE_COMPLETED)
+    AnniversaryGreeting.objects.create(member=members[0], year=today.year - 1, sent_at=now)

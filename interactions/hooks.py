@@ -14,6 +14,8 @@ Known hooks and their signatures:
     analytics: an error message when `reference` is not a sale of `member`, else None.
 - "survey_sender"(*, member, text: str, kind: str) -> None
     campaigns: deliver a survey invitation `text` (containing the link) to `member`.
+- "greeting_sender"(*, member, text: str, kind: str) -> None
+    campaigns: deliver the membership anniversary greeting (kind "anniversary").
 - "referral_rewarder"(*, referrer, referred, source_key: str) -> None
     loyalty: credit the referrer's points; `source_key` is unique per referral so the
     points ledger can refuse a duplicate.
@@ -28,7 +30,13 @@ from collections.abc import Callable
 from django.dispatch import Signal
 
 KNOWN = frozenset(
-    {"sale_reference_check", "survey_sender", "referral_rewarder", "behaviour_rewarder"}
+    {
+        "sale_reference_check",
+        "survey_sender",
+        "referral_rewarder",
+        "behaviour_rewarder",
+        "greeting_sender",
+    }
 )
 
 _registry: dict[str, Callable] = {}

@@ -441,6 +441,8 @@ class MemberProfile(TenantScopedModel):
     )
     name_pinyin = models.CharField(max_length=200, blank=True, editable=False)
     name_initials = models.CharField(max_length=50, blank=True, editable=False)
+    # "MM-DD" of the enrolment day in the tenant's zone, for the anniversary greeting job.
+    anniversary = models.CharField(max_length=5, blank=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -462,6 +464,7 @@ class MemberProfile(TenantScopedModel):
                 name="profile_pinyin_idx",
                 opclasses=["int8_ops", "varchar_pattern_ops"],
             ),
+            models.Index(fields=["tenant", "anniversary"], name="profile_anniversary_idx"),
         ]
 
     def __str__(self) -> str:
@@ -545,3 +548,30 @@ class BehaviourAward(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.behaviour}"
+
+
+class AnniversaryGreeting(TenantScopedModel):
+    """Claim row: a member is greeted on their membership anniversary at most once a year.
+
+    Committed before the greeting is handed to the sender, so a crash or a repeated run
+    never greets twice (at worst a claimed greeting is not sent, which `sent_at` shows).
+    """
+
+    member = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("anniversary greeting")
+        verbose_name_plural = _("anniversary greetings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "member", "year"], name="anniversary_once_a_year"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.year}"

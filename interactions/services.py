@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import random
 from decimal import Decimal
@@ -21,6 +22,7 @@ from interactions.models import (
     LOW_SCORE,
     SCORE_RANGE,
     TRANSITIONS,
+    AnniversaryGreeting,
     Behaviour,
     BehaviourAward,
     CaseAttachment,
@@ -667,22 +669,28 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
 def member_name_keys_sync(*, member: Customer) -> MemberProfile:
     """Write the member's pinyin keys to their profile row (created when missing)."""
     full, initials = name_keys(member.name)
-    profile, _created = MemberProfile.objects.get_or_create(
-        member=member, defaults={"name_pinyin": full, "name_initials": initials}
-    )
-    if (profile.name_pinyin, profile.name_initials) != (full, initials):
-        profile.name_pinyin, profile.name_initials = full, initials
-        profile.save(update_fields=["name_pinyin", "name_initials", "updated_at"])
+    anniversary = ""
+    if member.created_at is not None:
+        anniversary = timezone.localtime(member.created_at, _tenant().zone).strftime("%m-%d")
+    keys = {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
+    profile, _created = MemberProfile.objects.get_or_create(member=member, defaults=keys)
+    if any(getattr(profile, name) != value for name, value in keys.items()):
+        for name, value in keys.items():
+            setattr(profile, name, value)
+        profile.save(update_fields=[*keys, "updated_at"])
     return profile
 
 
 def member_name_keys_rebuild(*, batch_size: int = 1000) -> int:
     """Backfill keys for members written without signals (bulk imports); returns how many."""
     missing = Customer.objects.exclude(
-        pk__in=MemberProfile.objects.exclude(name_initials="").values("member_id")
+        pk__in=MemberProfile.objects.exclude(name_initials="")
+        .exclude(anniversary="")
+        .values("member_id")
     ).exclude(name="")
     count = 0
-    for member in missing.only("pk", "name", "tenant_id").iterator(chunk_size=batch_size):
+    fields = ("pk", "name", "tenant_id", "created_at")
+    for member in missing.only(*fields).iterator(chunk_size=batch_size):
         member_name_keys_sync(member=member)
         count += 1
     return count
@@ -795,3 +803,52 @@ def behaviour_award(*, member: Customer, behaviour: str) -> bool:
     except IntegrityError:
         return False  # already earned: the unique claim row says so
     return True
+
+
+# ---------------------------------------------------------------------------------------
+# Membership anniversary greeting
+
+
+def anniversaries_greet(*, today: datetime.date | None = None) -> int:
+    """Greet members whose membership anniversary is today (tenant's day); returns how many.
+
+    Feb 29 enrolments are greeted on Feb 28 in common years. Only members who agreed to
+    marketing messages, and only when a sender is installed (campaigns). Each greeting's
+    claim row is committed before sending, so a repeat run the same year sends nothing.
+    """
+    sender = hooks.get("greeting_sender")
+    if sender is None:
+        return 0
+    today = today or tenant_today()
+    days = [today.strftime("%m-%d")]
+    if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
+        days.append("02-29")
+    due = (
+        MemberProfile.objects.filter(
+            anniversary__in=days,
+            member__is_erased=False,
+            member__marketing_consent=True,
+        )
+        .select_related("member")
+        .order_by("pk")
+    )
+    greeted = 0
+    zone = _tenant().zone
+    for profile in due.iterator(chunk_size=500):
+        member = profile.member
+        years = today.year - timezone.localtime(member.created_at, zone).year
+        if years < 1:
+            continue  # enrolled this very day of this year
+        try:
+            with transaction.atomic():
+                claim = AnniversaryGreeting.objects.create(member=member, year=today.year)
+        except IntegrityError:
+            continue  # greeted already this year
+        text = _("Happy %(years)s-year membership anniversary, %(name)s! Thank you.") % {
+            "years": years,
+            "name": member.name,
+        }
+        sender(member=member, text=text, kind="anniversary")
+        AnniversaryGreeting.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
+        greeted += 1
+    return greeted

@@ -10,3 +10,8 @@ def escalate_overdue_cases() -> dict[str, int]:
 @tenant_task(name="interactions.remind_due_follow_ups")
 def remind_due_follow_ups() -> int:
     return services.leads_remind_due()
+
+
+@tenant_task(name="interactions.greet_anniversaries")
+def greet_anniversaries() -> int:
+    return services.anniversaries_greet()
