@@ -196,8 +196,8 @@ def membership_anniversary(member: Customer, today: datetime.date, zone) -> dict
             return datetime.date(year, 2, 28)
 
     upcoming = on(today.year)
-    if upcoming < today:
-        upcoming = on(today.year + 1)
+    if upcoming < today or upcoming <= enrolled:
+        upcoming = on(max(today.year, enrolled.year) + 1)
     return {"enrolled": enrolled, "next": upcoming, "years": upcoming.year - enrolled.year}
 
 

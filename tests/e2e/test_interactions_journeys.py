@@ -68,3 +68,48 @@ def test_manager_works_the_case_queue(world, page, sign_in):
         case = ServiceCase.objects.get(pk=late.pk)
     assert case.status == CaseStatus.IN_PROGRESS
     assert case.assignee_id == world.staff_a[Role.CLERK].pk
+
+
+def test_member_answers_a_survey_on_a_phone_and_a_low_score_opens_a_case(world, page):
+    from interactions.models import SurveyResponse
+    from interactions.services import survey_path
+    from tests.interactions.factories import SurveyFactory
+
+    with tenant_context(world.tenant_a):
+        survey = SurveyFactory(store=world.store_a1)
+        path = survey_path(survey)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(path)
+    assert page.get_by_role("heading", name="请评价我们的服务").is_visible()
+    page.get_by_text("2", exact=True).click()
+    page.get_by_label("还有什么想告诉我们的吗？").fill("排队太久")
+    screenshot(page, "interactions-survey-phone")
+    page.get_by_role("button", name="提交").click()
+    assert page.get_by_role("heading", name="感谢您的反馈").is_visible()
+    page.goto(path)
+    assert page.get_by_role("heading", name="已经回答过了").is_visible()
+    with tenant_context(world.tenant_a):
+        answer = SurveyResponse.objects.get()
+        assert answer.score == 2 and answer.follow_up_case_id is not None
+
+
+def test_member_timeline_with_profile(world, page, sign_in):
+    from interactions import services
+
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(home_store=world.store_a1, name="周文武")
+        clerk = world.staff_a[Role.CLERK]
+        services.member_profile_update(
+            staff=clerk, member=member, wechat_id="zww_88", occupation="设计师"
+        )
+        services.interaction_record(
+            staff=clerk, member=member, store=world.store_a1, channel=Channel.VISIT, text="试穿"
+        )
+    sign_in(world.staff_a[Role.CLERK])
+    page.goto("/interactions/counter/")
+    page.get_by_label("查找会员").fill("zww")
+    page.get_by_role("button", name="搜索").click()
+    page.get_by_role("link", name="记录与 周文武 的互动").click()
+    page.get_by_role("link", name="时间线").click()
+    assert page.get_by_text("zww_88").is_visible()
+    screenshot(page, "interactions-member-timeline")

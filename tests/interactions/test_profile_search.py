@@ -134,3 +134,11 @@ def test_anniversary_of_a_leap_day_enrolment():
         "next": datetime.date(2025, 2, 28),
         "years": 1,
     }
+
+
+def test_a_member_enrolled_today_has_the_first_anniversary_next_year():
+    from zoneinfo import ZoneInfo
+
+    member = Customer(created_at=datetime.datetime(2026, 5, 1, 4, 0, tzinfo=datetime.UTC))
+    result = membership_anniversary(member, datetime.date(2026, 5, 1), ZoneInfo("Asia/Shanghai"))
+    assert (result["next"], result["years"]) == (datetime.date(2027, 5, 1), 1)
