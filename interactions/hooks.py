@@ -40,6 +40,7 @@ KNOWN = frozenset(
 )
 
 _registry: dict[str, Callable] = {}
+_timeline_sources: dict[str, Callable] = {}
 
 # Sent inside the resolving transaction, with case=ServiceCase.
 case_resolved = Signal()
@@ -57,3 +58,20 @@ def unregister(name: str) -> None:
 
 def get(name: str) -> Callable | None:
     return _registry.get(name)
+
+
+def register_timeline_source(key: str, func: Callable) -> None:
+    """Add entries from a higher app (purchases, points, campaign messages) to the timeline.
+
+    `func(*, member, limit)` returns dicts with "at" (aware datetime), "title" and optionally
+    "detail" and "url". Registering the same key again replaces the earlier function.
+    """
+    _timeline_sources[key] = func
+
+
+def unregister_timeline_source(key: str) -> None:
+    _timeline_sources.pop(key, None)
+
+
+def timeline_sources() -> dict[str, Callable]:
+    return dict(_timeline_sources)

@@ -20,6 +20,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from customers.models import Customer
+from interactions import hooks
 from interactions.models import Interaction, Lead, LeadStatus, ServiceCase, Survey, SurveyKind
 from interactions.pinyin import query_key
 from tenancy.access import scope_to_stores
@@ -85,7 +86,12 @@ def member_timeline(member: Customer, *, limit: int = 100) -> list[dict]:
         ({"kind": "case", "at": case.created_at, "object": case} for case in cases[:limit]),
         ({"kind": "lead", "at": lead.created_at, "object": lead} for lead in leads[:limit]),
     )
-    return sorted(items, key=lambda entry: entry["at"], reverse=True)[:limit]
+    contributed = (
+        {"kind": "external", "source": key, "at": entry["at"], "object": entry}
+        for key, source in hooks.timeline_sources().items()
+        for entry in source(member=member, limit=limit)
+    )
+    return sorted(chain(items, contributed), key=lambda entry: entry["at"], reverse=True)[:limit]
 
 
 def sla_figures(cases: QuerySet[ServiceCase], *, days: int = 30) -> dict:

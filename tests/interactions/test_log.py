@@ -74,3 +74,40 @@ def test_search_by_name_card_and_full_phone(world, member_a):
         assert member_search("13812345678") == [member_a]
         assert member_search(member_a.card_number) == [member_a]
         assert member_search("13800000000") == []
+
+
+def test_higher_apps_add_entries_to_the_timeline(world, client_for, member_a):
+    import datetime
+
+    from django.utils import timezone
+
+    from interactions import hooks
+
+    def purchases(*, member, limit):
+        assert member.pk == member_a.pk
+        return [
+            {
+                "at": timezone.now() - datetime.timedelta(days=1),
+                "title": "消费 ¥899.00",
+                "detail": "羊毛围巾",
+            }
+        ]
+
+    with tenant_context(world.tenant_a):
+        interaction_record(
+            staff=world.staff_a[Role.CLERK],
+            member=member_a,
+            store=world.store_a1,
+            channel=Channel.CALL,
+            text="回访",
+        )
+    hooks.register_timeline_source("test.sales", purchases)
+    try:
+        response = client_for(world.staff_a[Role.CLERK]).get(
+            reverse("interactions:member_timeline", kwargs={"member_pk": member_a.pk})
+        )
+    finally:
+        hooks.unregister_timeline_source("test.sales")
+    kinds = [entry["kind"] for entry in response.context["timeline"]]
+    assert kinds == ["interaction", "external"]  # newest first
+    assert "消费 ¥899.00" in response.content.decode()
