@@ -452,18 +452,10 @@ class MemberProfile(TenantScopedModel):
             models.UniqueConstraint(fields=["tenant", "member"], name="member_profile_per_member"),
         ]
         indexes = [
-            # Prefix searches (LIKE 'zw%'): the pattern operator class lets PostgreSQL use
-            # the index whatever the database collation is.
-            models.Index(
-                fields=["tenant", "name_initials"],
-                name="profile_initials_idx",
-                opclasses=["int8_ops", "varchar_pattern_ops"],
-            ),
-            models.Index(
-                fields=["tenant", "name_pinyin"],
-                name="profile_pinyin_idx",
-                opclasses=["int8_ops", "varchar_pattern_ops"],
-            ),
+            # Prefix searches run as range conditions (see pinyin.prefix_upper_bound), which
+            # a plain btree index serves even under row-level security.
+            models.Index(fields=["tenant", "name_initials"], name="profile_initials_idx"),
+            models.Index(fields=["tenant", "name_pinyin"], name="profile_pinyin_idx"),
             models.Index(fields=["tenant", "anniversary"], name="profile_anniversary_idx"),
         ]
 

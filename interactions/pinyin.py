@@ -49,3 +49,21 @@ def name_keys(name: str) -> tuple[str, str]:
 def query_key(query: str) -> str:
     """What a typed pinyin query is compared with: letters and digits, lower case."""
     return NOT_KEY.sub("", query.lower())
+
+
+KEY_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def prefix_upper_bound(key: str) -> str | None:
+    """The smallest key after every key starting with `key` ("zw" -> "zx", "az" -> "b").
+
+    Prefix search is written as key <= column < bound rather than LIKE 'key%': under
+    PostgreSQL row-level security only leakproof operators may use an index, and LIKE is
+    not leakproof while < and >= are. None when no bound exists ("zz...").
+    """
+    chars = list(key)
+    while chars:
+        position = KEY_ALPHABET.find(chars.pop())
+        if 0 <= position < len(KEY_ALPHABET) - 1:
+            return "".join(chars) + KEY_ALPHABET[position + 1]
+    return None

@@ -22,11 +22,17 @@ from django.utils import timezone
 from customers.models import Customer
 from interactions import hooks
 from interactions.models import Interaction, Lead, LeadStatus, ServiceCase, Survey, SurveyKind
-from interactions.pinyin import query_key
+from interactions.pinyin import prefix_upper_bound, query_key
 from tenancy.access import scope_to_stores
 from tenancy.models import Role, StaffMember
 
 PHONE = re.compile(r"^1\d{10}$")
+
+
+def _prefix(field: str, key: str) -> Q:
+    condition = Q(**{f"{field}__gte": key})
+    bound = prefix_upper_bound(key)
+    return condition & Q(**{f"{field}__lt": bound}) if bound else condition
 
 
 def member_search(query: str, *, limit: int = 20) -> list[Customer]:
@@ -45,22 +51,24 @@ def member_search(query: str, *, limit: int = 20) -> list[Customer]:
     if query.isdigit() and len(query) == 4:
         found = members.filter(Q(phone_last4=query) | Q(card_number=query))
         return list(found.order_by("name", "pk")[:limit])
-    exact = list(members.filter(card_number__iexact=query)[:limit])
+    # Exact values only, so the (tenant, card_number) unique index answers.
+    exact = list(members.filter(card_number__in={query, query.upper()})[:limit])
     if exact:
         return exact
     key = query_key(query)
-    typed_pinyin = bool(key) and query.isascii() and key.isalpha()
-    condition = Q(name__icontains=query)
-    ranks = [When(name=query, then=0), When(name__startswith=query, then=1)]
-    if typed_pinyin:
+    if key and query.isascii() and key.isalpha():
+        # Typed letters: search the pinyin keys only (Latin names have keys too: "tom").
         initials = "interaction_profiles__name_initials"
         full = "interaction_profiles__name_pinyin"
-        condition |= Q(**{f"{initials}__startswith": key}) | Q(**{f"{full}__startswith": key})
-        ranks += [
+        condition = _prefix(initials, key) | _prefix(full, key)
+        ranks = [
             When(Q(**{initials: key}) | Q(**{full: key}), then=2),
-            When(**{f"{initials}__startswith": key}, then=3),
-            When(**{f"{full}__startswith": key}, then=4),
+            When(_prefix(initials, key), then=3),
+            When(_prefix(full, key), then=4),
         ]
+    else:
+        condition = Q(name__icontains=query)
+        ranks = [When(name=query, then=0), When(name__startswith=query, then=1)]
     ranked = members.filter(condition).annotate(rank=Case(*ranks, default=5))
     # Ties in pinyin order, as a Chinese reader expects (code-point order of 汉字 is not).
     return list(ranked.order_by("rank", "interaction_profiles__name_pinyin", "pk")[:limit])

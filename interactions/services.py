@@ -11,7 +11,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -667,12 +667,8 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
 
 
 def member_name_keys_sync(*, member: Customer) -> MemberProfile:
-    """Write the member's pinyin keys to their profile row (created when missing)."""
-    full, initials = name_keys(member.name)
-    anniversary = ""
-    if member.created_at is not None:
-        anniversary = timezone.localtime(member.created_at, _tenant().zone).strftime("%m-%d")
-    keys = {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
+    """Write the member's pinyin and anniversary keys to their profile row (made if missing)."""
+    keys = _member_keys(member, _tenant().zone)
     profile, _created = MemberProfile.objects.get_or_create(member=member, defaults=keys)
     if any(getattr(profile, name) != value for name, value in keys.items()):
         for name, value in keys.items():
@@ -681,16 +677,41 @@ def member_name_keys_sync(*, member: Customer) -> MemberProfile:
     return profile
 
 
-def member_name_keys_rebuild(*, batch_size: int = 1000) -> int:
-    """Backfill keys for members written without signals (bulk imports); returns how many."""
-    missing = Customer.objects.exclude(
-        pk__in=MemberProfile.objects.exclude(name_initials="")
-        .exclude(anniversary="")
-        .values("member_id")
-    ).exclude(name="")
+def _member_keys(member: Customer, zone) -> dict[str, str]:
+    full, initials = name_keys(member.name)
+    anniversary = ""
+    if member.created_at is not None:
+        anniversary = timezone.localtime(member.created_at, zone).strftime("%m-%d")
+    return {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
+
+
+def member_name_keys_rebuild(*, batch_size: int = 2000) -> int:
+    """Backfill keys for members written without signals (bulk imports); returns how many.
+
+    Members without a profile row get one in batches (bulk insert; a row created meanwhile
+    by a save is left alone); rows whose keys are empty are recomputed one by one.
+    """
+    zone = _tenant().zone
     count = 0
-    fields = ("pk", "name", "tenant_id", "created_at")
-    for member in missing.only(*fields).iterator(chunk_size=batch_size):
+    missing = (
+        Customer.objects.exclude(pk__in=MemberProfile.objects.values("member_id"))
+        .only("pk", "name", "created_at")
+        .order_by("pk")
+    )
+    batch: list[MemberProfile] = []
+    for member in missing.iterator(chunk_size=batch_size):
+        batch.append(MemberProfile(member_id=member.pk, **_member_keys(member, zone)))
+        if len(batch) >= batch_size:
+            MemberProfile.objects.bulk_create(batch, ignore_conflicts=True)
+            count += len(batch)
+            batch = []
+    if batch:
+        MemberProfile.objects.bulk_create(batch, ignore_conflicts=True)
+        count += len(batch)
+    stale = Customer.objects.filter(
+        Q(interaction_profiles__name_initials="") | Q(interaction_profiles__anniversary="")
+    ).exclude(name="")
+    for member in stale.only("pk", "name", "created_at").iterator(chunk_size=batch_size):
         member_name_keys_sync(member=member)
         count += 1
     return count

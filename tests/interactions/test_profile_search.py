@@ -142,3 +142,19 @@ def test_a_member_enrolled_today_has_the_first_anniversary_next_year():
     member = Customer(created_at=datetime.datetime(2026, 5, 1, 4, 0, tzinfo=datetime.UTC))
     result = membership_anniversary(member, datetime.date(2026, 5, 1), ZoneInfo("Asia/Shanghai"))
     assert (result["next"], result["years"]) == (datetime.date(2027, 5, 1), 1)
+
+
+@pytest.mark.parametrize(
+    "key, bound", [("zw", "zx"), ("az", "b"), ("a9", "aa"), ("zz", None), ("", None)]
+)
+def test_prefix_upper_bound(key, bound):
+    from interactions.pinyin import prefix_upper_bound
+
+    assert prefix_upper_bound(key) == bound
+
+
+def test_latin_names_are_found_by_letters(world):
+    with tenant_context(world.tenant_a):
+        tom = CustomerFactory(home_store=world.store_a1, name="Tom 王")
+        assert member_search("tom") == [tom]
+        assert member_search("tw") == [tom]
