@@ -113,3 +113,22 @@ def test_member_timeline_with_profile(world, page, sign_in):
     page.get_by_role("link", name="时间线").click()
     assert page.get_by_text("zww_88").is_visible()
     screenshot(page, "interactions-member-timeline")
+
+
+def test_overdue_case_reaches_the_managers_inbox_on_a_phone(world, page, sign_in):
+    from interactions.tasks import escalate_overdue_cases
+
+    with tenant_context(world.tenant_a):
+        ServiceCaseFactory(
+            store=world.store_a1,
+            subject="特殊订货未到",
+            due_at=timezone.now() - datetime.timedelta(hours=1),
+        )
+    escalate_overdue_cases.delay(world.tenant_a.pk)
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(world.staff_a[Role.STORE_MANAGER])
+    page.get_by_role("link", name="消息 1 条未读").click()
+    assert page.get_by_text("已逾期：特殊订货未到").is_visible()
+    screenshot(page, "interactions-inbox-phone")
+    page.get_by_role("button", name="打开").click()
+    assert page.get_by_role("heading", name="特殊订货未到").is_visible()
