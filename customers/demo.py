@@ -14,8 +14,12 @@ GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "
 
 def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     count = 20 if quick else 300
-    if Customer.objects.count() >= count:
-        return
+    if Customer.objects.count() < count:
+        _seed_members(tenant, count)
+    _seed_tags_segments_imports(tenant, quick=quick)
+
+
+def _seed_members(tenant: Tenant, count: int) -> None:
     rng = random.Random(f"{tenant.slug}-members")
     stores = list(Store.objects.order_by("code"))
     prefix = "139" if tenant.slug == "demo" else "186"
@@ -34,4 +38,36 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
                 "marketing_consent": index % 4 != 0,
                 "consent_channel": ConsentChannel.COUNTER,
             },
+        )
+
+
+def _seed_tags_segments_imports(tenant: Tenant, *, quick: bool) -> None:
+    from customers.models import CustomerTag, ImportJob, ImportStatus, Segment, Tag
+    from customers.services import tags_ensure_presets
+
+    tags_ensure_presets()
+    custom, _ = Tag.objects.get_or_create(name="咖啡爱好者")
+    presets = list(Tag.objects.filter(is_preset=True).order_by("name"))
+    if not CustomerTag.objects.exists():
+        links = []
+        for index, customer in enumerate(Customer.objects.order_by("id")):
+            tag = presets[index % len(presets)]
+            links.append(CustomerTag(customer=customer, tag=tag))
+            if index % 5 == 0:
+                links.append(CustomerTag(customer=customer, tag=custom))
+        CustomerTag.objects.bulk_create(links, ignore_conflicts=True)
+    high_value = Tag.objects.get(name="高价值客户")
+    Segment.objects.get_or_create(
+        name="高价值且同意营销",
+        defaults={"criteria": {"tags": [high_value.pk], "marketing_consent": True}},
+    )
+    Segment.objects.get_or_create(name="三月生日会员", defaults={"criteria": {"birth_month": 3}})
+    if not ImportJob.objects.exists():
+        ImportJob.objects.create(
+            file_path="",
+            original_name="demo-members.csv",
+            status=ImportStatus.DONE,
+            total_rows=Customer.objects.count(),
+            processed_rows=Customer.objects.count(),
+            created_count=Customer.objects.count(),
         )

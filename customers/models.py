@@ -67,6 +67,18 @@ class Customer(TenantScopedModel):
     # Written by loyalty whenever the member's tier changes, for lookups and segments.
     tier_code = models.CharField(_("tier code"), max_length=20, blank=True)
     tier_name = models.CharField(_("tier"), max_length=50, blank=True)
+    # Set when this member was merged into another; the row stays so sales keep their owner.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    tags = models.ManyToManyField(
+        "Tag", through="CustomerTag", related_name="customers", blank=True, verbose_name=_("tags")
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -84,6 +96,10 @@ class Customer(TenantScopedModel):
                 fields=["tenant", "birth_month", "birth_day"], name="customer_birthday_idx"
             ),
             models.Index(fields=["tenant", "home_store"], name="customer_home_store_idx"),
+            # The duplicates page groups by name and birthday.
+            models.Index(
+                fields=["tenant", "name", "birth_month", "birth_day"], name="customer_dedup_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,3 +115,141 @@ class Customer(TenantScopedModel):
         if not self.phone:
             return ""
         return f"{self.phone[:3]}****{self.phone[-4:]}"
+
+
+class Tag(TenantScopedModel):
+    """A label on members: presets every tenant gets, plus the tenant's own."""
+
+    name = models.CharField(_("name"), max_length=30)
+    is_preset = models.BooleanField(_("preset"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["-is_preset", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="tag_name_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerTag(TenantScopedModel):
+    """Through table for member tags, itself tenant-owned so RLS covers it."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="tag_links", verbose_name=_("member")
+    )
+    tag = models.ForeignKey(
+        Tag, on_delete=models.CASCADE, related_name="member_links", verbose_name=_("tag")
+    )
+    added_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("added by"),
+    )
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member tag")
+        verbose_name_plural = _("member tags")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer", "tag"], name="customer_tag_once_per_member"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "tag"], name="customer_tag_tag_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.tag_id}"
+
+
+class Segment(TenantScopedModel):
+    """A saved member filter; campaigns target it through selectors.segment_queryset()."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # Keys: tags (tag ids, any of), tier_code, home_stores (store ids), birth_month,
+    # last_purchase_after / last_purchase_before (ISO dates), total_spent_min / _max
+    # (decimal strings), rfm_segment. Missing or empty keys do not filter.
+    criteria = models.JSONField(_("criteria"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="segment_name_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    VALIDATING = "validating", _("Checking rows")
+    WRITING = "writing", _("Saving")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Rejected")
+
+
+class ImportJob(TenantScopedModel):
+    """One uploaded member file, checked as a whole and imported by a background job."""
+
+    file_path = models.CharField(_("stored file"), max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(
+        _("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
+    created_count = models.PositiveIntegerField(_("new members"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated members"), default=0)
+    # [{"line": 3, "errors": ["..."]}, ...] in the language of the person who uploaded it.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    created_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member import")
+        verbose_name_plural = _("member imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="import_job_time_idx")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (ImportStatus.PENDING, ImportStatus.VALIDATING, ImportStatus.WRITING)
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, self.processed_rows * 100 // self.total_rows)

@@ -1,5 +1,31 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from customers import views
 
 app_name = "customers"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.lookup, name="lookup"),
+    path("enrol/", views.enrol, name="enrol"),
+    path("list/", views.member_list, name="list"),
+    path("bulk-tag/", views.bulk_tag, name="bulk_tag"),
+    path("export/", views.export, name="export"),
+    path("tags/", views.tags, name="tags"),
+    path("duplicates/", views.duplicates, name="duplicates"),
+    path("merge/", views.merge, name="merge"),
+    path("segments/", views.segments, name="segments"),
+    path("segments/new/", views.segment_edit, name="segment_new"),
+    path("segments/count/", views.segment_count, name="segment_count"),
+    path("segments/<int:pk>/", views.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", views.segment_delete, name="segment_delete"),
+    path("import/", views.import_upload, name="import"),
+    path("import/<int:pk>/", views.import_job, name="import_job"),
+    path("<int:pk>/", views.profile, name="profile"),
+    path("<int:pk>/edit/", views.edit, name="edit"),
+    path("<int:pk>/reveal/", views.reveal, name="reveal"),
+    path("<int:pk>/consent/", views.consent, name="consent"),
+    path("<int:pk>/tags/add/", views.tag_add, name="tag_add"),
+    path("<int:pk>/tags/<int:tag_pk>/remove/", views.tag_remove, name="tag_remove"),
+    path("<int:pk>/erase/", views.erase, name="erase"),
+    path("<int:pk>/personal-data/", views.personal_data, name="personal_data"),
+]

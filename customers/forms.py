@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import ConsentChannel, Gender, Tag
+from customers.services import normalise_phone, validate_birthday
+from stores.models import Store, StoreStatus
+
+MONTHS = [("", "—")] + [(str(m), str(m)) for m in range(1, 13)]
+
+
+class LookupForm(forms.Form):
+    q = forms.CharField(label=_("Mobile, last 4 digits or card number"), required=False)
+
+
+class BirthdayMixin:
+    def clean(self):
+        data = super().clean()
+        try:
+            validate_birthday(
+                year=data.get("birth_year"),
+                month=data.get("birth_month"),
+                day=data.get("birth_day"),
+            )
+        except ValidationError as exc:
+            self.add_error("birth_day", exc)
+        return data
+
+
+def store_choices():
+    return Store.objects.exclude(status=StoreStatus.CLOSED).order_by("code")
+
+
+class EnrolForm(BirthdayMixin, forms.Form):
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "tel", "autocomplete": "off", "autofocus": True}
+        ),
+    )
+    name = forms.CharField(label=_("Name"), max_length=50)
+    gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, initial=Gender.UNKNOWN)
+    birth_year = forms.IntegerField(label=_("Birth year (optional)"), required=False)
+    birth_month = forms.TypedChoiceField(
+        label=_("Birth month"), choices=MONTHS, coerce=int, empty_value=None, required=False
+    )
+    birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
+    home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
+    marketing_consent = forms.BooleanField(
+        label=_("The member agrees to receive marketing messages"), required=False
+    )
+    consent_channel = forms.ChoiceField(
+        label=_("Consent given"), choices=ConsentChannel.choices, initial=ConsentChannel.COUNTER
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["home_store"].queryset = store_choices()
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+
+class CustomerEditForm(BirthdayMixin, forms.Form):
+    phone = forms.CharField(label=_("Mobile phone"), max_length=20)
+    name = forms.CharField(label=_("Name"), max_length=50)
+    gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices)
+    birth_year = forms.IntegerField(label=_("Birth year (optional)"), required=False)
+    birth_month = forms.TypedChoiceField(
+        label=_("Birth month"), choices=MONTHS, coerce=int, empty_value=None, required=False
+    )
+    birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
+    home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["home_store"].queryset = Store.objects.order_by("code")
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+
+class ConsentForm(forms.Form):
+    consent = forms.TypedChoiceField(
+        label=_("Marketing consent"),
+        choices=[("1", _("Agrees")), ("0", _("Withdrawn"))],
+        coerce=lambda v: v == "1",
+    )
+    channel = forms.ChoiceField(label=_("Channel"), choices=ConsentChannel.choices)
+
+
+class TagChoiceForm(forms.Form):
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=Tag.unscoped.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tag"].queryset = Tag.objects.all()
+
+
+class BulkTagForm(TagChoiceForm):
+    action = forms.ChoiceField(
+        label=_("Action"), choices=[("add", _("Add tag")), ("remove", _("Remove tag"))]
+    )
+
+
+class TagCreateForm(forms.Form):
+    name = forms.CharField(label=_("Tag name"), max_length=30)
+
+
+class EraseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason (for example the member's request)"), max_length=500)
+
+
+class MergeForm(forms.Form):
+    source = forms.CharField(label=_("Duplicate card number (merged away)"), max_length=20)
+    target = forms.CharField(label=_("Card number of the member who stays"), max_length=20)
+
+
+class CriteriaForm(forms.Form):
+    """Member filters, shared by the member list and saved segments."""
+
+    tags = forms.ModelMultipleChoiceField(
+        label=_("Any of these tags"), queryset=Tag.unscoped.none(), required=False
+    )
+    tier_code = forms.CharField(label=_("Tier code"), max_length=20, required=False)
+    home_stores = forms.ModelMultipleChoiceField(
+        label=_("Home stores"), queryset=Store.unscoped.none(), required=False
+    )
+    birth_month = forms.TypedChoiceField(
+        label=_("Birthday month"), choices=MONTHS, coerce=int, empty_value=None, required=False
+    )
+    last_purchase_after = forms.DateField(
+        label=_("Last purchase on or after"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    last_purchase_before = forms.DateField(
+        label=_("Last purchase before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    total_spent_min = forms.DecimalField(
+        label=_("Total spent at least"), max_digits=14, decimal_places=2, required=False
+    )
+    total_spent_max = forms.DecimalField(
+        label=_("Total spent at most"), max_digits=14, decimal_places=2, required=False
+    )
+    rfm_segment = forms.CharField(label=_("RFM segment"), max_length=32, required=False)
+    marketing_consent = forms.BooleanField(
+        label=_("Only members who agreed to marketing"), required=False
+    )
+
+    def __init__(self, *args, stores=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags"].queryset = Tag.objects.all()
+        self.fields["home_stores"].queryset = stores if stores is not None else Store.objects.all()
+
+    def criteria(self) -> dict:
+        data = self.cleaned_data
+        criteria = {
+            "tags": [tag.pk for tag in data.get("tags") or []],
+            "tier_code": data.get("tier_code") or "",
+            "home_stores": [store.pk for store in data.get("home_stores") or []],
+            "birth_month": data.get("birth_month"),
+            "last_purchase_after": data["last_purchase_after"].isoformat()
+            if data.get("last_purchase_after")
+            else "",
+            "last_purchase_before": data["last_purchase_before"].isoformat()
+            if data.get("last_purchase_before")
+            else "",
+            "total_spent_min": str(data["total_spent_min"])
+            if data.get("total_spent_min") is not None
+            else "",
+            "total_spent_max": str(data["total_spent_max"])
+            if data.get("total_spent_max") is not None
+            else "",
+            "rfm_segment": data.get("rfm_segment") or "",
+            "marketing_consent": bool(data.get("marketing_consent")),
+        }
+        return {key: value for key, value in criteria.items() if value not in ("", None, [], False)}
+
+    @staticmethod
+    def initial_from(criteria: dict) -> dict:
+        return {key: value for key, value in criteria.items()}
+
+
+class SegmentForm(CriteriaForm):
+    name = forms.CharField(label=_("Segment name"), max_length=100)
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+
+    field_order = ["name", "description"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or XLSX file"))

@@ -1,0 +1,7 @@
+from customers import services
+from tenancy.tasks import tenant_task
+
+
+@tenant_task(name="customers.import_members", time_limit=60 * 60, soft_time_limit=55 * 60)
+def import_members(job_id: int) -> None:
+    services.import_job_run(job_id=job_id)

@@ -1,0 +1,423 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from customers import selectors, services
+from customers.forms import (
+    BulkTagForm,
+    ConsentForm,
+    CriteriaForm,
+    CustomerEditForm,
+    EnrolForm,
+    EraseForm,
+    ImportForm,
+    LookupForm,
+    MergeForm,
+    SegmentForm,
+    TagChoiceForm,
+    TagCreateForm,
+)
+from customers.models import Customer, ImportJob, Segment, Tag
+from customers.profile import panels_for
+from stores.models import Store
+from tenancy.access import roles_allowed, scope_to_stores
+from tenancy.models import ALL_ROLES, HQ_ROLES, Role
+
+LIST_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
+
+
+# POST-only views that name an object look it up before refusing GET, so another tenant's
+# object is a 404 whatever the method.
+
+
+def _customer(pk: int) -> Customer:
+    # Members are tenant-wide: any staff of the tenant may open one; the manager filters
+    # by tenant, so another tenant's member is a 404.
+    return get_object_or_404(
+        Customer.objects.select_related("home_store", "enrolled_by", "merged_into"), pk=pk
+    )
+
+
+def _is_fetch(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch" or "partial" in request.GET
+
+
+@roles_allowed(ALL_ROLES)
+def lookup(request: HttpRequest) -> HttpResponse:
+    form = LookupForm(request.GET)
+    query = request.GET.get("q", "")
+    results = selectors.customer_lookup(query=query, staff=request.staff) if query.strip() else []
+    context = {
+        "form": form,
+        "query": query,
+        "kind": selectors.classify_query(query).kind,
+        "results": results,
+        "limit": selectors.LAST4_LIMIT,
+    }
+    if _is_fetch(request):
+        return render(request, "customers/_lookup_results.html", context)
+    return render(request, "customers/lookup.html", context)
+
+
+@roles_allowed(ALL_ROLES)
+def enrol(request: HttpRequest) -> HttpResponse:
+    staff = request.staff
+    existing = None
+    initial = {"phone": request.GET.get("phone", "")}
+    own = (
+        Store.objects.filter(pk__in=staff.store_ids).order_by("code").first()
+        if not staff.is_hq
+        else None
+    )
+    if own is not None:
+        initial["home_store"] = own.pk
+    form = EnrolForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_enrol(staff=staff, **form.cleaned_data)
+        except services.DuplicatePhone as exc:
+            existing = exc.existing
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("Member enrolled, card number %(card)s.") % {"card": customer.card_number},
+            )
+            return redirect("customers:profile", pk=customer.pk)
+    return render(request, "customers/enrol.html", {"form": form, "existing": existing})
+
+
+@roles_allowed(ALL_ROLES)
+def profile(request: HttpRequest, pk: int, revealed_phone: str = "") -> HttpResponse:
+    customer = _customer(pk)
+    context = {
+        "customer": customer,
+        "member_tags": customer.tags.all(),
+        "tag_form": TagChoiceForm(),
+        "consent_form": ConsentForm(
+            initial={"consent": "1" if customer.marketing_consent else "0", "channel": "counter"}
+        ),
+        "erase_form": EraseForm(),
+        "history": selectors.customer_history(customer=customer),
+        "panels": panels_for(request, customer),
+        "can_reveal": request.staff.role in services.REVEAL_ROLES,
+        "is_hq": request.staff.is_hq,
+        "revealed_phone": revealed_phone,
+    }
+    return render(request, "customers/profile.html", context)
+
+
+@roles_allowed(services.REVEAL_ROLES)
+def reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    phone = services.customer_reveal_phone(customer=customer, staff=request.staff)
+    return profile.__wrapped__(request, pk, revealed_phone=phone)
+
+
+@roles_allowed(ALL_ROLES)
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if customer.is_erased:
+        raise PermissionDenied
+    initial = {
+        "phone": customer.phone,
+        "name": customer.name,
+        "gender": customer.gender,
+        "birth_year": customer.birth_year,
+        "birth_month": customer.birth_month,
+        "birth_day": customer.birth_day,
+        "home_store": customer.home_store_id,
+        "notes": customer.notes,
+    }
+    form = CustomerEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(customer=customer, staff=request.staff, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Member updated."))
+            return redirect("customers:profile", pk=customer.pk)
+    return render(request, "customers/edit.html", {"form": form, "customer": customer})
+
+
+@roles_allowed(ALL_ROLES)
+def consent(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.customer_set_consent(
+                customer=customer,
+                staff=request.staff,
+                consent=form.cleaned_data["consent"],
+                channel=form.cleaned_data["channel"],
+            )
+            messages.success(request, _("Consent recorded."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect("customers:profile", pk=customer.pk)
+
+
+@roles_allowed(ALL_ROLES)
+def tag_add(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = TagChoiceForm(request.POST)
+    if form.is_valid():
+        services.customer_tag_add(
+            customer=customer, tag=form.cleaned_data["tag"], staff=request.staff
+        )
+    return redirect("customers:profile", pk=customer.pk)
+
+
+@roles_allowed(ALL_ROLES)
+def tag_remove(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    tag = get_object_or_404(Tag, pk=tag_pk)
+    services.customer_tag_remove(customer=customer, tag=tag, staff=request.staff)
+    return redirect("customers:profile", pk=customer.pk)
+
+
+@roles_allowed(HQ_ROLES)
+def erase(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = EraseForm(request.POST)
+    if form.is_valid():
+        try:
+            services.customer_erase(
+                customer=customer, staff=request.staff, reason=form.cleaned_data["reason"]
+            )
+            messages.success(request, _("The member's personal data was erased."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, _("Give the reason for erasing."))
+    return redirect("customers:profile", pk=customer.pk)
+
+
+@roles_allowed(HQ_ROLES)
+def personal_data(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = _customer(pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    data = services.customer_personal_data(customer=customer, staff=request.staff)
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="member-{customer.pk}.json"'
+    return response
+
+
+def _criteria_form(request: HttpRequest) -> CriteriaForm:
+    stores = scope_to_stores(Store.objects.order_by("code"), request.staff, store_field="pk")
+    return CriteriaForm(request.GET or None, stores=stores)
+
+
+def _filtered(request: HttpRequest, form: CriteriaForm):
+    rows = selectors.customer_list(staff=request.staff)
+    if form.is_bound and form.is_valid():
+        rows = rows.filter(pk__in=selectors.criteria_queryset(form.criteria()).values("pk"))
+    return rows
+
+
+@roles_allowed(LIST_ROLES)
+def member_list(request: HttpRequest) -> HttpResponse:
+    form = _criteria_form(request)
+    rows = _filtered(request, form).order_by("-created_at", "-id")
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "customers/member_list.html",
+        {
+            "filter_form": form,
+            "page": page,
+            "bulk_form": BulkTagForm(),
+            "query": request.GET.urlencode(),
+            "is_hq": request.staff.is_hq,
+        },
+    )
+
+
+@roles_allowed(LIST_ROLES)
+@require_POST
+def bulk_tag(request: HttpRequest) -> HttpResponse:
+    form = _criteria_form(request)
+    bulk = BulkTagForm(request.POST)
+    if bulk.is_valid():
+        rows = _filtered(request, form)
+        tag = bulk.cleaned_data["tag"]
+        if bulk.cleaned_data["action"] == "add":
+            count = services.customers_tag_bulk_add(customers=rows, tag=tag, staff=request.staff)
+            messages.success(
+                request, _("Tag %(tag)s added to %(n)s members.") % {"tag": tag, "n": count}
+            )
+        else:
+            count = services.customers_tag_bulk_remove(customers=rows, tag=tag, staff=request.staff)
+            messages.success(
+                request, _("Tag %(tag)s removed from %(n)s members.") % {"tag": tag, "n": count}
+            )
+    url = reverse("customers:list")
+    return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
+
+
+@roles_allowed(HQ_ROLES)
+def export(request: HttpRequest) -> HttpResponse:
+    form = _criteria_form(request)
+    file_format = request.GET.get("format", "csv")
+    if file_format not in ("csv", "xlsx"):
+        file_format = "csv"
+    data = services.customers_export(
+        customers=_filtered(request, form), staff=request.staff, file_format=file_format
+    )
+    content_type = {
+        "csv": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }[file_format]
+    response = HttpResponse(data, content_type=content_type)
+    stamp = timezone.localtime(timezone=request.tenant.zone).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="members-{stamp}.{file_format}"'
+    return response
+
+
+@roles_allowed(HQ_ROLES)
+def tags(request: HttpRequest) -> HttpResponse:
+    form = TagCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tag_create(name=form.cleaned_data["name"], staff=request.staff)
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            messages.success(request, _("Tag created."))
+            return redirect("customers:tags")
+    services.tags_ensure_presets()
+    rows = Tag.objects.annotate(members=Count("member_links"))
+    return render(request, "customers/tags.html", {"form": form, "tags": rows})
+
+
+@roles_allowed(HQ_ROLES)
+def duplicates(request: HttpRequest) -> HttpResponse:
+    return render(request, "customers/duplicates.html", {"groups": selectors.duplicate_groups()})
+
+
+@roles_allowed(HQ_ROLES)
+def merge(request: HttpRequest) -> HttpResponse:
+    form = MergeForm(request.POST or request.GET or None)
+    source = target = None
+    if form.is_bound and form.is_valid():
+        source = Customer.objects.filter(card_number=form.cleaned_data["source"].upper()).first()
+        target = Customer.objects.filter(card_number=form.cleaned_data["target"].upper()).first()
+        if source is None:
+            form.add_error("source", _("No member has this card number."))
+        if target is None:
+            form.add_error("target", _("No member has this card number."))
+    if request.method == "POST" and source and target and not form.errors:
+        try:
+            services.customer_merge(source=source, target=target, staff=request.staff)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Members merged."))
+            return redirect("customers:profile", pk=target.pk)
+    return render(
+        request, "customers/merge.html", {"form": form, "source": source, "target": target}
+    )
+
+
+@roles_allowed(HQ_ROLES)
+def segments(request: HttpRequest) -> HttpResponse:
+    rows = [
+        (segment, selectors.segment_queryset(segment).count()) for segment in Segment.objects.all()
+    ]
+    return render(request, "customers/segments.html", {"rows": rows})
+
+
+@roles_allowed(HQ_ROLES)
+def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk) if pk else None
+    initial = {}
+    if segment is not None:
+        initial = {**segment.criteria, "name": segment.name, "description": segment.description}
+    form = SegmentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            segment = services.segment_save(
+                staff=request.staff,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                criteria=form.criteria(),
+                segment=segment,
+            )
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            messages.success(request, _("Segment saved."))
+            return redirect("customers:segment_edit", pk=segment.pk)
+    count = selectors.segment_queryset(segment).count() if segment else None
+    return render(
+        request, "customers/segment_form.html", {"form": form, "segment": segment, "count": count}
+    )
+
+
+@roles_allowed(HQ_ROLES)
+def segment_count(request: HttpRequest) -> HttpResponse:
+    """Live count for the segment form: the criteria as typed, not yet saved."""
+    form = CriteriaForm(request.GET)
+    count = selectors.criteria_queryset(form.criteria()).count() if form.is_valid() else None
+    return render(request, "customers/_segment_count.html", {"count": count})
+
+
+@roles_allowed(HQ_ROLES)
+def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    segment = get_object_or_404(Segment, pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    services.segment_delete(segment=segment, staff=request.staff)
+    messages.success(request, _("Segment deleted."))
+    return redirect("customers:segments")
+
+
+@roles_allowed(HQ_ROLES)
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.import_job_create(
+                staff=request.staff, upload=form.cleaned_data["file"], language=get_language()
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("customers:import_job", pk=job.pk)
+    jobs = ImportJob.objects.select_related("created_by")[:20]
+    return render(request, "customers/import.html", {"form": form, "jobs": jobs})
+
+
+@roles_allowed(HQ_ROLES)
+def import_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(request, "customers/import_job.html", {"job": job})

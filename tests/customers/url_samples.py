@@ -1,0 +1,37 @@
+from customers.models import Customer, ImportJob
+from tests.customers.factories import SegmentFactory, TagFactory
+from tests.factories import CustomerFactory
+from tests.url_samples import register
+
+
+def member(store) -> dict:
+    customer = Customer.objects.filter(home_store=store).first() or CustomerFactory(home_store=store)
+    return {"pk": customer.pk}
+
+
+def member_and_tag(store) -> dict:
+    return {**member(store), "tag_pk": TagFactory(name="样例标签").pk}
+
+
+def segment(store) -> dict:
+    return {"pk": SegmentFactory().pk}
+
+
+def import_job(store) -> dict:
+    return {"pk": ImportJob.objects.create(file_path="", original_name="x.csv").pk}
+
+
+# Members are tenant-wide: staff of one store may serve a member of another store.
+register("customers:profile", member, store_scoped=False)
+register("customers:edit", member, store_scoped=False)
+register("customers:reveal", member, store_scoped=False, ok_status=405)
+register("customers:consent", member, store_scoped=False, ok_status=405)
+register("customers:tag_add", member, store_scoped=False, ok_status=405)
+register("customers:tag_remove", member_and_tag, store_scoped=False, ok_status=405)
+register("customers:erase", member, store_scoped=False, ok_status=405)
+register("customers:personal_data", member, store_scoped=False, ok_status=405)
+register("customers:segment_edit", segment, store_scoped=False)
+register("customers:segment_delete", segment, store_scoped=False, ok_status=405)
+register("customers:import_job", import_job, store_scoped=False)
+# POST-only URLs without arguments: refused for GET after the role check.
+register("customers:bulk_tag", ok_status=405)
