@@ -5,7 +5,9 @@ from tests.url_samples import register
 
 
 def member(store) -> dict:
-    customer = Customer.objects.filter(home_store=store).first() or CustomerFactory(home_store=store)
+    customer = Customer.objects.filter(home_store=store).first() or CustomerFactory(
+        home_store=store
+    )
     return {"pk": customer.pk}
 
 
