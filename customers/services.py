@@ -524,6 +524,9 @@ def segment_delete(*, segment: Segment, staff: StaffMember) -> None:
 
 IMPORT_PROGRESS_EVERY = 5000
 IMPORT_BATCH = 2000
+# bulk_update writes one CASE WHEN per column with a branch per row, which the database
+# evaluates per row: cost grows with the square of the batch, so updates go in small batches.
+IMPORT_UPDATE_BATCH = 200
 MAX_STORED_ERRORS = 1000
 
 
@@ -673,8 +676,8 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
             batch.append(customer)
         Customer.objects.bulk_create(batch)
     update_fields = ["name", "gender", "birth_year", "birth_month", "birth_day", "updated_at"]
-    for start in range(0, len(updates), IMPORT_BATCH):
-        chunk = updates[start : start + IMPORT_BATCH]
+    for start in range(0, len(updates), IMPORT_UPDATE_BATCH):
+        chunk = updates[start : start + IMPORT_UPDATE_BATCH]
         current = Customer.objects.in_bulk([row.values["pk"] for row in chunk])
         changed = []
         fields = set(update_fields)
