@@ -47,7 +47,7 @@ def upload(django_capture_on_commit_callbacks):
 def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for, upload):
     content = csv_bytes(
         [
-            ["138 1234 5678", "改名了", "女", "", "", "", "", "是", ""],  # existing member
+            ["138 1234 5678", "改名了", "女", "", "", "", "BJ-ZY-002", "是", "新备注"],  # existing
             ["13900000001", "新会员甲", "男", "1990", "2", "28", "BJ-ZY-001", "否", "VIP"],
             ["+86 139-0000-0002", "新会员乙", "", "", "2", "29", "bj-zy-002", "", ""],
         ]
@@ -60,6 +60,8 @@ def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for
     member.refresh_from_db()
     assert member.name == "改名了" and member.gender == "female" and member.marketing_consent
     assert member.consent_channel == "import"
+    assert member.home_store == in_a.store_a2 and member.notes == "新备注"
+    assert member.birth_month is None  # empty birthday cells leave it as it was
     new = Customer.objects.get(phone="13900000002")
     assert new.phone_last4 == "0002" and new.home_store == in_a.store_a2 and new.birth_day == 29
     assert Customer.objects.get(phone="13900000001").notes == "VIP"
