@@ -807,6 +807,11 @@ def import_job_run(*, job_id: int) -> None:
 
 
 def _finish(job, status: str, *, errors: list[dict]) -> None:
+    from django.core.files.storage import default_storage
+
+    # The upload is a file of personal data: keep it no longer than the job needs it.
+    if job.file_path and default_storage.exists(job.file_path):
+        default_storage.delete(job.file_path)
     job.status = status
     job.errors = errors[:MAX_STORED_ERRORS]
     job.finished_at = timezone.now()

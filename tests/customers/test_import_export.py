@@ -44,7 +44,7 @@ def upload(django_capture_on_commit_callbacks):
     return do
 
 
-def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for, upload):
+def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for, upload, settings):
     content = csv_bytes(
         [
             ["138 1234 5678", "改名了", "女", "", "", "", "BJ-ZY-002", "是", "新备注"],  # existing
@@ -67,6 +67,7 @@ def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for
     assert Customer.objects.get(phone="13900000001").notes == "VIP"
     assert Customer.objects.count() == 3
     assert AuditEvent.objects.filter(action="customer.imported").exists()
+    assert not (settings.MEDIA_ROOT / job.file_path).exists()  # the PII upload is gone
 
 
 def test_one_bad_row_writes_nothing_and_lists_every_bad_line(in_a, member, client_for, upload):
@@ -156,3 +157,14 @@ def test_export_xlsx_escapes_formulas(in_a, client_for):
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     values = [cell.value for cell in sheet[2]]
     assert "'+SUM(1,2)" in values
+
+
+def test_a_redelivered_import_job_does_nothing(in_a, client_for, upload):
+    from customers.services import import_job_run
+
+    content = csv_bytes([["13900000001", "一次", "", "", "", "", "BJ-ZY-001", "", ""]])
+    upload(client_for(in_a.staff_a[Role.HQ_ADMIN]), "once.csv", content)
+    job = ImportJob.objects.get()
+    import_job_run(job_id=job.pk)  # the broker delivers the task a second time
+    assert Customer.objects.count() == 1
+    assert AuditEvent.objects.filter(action="customer.imported").count() == 1
