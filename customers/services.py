@@ -373,14 +373,13 @@ def customer_tag_remove(*, customer: Customer, tag: Tag, staff: StaffMember) -> 
 
 @transaction.atomic
 def customers_tag_bulk_add(*, customers: QuerySet[Customer], tag: Tag, staff: StaffMember) -> int:
-    """Tag every member of a filtered list at once; returns how many got the tag newly."""
-    ids = set(customers.values_list("pk", flat=True))
-    have = set(
-        CustomerTag.objects.filter(tag=tag, customer_id__in=ids).values_list(
-            "customer_id", flat=True
-        )
-    )
-    new = sorted(ids - have)
+    """Tag every member of a filtered list at once; returns how many got the tag newly.
+
+    Subqueries instead of id lists: a list of 100,000 ids would exceed SQLite's parameter
+    limit and bloat the statement on PostgreSQL.
+    """
+    tagged = CustomerTag.objects.filter(tag=tag).values("customer_id")
+    new = list(customers.exclude(pk__in=tagged).order_by().values_list("pk", flat=True))
     CustomerTag.objects.bulk_create(
         [CustomerTag(customer_id=pk, tag=tag, added_by=staff) for pk in new],
         batch_size=1000,
@@ -396,8 +395,8 @@ def customers_tag_bulk_add(*, customers: QuerySet[Customer], tag: Tag, staff: St
 def customers_tag_bulk_remove(
     *, customers: QuerySet[Customer], tag: Tag, staff: StaffMember
 ) -> int:
-    ids = list(customers.values_list("pk", flat=True))
-    deleted, _rows = CustomerTag.objects.filter(tag=tag, customer_id__in=ids).delete()
+    links = CustomerTag.objects.filter(tag=tag, customer_id__in=customers.order_by().values("pk"))
+    deleted, _rows = links.delete()
     audit_record(
         action="customer.tag_bulk_removed", actor=staff, obj=tag, after={"members": deleted}
     )
