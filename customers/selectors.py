@@ -57,7 +57,16 @@ def customer_lookup(*, query: str, staff: StaffMember, limit: int = LAST4_LIMIT)
     elif parsed.kind == "last4":
         rows = base.filter(phone_last4=parsed.value).order_by("name", "id")
     else:
-        rows = base.filter(card_number=parsed.value)
+        # A merged member's old card still works at the counter: it finds the member it was
+        # merged into (joined in the same query).
+        card = (
+            Customer.objects.filter(card_number=parsed.value)
+            .select_related("home_store", "merged_into__home_store")
+            .first()
+        )
+        if card is not None and card.merged_into_id:
+            card = card.merged_into
+        return [card] if card is not None and not card.is_erased else []
     return list(rows[: min(limit, LAST4_LIMIT)])
 
 
@@ -167,3 +176,28 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
         if len(members) > 1 and len(years) <= 1:
             result.append(members)
     return result
+
+
+def similar_phone_groups(*, limit: int = 100) -> list[list[Customer]]:
+    """Same name and same last 4 digits but different numbers: often one mistyped phone."""
+    keys = list(
+        Customer.objects.filter(is_erased=False)
+        .exclude(phone_last4="")
+        .values("name", "phone_last4")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("name", "phone_last4")[:limit]
+    )
+    if not keys:
+        return []
+    match = Q()
+    for key in keys:
+        match |= Q(name=key["name"], phone_last4=key["phone_last4"])
+    groups: dict[tuple, list[Customer]] = {}
+    for customer in (
+        Customer.objects.filter(match, is_erased=False)
+        .select_related("home_store")
+        .order_by("created_at", "id")
+    ):
+        groups.setdefault((customer.name, customer.phone_last4), []).append(customer)
+    return [members for members in groups.values() if len(members) > 1]

@@ -321,7 +321,14 @@ def tags(request: HttpRequest) -> HttpResponse:
 
 @roles_allowed(HQ_ROLES)
 def duplicates(request: HttpRequest) -> HttpResponse:
-    return render(request, "customers/duplicates.html", {"groups": selectors.duplicate_groups()})
+    return render(
+        request,
+        "customers/duplicates.html",
+        {
+            "birthday_groups": selectors.duplicate_groups(),
+            "phone_groups": selectors.similar_phone_groups(),
+        },
+    )
 
 
 @roles_allowed(HQ_ROLES)

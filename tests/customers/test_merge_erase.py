@@ -54,6 +54,21 @@ def test_duplicates_page_finds_same_name_and_birthday(pair, in_a, client_for):
     assert pair[0].card_number in html
 
 
+def test_same_name_and_last4_with_another_number_is_a_likely_duplicate(in_a, client_for):
+    from customers.selectors import similar_phone_groups
+
+    first = CustomerFactory(name="赵敏", phone="13811112222")
+    typo = CustomerFactory(name="赵敏", phone="13911112222")
+    CustomerFactory(name="钱多", phone="13711112222")  # same digits, another name
+    assert [set(g) for g in similar_phone_groups()] == [{first, typo}]
+    html = (
+        client_for(in_a.staff_a[Role.HQ_ADMIN])
+        .get(reverse("customers:duplicates"))
+        .content.decode()
+    )
+    assert typo.card_number in html and "钱多" not in html
+
+
 def test_different_known_birth_years_are_not_duplicates(in_a):
     CustomerFactory(name="李娜", birth_year=1980, birth_month=1, birth_day=2)
     CustomerFactory(name="李娜", birth_year=1999, birth_month=1, birth_day=2)
@@ -201,3 +216,14 @@ def test_bulk_tag_page_tags_only_the_filtered_members_of_the_managers_stores(in_
     )
     assert response.status_code == 302
     assert list(tag.customers.all()) == [mine]
+
+
+def test_the_old_card_of_a_merged_member_finds_the_member_who_stays(pair, in_a):
+    from customers.selectors import customer_lookup
+
+    source, target = pair
+    customer_merge(source=source, target=target, staff=in_a.staff_a[Role.HQ_ADMIN])
+    clerk = in_a.staff_a[Role.CLERK]
+    assert customer_lookup(query=source.card_number, staff=clerk) == [target]
+    customer_erase(customer=target, staff=in_a.staff_a[Role.HQ_ADMIN], reason="本人要求")
+    assert customer_lookup(query=source.card_number, staff=clerk) == []
