@@ -48,3 +48,25 @@ def test_import_with_bad_rows_lists_them_and_saves_nothing(
     assert rows.nth(0).inner_text().startswith("3")
     assert "门店编码 XX 不存在" in rows.nth(1).inner_text()
     screenshot(page, "customers-import-rejected")
+
+
+def test_manager_reveals_a_phone_and_duplicates_page(world, page, sign_in):
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(
+            phone="13812345678", name="王芳", birth_month=5, birth_day=5, home_store=world.store_a1
+        )
+        CustomerFactory(
+            phone="13912345678", name="王芳", birth_month=5, birth_day=5, home_store=world.store_a2
+        )
+    sign_in(world.staff_a[Role.STORE_MANAGER])
+    page.goto(f"/members/{member.pk}/")
+    assert page.get_by_text("138****5678", exact=True).is_visible()
+    page.get_by_role("button", name="显示完整号码").click()
+    page.locator("[data-revealed-phone]").wait_for()
+    assert page.locator("[data-revealed-phone]").inner_text() == "13812345678"
+    screenshot(page, "customers-profile-revealed")
+    page.get_by_role("button", name="退出登录").click()
+    sign_in(world.staff_a[Role.HQ_ADMIN])
+    page.goto("/members/duplicates/")
+    assert page.get_by_role("link", name="合并到第一位").count() == 2  # birthday and last 4
+    screenshot(page, "customers-duplicates")
