@@ -92,6 +92,7 @@ def ensure_tenant_foreign_keys(using: str = "default", **kwargs) -> None:
         return
     from tenancy.models import TenantScopedModel
 
+    tables = set(connection.introspection.table_names())
     with connection.cursor() as cursor:
         cursor.execute("SELECT conname FROM pg_constraint")
         existing = {row[0] for row in cursor.fetchall()}
@@ -105,6 +106,8 @@ def ensure_tenant_foreign_keys(using: str = "default", **kwargs) -> None:
                     continue
                 source_table = model._meta.db_table
                 target_table = target._meta.db_table
+                if source_table not in tables or target_table not in tables:
+                    continue  # an app migrated back to zero has no tables to constrain
                 unique_name = f"{target_table[:40]}_tenant_pk_uniq"
                 if unique_name not in existing and target_table not in targets_done:
                     cursor.execute(
