@@ -20,6 +20,17 @@ class InteractionsConfig(AppConfig):
         hooks.case_resolved.connect(
             receivers.survey_on_case_resolved, dispatch_uid="interactions_case_survey"
         )
+        from customers.profile import register_panel
+        from customers.signals import customer_merged
+
+        customer_merged.connect(receivers.member_merged, dispatch_uid="interactions_merge")
+        register_panel(
+            key="interactions",
+            title=_("Contacts and cases"),
+            template="interactions/_profile_panel.html",
+            context=receivers.profile_panel_context,
+            order=300,
+        )
         from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
         navigation.register(

@@ -15,3 +15,14 @@ def member_saved(sender, *, instance, raw=False, **kwargs) -> None:
     if raw:
         return  # loading fixtures: no derived rows
     services.member_name_keys_sync(member=instance)
+
+
+def member_merged(sender, *, source, target, **kwargs) -> None:
+    services.interactions_merge(source=source, target=target)
+
+
+def profile_panel_context(request, customer) -> dict:
+    """The member profile's "contacts and cases" section: the five newest entries."""
+    from interactions.selectors import member_timeline
+
+    return {"timeline": member_timeline(customer, limit=5), "member": customer}

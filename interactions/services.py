@@ -873,3 +873,46 @@ def anniversaries_greet(*, today: datetime.date | None = None) -> int:
         AnniversaryGreeting.objects.filter(pk=claim.pk).update(sent_at=timezone.now())
         greeted += 1
     return greeted
+
+
+def interactions_merge(*, source: Customer, target: Customer) -> None:
+    """Move a merged-away member's contacts, cases, leads, surveys and claims to the survivor.
+
+    Runs inside customers' merge transaction (customer_merged). One-per-member rows (profile,
+    referral, behaviour and anniversary claims) move only where the survivor has none, so a
+    reward or greeting already claimed by the survivor is never claimed twice.
+    """
+    for model in (Interaction, ServiceCase, Lead, Survey):
+        model.objects.filter(member=source).update(member=target)
+    source_profile = MemberProfile.objects.filter(member=source).first()
+    target_profile = MemberProfile.objects.filter(member=target).first()
+    if source_profile is not None:
+        if target_profile is None:
+            source_profile.member = target
+            source_profile.save()
+        else:
+            for field in (
+                "wechat_id",
+                "occupation",
+                "interests",
+                "preferred_brands",
+                "preferred_categories",
+                "price_sensitivity",
+            ):
+                if not getattr(target_profile, field) and getattr(source_profile, field):
+                    setattr(target_profile, field, getattr(source_profile, field))
+            target_profile.save()
+            source_profile.delete()
+    # Who referred the survivor stays; the source's own referral is kept only if none exists.
+    if Referral.objects.filter(referred=target).exists():
+        Referral.objects.filter(referred=source).delete()
+    else:
+        Referral.objects.filter(referred=source).exclude(referrer=target).update(referred=target)
+        Referral.objects.filter(referred=source).delete()
+    # Members the source referred are now the survivor's referrals (never the survivor itself).
+    Referral.objects.filter(referrer=source, referred=target).delete()
+    Referral.objects.filter(referrer=source).update(referrer=target)
+    for model, key in ((BehaviourAward, "behaviour"), (AnniversaryGreeting, "year")):
+        claimed = set(model.objects.filter(member=target).values_list(key, flat=True))
+        model.objects.filter(member=source, **{f"{key}__in": claimed}).delete()
+        model.objects.filter(member=source).update(member=target)
