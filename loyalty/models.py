@@ -1,1 +1,311 @@
+"""Loyalty: tiers, the per-tenant points rule, and the points ledger with expiring lots.
 
+Invariants (pinned by tests and backed by constraints):
+- a member's balance equals the sum of their ledger entries, and is never negative;
+- every positive entry creates a lot; every negative entry takes points out of lots, so the
+  balance also equals the sum of the lots' remaining points;
+- an entry's source key is unique per tenant, which makes earning from a sale idempotent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+from stores.models import Store
+from tenancy.models import StaffMember, TenantScopedModel
+
+
+class Tier(TenantScopedModel):
+    """A membership tier (普通会员, 银卡, 金卡, 钻石卡), ordered from the entry tier up.
+
+    A member qualifies when their spend over the rolling window reaches `min_spend`, or their
+    purchase count reaches `min_purchases` (a threshold of 0 is not a criterion; a tier with
+    both at 0 is the entry tier everyone holds).
+    """
+
+    order = models.PositiveSmallIntegerField(_("order"), help_text=_("0 is the entry tier."))
+    code = models.CharField(_("code"), max_length=20)
+    name = models.CharField(_("name"), max_length=50)
+    min_spend = models.DecimalField(
+        _("qualifying spend"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    min_purchases = models.PositiveIntegerField(_("qualifying purchases"), default=0)
+    window_months = models.PositiveSmallIntegerField(
+        _("rolling window (months)"), default=12, validators=[MinValueValidator(1)]
+    )
+    multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    benefits = models.TextField(_("benefits"), blank=True)
+    grace_months = models.PositiveSmallIntegerField(
+        _("review after (months)"),
+        default=12,
+        validators=[MinValueValidator(1)],
+        help_text=_("A member in this tier is re-evaluated this long after their last change."),
+    )
+    max_downgrade_steps = models.PositiveSmallIntegerField(
+        _("most tiers dropped at one review"), default=1, validators=[MinValueValidator(1)]
+    )
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["order"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "code"], name="loyalty_tier_code_uniq"),
+            models.UniqueConstraint(fields=["tenant", "order"], name="loyalty_tier_order_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PointsRule(TenantScopedModel):
+    """How a tenant earns, values, expires and adjusts points. One row per tenant."""
+
+    points_per_yuan = models.DecimalField(
+        _("points per yuan"),
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    excluded_categories = models.JSONField(
+        _("excluded product categories"), default=list, blank=True
+    )
+    expiry_months = models.PositiveSmallIntegerField(
+        _("points expire after (months)"),
+        default=12,
+        help_text=_("Points expire at the end of the month this many months after earning."),
+    )
+    redeem_points_per_yuan = models.PositiveIntegerField(
+        _("points per yuan of value"), default=100, validators=[MinValueValidator(1)]
+    )
+    redeem_minimum = models.PositiveIntegerField(_("minimum points per redemption"), default=100)
+    expiry_notice_days = models.PositiveSmallIntegerField(
+        _("warn members this many days before expiry"), default=30
+    )
+    adjust_limit_store_manager = models.PositiveIntegerField(
+        _("store manager adjustment limit (points)"), default=500
+    )
+    adjust_limit_hq = models.PositiveIntegerField(_("HQ adjustment limit (points)"), default=50000)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points rule")
+        verbose_name_plural = _("points rules")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="loyalty_rule_one_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Points rule"))
+
+
+class PointsAccount(TenantScopedModel):
+    """A member's points balance and tier. The row every points write locks first."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
+    )
+    balance = models.IntegerField(_("balance"), default=0)
+    tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        verbose_name=_("tier"),
+    )
+    tier_changed_at = models.DateTimeField(_("tier changed at"), null=True, blank=True)
+    tier_review_at = models.DateTimeField(_("tier review due"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer"], name="loyalty_account_customer_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="loyalty_account_balance_nonneg"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "tier_review_at"], name="loyalty_account_review_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.balance}"
+
+
+class EntryKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    REDEEM = "redeem", _("Redeemed")
+    EXPIRE = "expire", _("Expired")
+    ADJUST = "adjust", _("Adjusted")
+    REVERSE = "reverse", _("Reversed (refund)")
+    MERGE_IN = "merge_in", _("Merged in")
+    MERGE_OUT = "merge_out", _("Merged out")
+
+
+class PointsEntry(TenantScopedModel):
+    """One append-only line of a member's points ledger. Never updated, never deleted."""
+
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=EntryKind.choices)
+    points = models.IntegerField(_("points"))
+    balance_after = models.IntegerField(_("balance after"))
+    # "sale:<id>", "refund:<id>", "sale-redeem:<id>", "expire:<lot>", ...: unique per tenant,
+    # so a replayed or retried write finds its earlier entry instead of writing twice.
+    source_key = models.CharField(_("source"), max_length=100)
+    # Qualifying spend carried by this entry: the sale amount on an earn, minus the refunded
+    # amount on a reverse. Tier evaluation sums it over the rolling window.
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    unreversed_points = models.PositiveIntegerField(
+        _("points that could not be reversed"), default=0
+    )
+    original = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        verbose_name=_("original entry"),
+    )
+    lot = models.ForeignKey(
+        "PointsLot",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("expired lot"),
+    )
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    staff = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("time"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "source_key"], name="loyalty_entry_source_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "account", "occurred_at"], name="loyalty_entry_account_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+
+class PointsLot(TenantScopedModel):
+    """Points that arrived together and expire together; redemptions draw the earliest first."""
+
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="lots", verbose_name=_("account")
+    )
+    entry = models.ForeignKey(
+        PointsEntry, on_delete=models.PROTECT, related_name="lots", verbose_name=_("entry")
+    )
+    points = models.PositiveIntegerField(_("points"))
+    remaining = models.PositiveIntegerField(_("remaining"))
+    earned_at = models.DateTimeField(_("earned at"))
+    # The first instant the points are gone (midnight after the month's last day, in the
+    # tenant's time zone), and that last day itself for display and notices.
+    expires_at = models.DateTimeField(_("expires at"))
+    expires_on = models.DateField(_("valid until"))
+
+    class Meta:
+        verbose_name = _("points lot")
+        verbose_name_plural = _("points lots")
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__lte=F("points")), name="loyalty_lot_remaining_lte_points"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "account", "expires_at"], name="loyalty_lot_account_idx"
+            ),
+            models.Index(fields=["tenant", "expires_at"], name="loyalty_lot_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} until {self.expires_on}"
+
+
+class LotDraw(TenantScopedModel):
+    """Which lots a negative entry (redeem, reverse, adjust, merge out) took points from."""
+
+    entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="draws")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="draws")
+    points = models.PositiveIntegerField(_("points"))
+
+    class Meta:
+        verbose_name = _("lot draw")
+        verbose_name_plural = _("lot draws")
+        indexes = [models.Index(fields=["tenant", "lot"], name="loyalty_draw_lot_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.points} from lot {self.lot_id}"
+
+
+class ExpiryNotice(TenantScopedModel):
+    """ "Your points expire soon": written by the nightly job, sent later by campaigns.
+
+    The seam: campaigns' sender picks rows with `sent_at` empty (see
+    loyalty.selectors.expiry_notices_pending) and stamps `sent_at` once delivered.
+    """
+
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="notices", verbose_name=_("account")
+    )
+    expires_on = models.DateField(_("valid until"))
+    points = models.PositiveIntegerField(_("points"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("expiry notice")
+        verbose_name_plural = _("expiry notices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "account", "expires_on"], name="loyalty_notice_once_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "sent_at"], name="loyalty_notice_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.points} until {self.expires_on}"

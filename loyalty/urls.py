@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from loyalty import views
 
 app_name = "loyalty"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("counter/", views.counter, name="counter"),
+    path("members/<int:pk>/", views.member_points, name="member_points"),
+    path("members/<int:pk>/redeem/", views.redeem, name="redeem"),
+    path("members/<int:pk>/adjust/", views.adjust, name="adjust"),
+    path("settings/", views.settings_view, name="settings"),
+    path("tiers/new/", views.tier_edit, name="tier_create"),
+    path("tiers/<int:pk>/edit/", views.tier_edit, name="tier_edit"),
+]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import re
+import uuid
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.models import PointsRule, Tier
+from stores.models import Store, StoreStatus
+from tenancy.access import scope_to_stores
+from tenancy.models import StaffMember
+
+
+class MemberLookupForm(forms.Form):
+    q = forms.CharField(
+        label=_("Phone, card number or last 4 digits"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autofocus": True, "inputmode": "search"}),
+    )
+
+
+class RedeemForm(forms.Form):
+    """A gift (or a discount) paid with points at the counter.
+
+    `token` is minted when the form is shown and becomes the entry's source key, so a
+    double click or a resubmitted page redeems once.
+    """
+
+    points = forms.IntegerField(label=_("Points to redeem"), min_value=1)
+    reason = forms.CharField(label=_("Gift or purpose"), max_length=200)
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, staff: StaffMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        stores = Store.objects.filter(status=StoreStatus.OPEN)
+        self.fields["store"].queryset = scope_to_stores(stores, staff, "pk").order_by("code")
+        if len(self.fields["store"].queryset) == 1:
+            self.fields["store"].initial = self.fields["store"].queryset[0].pk
+        if not self.is_bound:
+            self.initial["token"] = uuid.uuid4().hex
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        if not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise forms.ValidationError(_("The form expired; please try again."))
+        return token
+
+
+class AdjustForm(forms.Form):
+    points = forms.IntegerField(
+        label=_("Points"), help_text=_("Positive to add, negative to remove.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["token"] = uuid.uuid4().hex
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        if not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise forms.ValidationError(_("The form expired; please try again."))
+        return token
+
+
+class PointsRuleForm(forms.ModelForm):
+    excluded_categories_text = forms.CharField(
+        label=_("Excluded product categories"),
+        required=False,
+        help_text=_("Separate categories with commas, e.g. tobacco, gift cards."),
+    )
+
+    class Meta:
+        model = PointsRule
+        fields = [
+            "points_per_yuan",
+            "expiry_months",
+            "redeem_points_per_yuan",
+            "redeem_minimum",
+            "expiry_notice_days",
+            "adjust_limit_store_manager",
+            "adjust_limit_hq",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["excluded_categories_text"].initial = ", ".join(
+            self.instance.excluded_categories or []
+        )
+
+    def clean_excluded_categories_text(self) -> list[str]:
+        raw = self.cleaned_data["excluded_categories_text"]
+        names = [part.strip() for part in re.split(r"[,，、\n]", raw)]
+        return list(dict.fromkeys(name for name in names if name))
+
+    def save(self, commit: bool = True) -> PointsRule:
+        self.instance.excluded_categories = self.cleaned_data["excluded_categories_text"]
+        return super().save(commit=commit)
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "order",
+            "code",
+            "name",
+            "min_spend",
+            "min_purchases",
+            "window_months",
+            "multiplier",
+            "benefits",
+            "grace_months",
+            "max_downgrade_steps",
+        ]
+        widgets = {"benefits": forms.Textarea(attrs={"rows": 3})}
+
+    def clean(self):
+        cleaned = super().clean()
+        # The unique constraints start with tenant, which the form does not see: check here
+        # so the HQ admin gets a message instead of an error page.
+        others = Tier.objects.exclude(pk=self.instance.pk)
+        if "code" in cleaned and others.filter(code=cleaned["code"]).exists():
+            self.add_error("code", _("Another tier already uses this code."))
+        if "order" in cleaned and others.filter(order=cleaned["order"]).exists():
+            self.add_error("order", _("Another tier already has this order."))
+        return cleaned

@@ -1,0 +1,21 @@
+from tests.factories import CustomerFactory
+from tests.url_samples import register
+
+
+def _member(store):
+    # Members belong to the whole chain: every counter of the tenant serves them.
+    return {"pk": CustomerFactory(home_store=store).pk}
+
+
+def _tier(store):
+    from loyalty.models import Tier
+
+    tier = Tier.objects.order_by("-order").first()
+    order = tier.order + 1 if tier else 0
+    return {"pk": Tier.objects.create(order=order, code=f"T{order}", name=f"等级{order}").pk}
+
+
+register("loyalty:member_points", _member, store_scoped=False)
+register("loyalty:redeem", _member, store_scoped=False)
+register("loyalty:adjust", _member, store_scoped=False)
+register("loyalty:tier_edit", _tier, store_scoped=False)
