@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from loyalty import services
+from loyalty.models import PointsAccount, PointsEntry
+from tests.factories import CustomerFactory, StoreFactory
+
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def at(year, month, day, hour=12, minute=0) -> datetime.datetime:
+    """A Beijing wall-clock time (the test tenant's zone is Asia/Shanghai)."""
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=BEIJING)
+
+
+@pytest.fixture
+def store(in_tenant):
+    return StoreFactory()
+
+
+@pytest.fixture
+def member(store):
+    return CustomerFactory(home_store=store)
+
+
+def earn(member, key, amount, when, store=None, excluded="0"):
+    return services.points_earn_for_sale(
+        customer=member,
+        source_key=key,
+        amount=Decimal(amount),
+        store=store,
+        occurred_at=when,
+        excluded_amount=Decimal(excluded),
+    )
+
+
+def account_of(member) -> PointsAccount:
+    return PointsAccount.objects.get(customer=member)
+
+
+def assert_balanced(member) -> int:
+    """balance >= 0, balance == ledger sum == lots' remaining points. Returns the balance."""
+    account = account_of(member)
+    ledger = account.entries.aggregate(s=Sum("points"))["s"] or 0
+    lots = account.lots.aggregate(s=Sum("remaining"))["s"] or 0
+    assert account.balance >= 0
+    assert account.balance == ledger == lots, (account.balance, ledger, lots)
+    last = PointsEntry.objects.filter(account=account).order_by("-id").first()
+    if last is not None and last.kind != "expire":
+        assert last.balance_after == account.balance
+    return account.balance
