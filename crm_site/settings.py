@@ -229,3 +229,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# Loyalty: expiry is decided by each lot's expiry instant (local month end), so an hourly
+# run expires points within the hour in every tenant's zone; a repeat changes nothing.
+CELERY_BEAT_SCHEDULE["loyalty-expire-points"] = {
+    "task": "tenancy.fan_out",
+    "args": ["loyalty.expire_points"],
+    "schedule": crontab(minute=5),
+}
+CELERY_BEAT_SCHEDULE["loyalty-evaluate-tiers"] = {
+    "task": "tenancy.fan_out",
+    "args": ["loyalty.evaluate_tiers"],
+    "schedule": crontab(hour=17, minute=20),  # 01:20 in Beijing
+}
+CELERY_BEAT_SCHEDULE["loyalty-notify-expiring"] = {
+    "task": "tenancy.fan_out",
+    "args": ["loyalty.notify_expiring"],
+    "schedule": crontab(hour=1, minute=30),  # 09:30 in Beijing
+}

@@ -24,6 +24,11 @@ def _member(pk: int) -> Customer:
     return get_object_or_404(Customer.objects.filter(is_erased=False), pk=pk)
 
 
+def profile_panel_context(request: HttpRequest, customer: Customer) -> dict:
+    """The points panel on the member profile page (customers.profile)."""
+    return {"customer": customer, "summary": selectors.points_summary(customer=customer)}
+
+
 @roles_allowed(ALL_ROLES)
 def counter(request: HttpRequest) -> HttpResponse:
     form = MemberLookupForm(request.GET or None)
