@@ -17,7 +17,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +39,7 @@ from tenancy.models import Role, StaffMember
 from tenancy.services import audit_record
 
 ZERO = Decimal("0")
+UPDATE_BATCH = 5000  # ids per UPDATE ... WHERE id IN (...) in the nightly jobs
 
 
 class PointsError(ValidationError):
@@ -742,36 +743,32 @@ def points_expire_due(*, now: datetime.datetime | None = None) -> int:
     lot_table = PointsLot._meta.db_table
     account_table = PointsAccount._meta.db_table
     at = connection.ops.adapt_datetimefield_value(now)
+    due = "l.tenant_id = %s AND l.expires_at <= %s AND l.remaining > 0"
     with connection.cursor() as cursor:
-        # balance_after: the account's balance minus this and the earlier (by id) due lots.
+        # balance_after: the balance less this and the account's earlier (by id) due lots.
         cursor.execute(
             f"INSERT INTO {entry_table} (tenant_id, account_id, kind, points, balance_after, "  # noqa: S608
             "source_key, amount, unreversed_points, original_id, lot_id, store_id, staff_id, "
             "reason, occurred_at, created_at) "
             "SELECT l.tenant_id, l.account_id, 'expire', -l.remaining, "
-            f"(SELECT a.balance FROM {account_table} a WHERE a.id = l.account_id) - "
-            f"(SELECT SUM(l2.remaining) FROM {lot_table} l2 WHERE l2.account_id = l.account_id "
-            "AND l2.tenant_id = %s AND l2.expires_at <= %s AND l2.remaining > 0 "
-            "AND l2.id <= l.id), "
+            "a.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.id), "
             "'expire:' || l.id, NULL, 0, NULL, l.id, NULL, NULL, '', %s, %s "
-            f"FROM {lot_table} l "
-            "WHERE l.tenant_id = %s AND l.expires_at <= %s AND l.remaining > 0",
-            [tenant_id, at, at, at, tenant_id, at],
+            f"FROM {lot_table} l JOIN {account_table} a ON a.id = l.account_id "
+            f"WHERE {due}",
+            [at, at, tenant_id, at],
         )
         expired = cursor.rowcount
-    if not expired:
-        return 0
-    due = PointsLot.objects.filter(expires_at__lte=now, remaining__gt=0)
-    per_account = (
-        due.filter(account=OuterRef("pk"))
-        .values("account")
-        .annotate(s=Sum("remaining"))
-        .values("s")
-    )
-    PointsAccount.objects.filter(pk__in=due.values("account")).update(
-        balance=F("balance") - Subquery(per_account)
-    )
-    due.update(remaining=0)
+        if not expired:
+            return 0
+        cursor.execute(
+            f"UPDATE {account_table} SET balance = balance - d.total "  # noqa: S608
+            f"FROM (SELECT l.account_id, SUM(l.remaining) AS total FROM {lot_table} l "
+            f"WHERE {due} GROUP BY l.account_id) d "
+            f"WHERE {account_table}.id = d.account_id AND {account_table}.tenant_id = %s",
+            [tenant_id, at, tenant_id],
+        )
+    due_lots = PointsLot.objects.filter(expires_at__lte=now, remaining__gt=0)
+    due_lots.update(remaining=0)
     return expired
 
 
@@ -806,6 +803,23 @@ def points_notify_expiring(*, now: datetime.datetime | None = None) -> int:
         batch_size=1000,
     )
     return ExpiryNotice.objects.count() - before
+
+
+def _push_review(ids: list[int], months: int) -> None:
+    """Move these accounts' next review `months` later, in one statement on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {PointsAccount._meta.db_table} "  # noqa: S608
+                "SET tier_review_at = tier_review_at + make_interval(months => %s) "
+                "WHERE tenant_id = %s AND id = ANY(%s)",
+                [months, current_tenant().pk, ids],
+            )
+        return
+    accounts = list(PointsAccount.objects.filter(pk__in=ids).only("tier_review_at"))
+    for account in accounts:
+        account.tier_review_at = add_months(account.tier_review_at, months)
+    PointsAccount.objects.bulk_update(accounts, ["tier_review_at"])
 
 
 @transaction.atomic
@@ -843,7 +857,7 @@ def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
         .values("pk", "customer_id", "tier_id", "tier_changed_at", "tier_review_at", *annotations)
     )
     moves: dict[int, list[dict]] = defaultdict(list)
-    kept: list[PointsAccount] = []
+    kept: dict[int, list[int]] = defaultdict(list)  # months to push the review -> ids
     counts = {"upgraded": 0, "downgraded": 0, "kept": 0}
     for row in due:
         best = _best_index(tiers, _totals_from(row, tiers))
@@ -856,22 +870,26 @@ def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
             counts["downgraded"] += 1
         else:
             counts["kept"] += 1
-            review = row["tier_review_at"]
-            while review <= now:
-                review = add_months(review, tiers[current].grace_months)
-            kept.append(PointsAccount(pk=row["pk"], tier_review_at=review))
+            # The next anniversary: whole review periods on from the one that fell due.
+            months = tiers[current].grace_months
+            while add_months(row["tier_review_at"], months) <= now:
+                months += tiers[current].grace_months
+            kept[months].append(row["pk"])
             continue
         moves[target].append(row)
     for target, rows in moves.items():
         tier = tiers[target]
-        ids = [row["pk"] for row in rows]
-        PointsAccount.objects.filter(pk__in=ids).update(
-            tier=tier, tier_changed_at=now, tier_review_at=add_months(now, tier.grace_months)
-        )
-        Customer.objects.filter(pk__in=[row["customer_id"] for row in rows]).update(
-            tier_code=tier.code, tier_name=tier.name
-        )
-    PointsAccount.objects.bulk_update(kept, ["tier_review_at"], batch_size=1000)
+        for start in range(0, len(rows), UPDATE_BATCH):
+            batch = rows[start : start + UPDATE_BATCH]
+            PointsAccount.objects.filter(pk__in=[row["pk"] for row in batch]).update(
+                tier=tier, tier_changed_at=now, tier_review_at=add_months(now, tier.grace_months)
+            )
+            Customer.objects.filter(pk__in=[row["customer_id"] for row in batch]).update(
+                tier_code=tier.code, tier_name=tier.name
+            )
+    for months, ids in kept.items():
+        for start in range(0, len(ids), UPDATE_BATCH):
+            _push_review(ids[start : start + UPDATE_BATCH], months)
     if counts["upgraded"] or counts["downgraded"]:
         audit_record(action="loyalty.tiers_evaluated", after=counts)
     return counts
