@@ -178,3 +178,22 @@ def test_ready_registers_the_points_panel_with_the_members_profile(monkeypatch):
     assert [c["key"] for c in calls] == ["loyalty"]
     assert calls[0]["template"] == "loyalty/_panel.html"
     assert callable(calls[0]["context"])
+
+
+def test_history_times_show_in_the_tenants_time_zone(world, client_for):
+    import datetime
+
+    world.tenant_a.time_zone = "Asia/Urumqi"  # UTC+6, two hours behind Beijing
+    world.tenant_a.save()
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(home_store=world.store_a1)
+        services.points_earn_for_sale(
+            customer=member, source_key="sale:9", amount=Decimal("10"), store=world.store_a1,
+            occurred_at=datetime.datetime(2026, 3, 5, 15, 30, tzinfo=datetime.UTC),
+        )  # fmt: skip
+    text = (
+        client_for(world.staff_a[Role.CLERK])
+        .get(reverse("loyalty:member_points", args=[member.pk]))
+        .content.decode()
+    )
+    assert "2026-03-05 21:30" in text
