@@ -65,3 +65,24 @@ def test_counter_redeem_page_works_at_phone_width(world, page, sign_in, member):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(page, "loyalty-counter-phone")
+
+
+def test_hq_admin_adds_a_tier_and_changes_the_points_rule(world, page, sign_in):
+    sign_in(world.staff_a[Role.HQ_ADMIN])
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="积分与等级规则").click()
+    page.get_by_role("link", name="新增等级").click()
+    page.get_by_label("顺序").fill("1")
+    page.get_by_label("编码").fill("GOLD")
+    page.get_by_label("名称").fill("金卡")
+    page.get_by_label("升级消费额").fill("5000")
+    page.get_by_label("积分倍率").fill("1.5")
+    page.get_by_label("权益").fill("免费包装")
+    page.get_by_role("button", name="保存等级").click()
+    assert page.get_by_text("等级已保存。").is_visible()
+    assert page.get_by_role("cell", name="金卡", exact=True).is_visible()
+    page.get_by_label("积分有效期（月）").fill("6")
+    page.get_by_label("不积分的商品类别").fill("烟草，礼品卡")
+    page.get_by_role("button", name="保存规则").click()
+    assert page.get_by_text("积分规则已保存。").is_visible()
+    assert page.get_by_label("不积分的商品类别").input_value() == "烟草, 礼品卡"
+    screenshot(page, "loyalty-settings")
