@@ -851,7 +851,8 @@ def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
     # The row lock keeps a concurrent sale's upgrade from being overwritten by this review.
     due = list(
         PointsAccount.objects.select_for_update(of=("self",))
-        .filter(tier_review_at__lte=now)
+        # No tier yet: accounts opened before HQ configured any tiers.
+        .filter(Q(tier_review_at__lte=now) | Q(tier__isnull=True))
         .order_by("pk")
         .annotate(**annotations)
         .values("pk", "customer_id", "tier_id", "tier_changed_at", "tier_review_at", *annotations)

@@ -181,3 +181,12 @@ def test_ready_connects_the_merge_receiver_to_customer_merged(monkeypatch, store
     fake.customer_merged.send(sender=type(source), source=source, target=target)
     assert assert_balanced(source) == 0
     assert assert_balanced(target) == 100
+
+
+def test_members_from_before_any_tier_existed_get_one_at_the_next_evaluation(member):
+    earn(member, "sale:1", "1500", at(2026, 1, 10))  # no tiers configured yet
+    assert account_of(member).tier is None
+    standard_tiers()
+    assert services.tiers_evaluate(now=at(2026, 2, 1))["upgraded"] == 1
+    assert tier_of(member) == "SILVER"
+    assert services.tiers_evaluate(now=at(2026, 2, 1))["upgraded"] == 0
