@@ -730,7 +730,7 @@ def _lock_accounts_with_due_lots(now: datetime.datetime) -> None:
 
 @transaction.atomic
 def points_expire_due(*, now: datetime.datetime | None = None) -> int:
-    """Expire every lot past its expiry instant, set-based, in three statements.
+    """Expire every lot past its expiry instant, set-based: three writes whatever the size.
 
     One expire entry per lot (source key "expire:<lot id>", so it can never be written
     twice), the balances lowered by the sum, the lots emptied. Running it again finds no
