@@ -84,6 +84,8 @@ class PointsRuleForm(forms.ModelForm):
             "expiry_notice_days",
             "adjust_limit_store_manager",
             "adjust_limit_hq",
+            "referral_points",
+            "behaviour_points",
         ]
 
     def __init__(self, *args, **kwargs):

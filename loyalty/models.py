@@ -103,6 +103,16 @@ class PointsRule(TenantScopedModel):
         _("store manager adjustment limit (points)"), default=500
     )
     adjust_limit_hq = models.PositiveIntegerField(_("HQ adjustment limit (points)"), default=50000)
+    referral_points = models.PositiveIntegerField(
+        _("points for a referral"),
+        default=0,
+        help_text=_("Credited to the referrer at the referred member's first purchase; 0: none."),
+    )
+    behaviour_points = models.PositiveIntegerField(
+        _("points for a rewarded behaviour"),
+        default=0,
+        help_text=_("E.g. completing the profile; each behaviour at most once; 0: none."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

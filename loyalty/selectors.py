@@ -63,6 +63,25 @@ def ledger_sum(*, customer: Customer) -> int:
     )
 
 
+def points_timeline(*, member: Customer, limit: int) -> list[dict]:
+    """interactions' member timeline source: the latest points movements."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    url = reverse("loyalty:member_points", args=[member.pk])
+    entries = PointsEntry.objects.filter(account__customer=member).order_by("-occurred_at", "-id")
+    return [
+        {
+            "at": entry.occurred_at,
+            "title": _("Points %(points)+d (%(kind)s)")
+            % {"points": entry.points, "kind": entry.get_kind_display()},
+            "detail": entry.reason,
+            "url": url,
+        }
+        for entry in entries[:limit]
+    ]
+
+
 def expiry_notices_pending() -> QuerySet[ExpiryNotice]:
     """The seam for campaigns' sender: notices not yet delivered (stamp sent_at after)."""
     return ExpiryNotice.objects.filter(sent_at__isnull=True).select_related("account__customer")

@@ -279,7 +279,9 @@ def _window_aggregates(tiers: list[Tier], at: datetime.datetime, prefix: str = "
     for months in {tier.window_months for tier in tiers}:
         since = Q(occurred_at__gt=add_months(at, -months), occurred_at__lte=at)
         aggregates[f"{prefix}spend_{months}"] = Coalesce(Sum("amount", filter=since), Value(ZERO))
-        aggregates[f"{prefix}count_{months}"] = Count("pk", filter=since & Q(kind=EntryKind.EARN))
+        # A purchase is an earn entry with a sale amount (rewards carry none).
+        purchase = Q(kind=EntryKind.EARN, amount__isnull=False)
+        aggregates[f"{prefix}count_{months}"] = Count("pk", filter=since & purchase)
     return aggregates
 
 
@@ -498,6 +500,53 @@ def points_redeem(
         reason=reason,
     )
     return entry
+
+
+# --- rewards (interactions' referral and behaviour hooks) and adjustments, merges ---
+
+
+@transaction.atomic
+def points_award(
+    *, customer: Customer, points: int, source_key: str, reason: str
+) -> PointsEntry | None:
+    """Credit reward points (no qualifying spend), once per `source_key`; None when 0."""
+    if points <= 0:
+        return None
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    entry = _append(
+        account,
+        kind=EntryKind.EARN,
+        points=points,
+        source_key=source_key,
+        occurred_at=now,
+        reason=reason[:200],
+    )
+    _add_lot(account, entry, points, earned_at=now, rule=points_rule())
+    return entry
+
+
+def referral_reward(*, referrer: Customer, referred: Customer, source_key: str) -> None:
+    """interactions hook "referral_rewarder": the referred member made a first purchase."""
+    points_award(
+        customer=referrer,
+        points=points_rule().referral_points,
+        source_key=source_key,
+        reason=f"referral reward: {referred.card_number}",
+    )
+
+
+def behaviour_reward(*, member: Customer, behaviour: str, source_key: str) -> None:
+    """interactions hook "behaviour_rewarder": interactions claims each behaviour once."""
+    points_award(
+        customer=member,
+        points=points_rule().behaviour_points,
+        source_key=source_key,
+        reason=f"behaviour reward: {behaviour}",
+    )
 
 
 # --- adjustments and merges -----------------------------------------------------------------

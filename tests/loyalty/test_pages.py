@@ -129,6 +129,8 @@ def test_hq_admin_configures_rules_and_tiers_in_the_browser(world, client_for):
             "adjust_limit_store_manager": "300",
             "adjust_limit_hq": "10000",
             "excluded_categories_text": "烟草，礼品卡, 烟草",
+            "referral_points": "200",
+            "behaviour_points": "50",
         },
     )
     assert response.status_code == 302
@@ -144,6 +146,7 @@ def test_hq_admin_configures_rules_and_tiers_in_the_browser(world, client_for):
         rule = PointsRule.objects.get()
         assert rule.points_per_yuan == 2 and rule.expiry_months == 6
         assert rule.excluded_categories == ["烟草", "礼品卡"]
+        assert (rule.referral_points, rule.behaviour_points) == (200, 50)
         assert Tier.objects.get().name == "金卡"
     page = client.get(reverse("loyalty:settings")).content.decode()
     assert "金卡" in page and "免费包装" in page
