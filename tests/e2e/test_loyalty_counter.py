@@ -86,3 +86,13 @@ def test_hq_admin_adds_a_tier_and_changes_the_points_rule(world, page, sign_in):
     assert page.get_by_text("积分规则已保存。").is_visible()
     assert page.get_by_label("不积分的商品类别").input_value() == "烟草, 礼品卡"
     screenshot(page, "loyalty-settings")
+
+
+def test_member_profile_shows_the_points_panel(world, page, sign_in, member):
+    sign_in(world.staff_a[Role.CLERK])
+    page.goto(f"/members/{member.pk}/")
+    assert page.get_by_test_id("balance").inner_text() == "1250"
+    page.get_by_role("link", name="积分兑换").last.click()
+    page.wait_for_url(f"**/loyalty/members/{member.pk}/redeem/")
+    page.go_back()
+    screenshot(page, "loyalty-profile-panel")

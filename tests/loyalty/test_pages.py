@@ -200,3 +200,13 @@ def test_history_times_show_in_the_tenants_time_zone(world, client_for):
         .content.decode()
     )
     assert "2026-03-05 21:30" in text
+
+
+def test_the_member_profile_shows_the_points_panel(world, client_for, member):
+    response = client_for(world.staff_a[Role.CLERK]).get(
+        reverse("customers:profile", args=[member.pk])
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "积分余额" in text
+    assert reverse("loyalty:redeem", args=[member.pk]) in text

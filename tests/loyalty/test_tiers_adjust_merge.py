@@ -190,3 +190,16 @@ def test_members_from_before_any_tier_existed_get_one_at_the_next_evaluation(mem
     assert services.tiers_evaluate(now=at(2026, 2, 1))["upgraded"] == 1
     assert tier_of(member) == "SILVER"
     assert services.tiers_evaluate(now=at(2026, 2, 1))["upgraded"] == 0
+
+
+def test_merging_members_through_the_members_app_moves_their_points(store, tiers):
+    from customers.services import customer_merge
+
+    staff = make_staff(store.tenant, Role.HQ_ADMIN)
+    source = CustomerFactory(home_store=store)
+    target = CustomerFactory(home_store=store)
+    earn(source, "sale:1", "300", at(2026, 1, 10))
+    earn(target, "sale:2", "50", at(2026, 2, 10))
+    customer_merge(source=source, target=target, staff=staff)
+    assert assert_balanced(source) == 0
+    assert assert_balanced(target) == 350
