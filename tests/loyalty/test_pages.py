@@ -166,21 +166,23 @@ def test_profile_panel_context_shows_the_members_points(world, member):
     assert reverse("loyalty:redeem", args=[member.pk]) in html
 
 
-def test_ready_registers_the_points_panel_with_the_members_profile(monkeypatch):
-    """customers.profile is built in parallel; a stand-in module pins our side of it."""
-    import sys
-    import types
-
-    from django.apps import apps
-
-    calls = []
-    fake = types.ModuleType("customers.profile")
-    fake.register_panel = lambda **kwargs: calls.append(kwargs)
-    monkeypatch.setitem(sys.modules, "customers.profile", fake)
-    apps.get_app_config("loyalty").ready()
-    assert [c["key"] for c in calls] == ["loyalty"]
-    assert calls[0]["template"] == "loyalty/_panel.html"
-    assert callable(calls[0]["context"])
+def test_member_profile_shows_the_points_panel(world, client_for):
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(home_store=world.store_a1)
+        services.points_earn_for_sale(
+            customer=member,
+            source_key="sale:panel",
+            amount=Decimal("88"),
+            store=world.store_a1,
+            occurred_at=timezone.now(),
+        )
+    html = (
+        client_for(world.staff_a[Role.CLERK])
+        .get(reverse("customers:profile", args=[member.pk]))
+        .content.decode()
+    )
+    assert reverse("loyalty:member_points", args=[member.pk]) in html
+    assert "88" in html
 
 
 def test_history_times_show_in_the_tenants_time_zone(world, client_for):
