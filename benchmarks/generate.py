@@ -326,7 +326,9 @@ def main(argv=None) -> None:
 
 # Later parts of the data (sales, ledgers, ...) add a function here:
 # (cursor, tenant_id, slug, args, rng).
-EXTENSIONS: list = []
+from benchmarks import loyalty_jobs  # noqa: E402
+
+EXTENSIONS: list = [loyalty_jobs.generate]
 
 
 if __name__ == "__main__":

@@ -161,6 +161,13 @@ class Bench:
             )
         )
 
+    # -- 7. points expiry and tier evaluation ------------------------------------------------
+    def loyalty(self) -> None:
+        log("loyalty nightly jobs")
+        from benchmarks import loyalty_jobs
+
+        self.figures.extend(loyalty_jobs.measure(self.tenant))
+
     def run(self, only: set[str] | None = None) -> None:
         steps = [("lookup", self.lookups), ("load", self.sustained)]
         steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
@@ -170,7 +177,7 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = []
+EXTRA_STEPS: list[str] = ["loyalty"]
 
 
 def main(argv=None) -> None:

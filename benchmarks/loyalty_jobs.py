@@ -1,13 +1,12 @@
 """Loyalty at chain scale: the nightly expiry and tier jobs over every member of a tenant.
 
-    DATABASE_URL=postgres://crm_owner@127.0.0.1:5432/crm_bench \
-        .venv/bin/python -m loyalty.benchmark [--members-tenant bench]
+`generate()` is a benchmarks.generate extension (points accounts, earn entries and lots for
+every member, set-based) and `measure()` gives the report's figures. Each job runs inside a
+transaction that is rolled back, so the figures repeat; each is printed beside a plain SQL
+scan of the table the job works on, measured in the same run. Alone:
 
-Needs the members that `python -m benchmarks.generate` loads. `generate()` has the signature
-of a benchmarks.generate EXTENSIONS entry and `measure()` returns benchmarks.harness Figures,
-so both can be wired into benchmarks/ as they are. Each job runs inside a transaction that is
-rolled back, so the figures repeat; each is printed beside a plain SQL scan of the table the
-job works on, measured in the same run.
+    DATABASE_URL=postgres://crm_owner@127.0.0.1:5432/crm_bench \
+        .venv/bin/python -m benchmarks.loyalty_jobs [--fresh]
 """
 
 from __future__ import annotations
@@ -68,8 +67,8 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
     cursor.execute(
         f"INSERT INTO {t['rule']} (tenant_id, points_per_yuan, excluded_categories, "  # noqa: S608
         "expiry_months, redeem_points_per_yuan, redeem_minimum, expiry_notice_days, "
-        "adjust_limit_store_manager, adjust_limit_hq, updated_at) "
-        "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, now())",
+        "adjust_limit_store_manager, adjust_limit_hq, referral_points, behaviour_points, "
+        "updated_at) VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 0, 0, now())",
         [tenant_id],
     )
     cursor.execute(
