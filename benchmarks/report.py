@@ -30,6 +30,7 @@ from django.urls import reverse  # noqa: E402
 
 from benchmarks.harness import Figure, render, time_each_ms  # noqa: E402
 from benchmarks.load import Gunicorn, run_wrk  # noqa: E402
+from stores.models import Store  # noqa: E402
 from tenancy.context import tenant_context  # noqa: E402
 from tenancy.models import StaffMember, Tenant  # noqa: E402
 
@@ -161,6 +162,83 @@ class Bench:
             )
         )
 
+    # -- 5. member import vs COPY ------------------------------------------------------------
+    def member_import(self) -> None:
+        """100,000 new members through the real import job, rolled back afterwards."""
+        import csv
+        import io
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.db import transaction
+
+        from customers.models import ImportJob, ImportStatus
+        from customers.services import import_job_create, import_job_run
+
+        rows_wanted = 10_000 if self.quick else 100_000
+        log(f"member import of {rows_wanted} rows")
+        with tenant_context(self.tenant):
+            store_codes = list(Store.objects.values_list("code", flat=True)[:50])
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["手机号", "姓名", "性别", "出生年", "出生月", "出生日", "门店编码"])
+        rows = []
+        for index in range(rows_wanted):
+            # 199 is not used by the generator: every row is a new member.
+            row = [f"199{index:08d}", f"导入{index}", "女", 1990, 1 + index % 12,
+                   1 + index % 28, store_codes[index % len(store_codes)]]  # fmt: skip
+            writer.writerow(row)
+            rows.append(row)
+        content = buffer.getvalue().encode("utf-8")
+        with tenant_context(self.tenant), transaction.atomic():
+            job = import_job_create(
+                staff=self.admin, upload=SimpleUploadedFile("members.csv", content)
+            )
+            started = time.perf_counter()
+            import_job_run(job_id=job.pk)
+            elapsed = time.perf_counter() - started
+            job = ImportJob.objects.get(pk=job.pk)
+            assert job.status == ImportStatus.DONE, (job.status, job.errors[:3])
+            transaction.set_rollback(True)  # the benchmark data stays as generated
+        copy_elapsed = self.copy_members_floor(rows)
+        self.figures.append(
+            Figure(
+                f"member import, {rows_wanted} rows",
+                [rows_wanted / elapsed],
+                "COPY of the same rows",
+                [rows_wanted / copy_elapsed],
+                unit="rows/s",
+                note=f"import {elapsed:.1f} s (validate every row, then one write "
+                f"transaction); COPY into the member table {copy_elapsed:.2f} s, rolled back",
+            )
+        )
+
+    def copy_members_floor(self, rows: list) -> float:
+        """COPY the same rows into the member table itself (same indexes), then roll back."""
+        from benchmarks.copy import copy_rows, loader_connection
+        from benchmarks.generate import fill_columns
+        from customers.models import Customer
+
+        with tenant_context(self.tenant):
+            store_ids = dict(Store.objects.values_list("code", "id"))
+        columns = ["tenant_id", "phone", "phone_last4", "card_number", "name", "gender",
+                   "birth_year", "birth_month", "birth_day", "home_store_id"]  # fmt: skip
+        extra_columns, extra_values = fill_columns(Customer, dict.fromkeys(columns))
+        values = [
+            [self.tenant.pk, phone, phone[-4:], f"I{phone}", name, "female", year, month, day,
+             store_ids[store]] + extra_values
+            for phone, name, _gender, year, month, day, store in rows
+        ]  # fmt: skip
+        loader = loader_connection(os.environ["DATABASE_URL"])
+        try:
+            with loader.cursor() as cursor:
+                started = time.perf_counter()
+                copy_rows(cursor, Customer._meta.db_table, columns + extra_columns, values)
+                elapsed = time.perf_counter() - started
+            loader.rollback()
+        finally:
+            loader.close()
+        return elapsed
+
     # -- 7. points expiry and tier evaluation ------------------------------------------------
     def loyalty(self) -> None:
         log("loyalty nightly jobs")
@@ -177,7 +255,7 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = ["loyalty"]
+EXTRA_STEPS: list[str] = ["member_import", "loyalty"]
 
 
 def main(argv=None) -> None:
