@@ -30,13 +30,17 @@ class CachedModelBackend(ModelBackend):
     """ModelBackend whose per-request user lookup is served from the cache."""
 
     def get_user(self, user_id):
-        key = user_key(user_id)
-        user = cache.get(key)
+        # One round trip for both: the membership rides along for the tenant middleware.
+        found = cache.get_many([user_key(user_id), staff_key(user_id)])
+        user = found.get(user_key(user_id))
         if user is None:
             user = super().get_user(user_id)
             if user is not None:
-                cache.set(key, user, CACHE_SECONDS)
-        return user if user is not None and self.user_can_authenticate(user) else None
+                cache.set(user_key(user_id), user, CACHE_SECONDS)
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        user._cached_staff = found.get(staff_key(user_id))
+        return user
 
 
 def load_staff_member(user) -> StaffMember | None:
@@ -46,7 +50,7 @@ def load_staff_member(user) -> StaffMember | None:
     `app.user_id` (see the staff member migration) and nothing else.
     """
     key = staff_key(user.pk)
-    staff = cache.get(key)
+    staff = getattr(user, "_cached_staff", None) or cache.get(key)
     if staff is None:
         set_database_tenant(None, user_id=user.pk)
         try:
