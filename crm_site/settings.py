@@ -149,6 +149,13 @@ CELERY_BEAT_SCHEDULE["interactions-greet-anniversaries"] = {
 }
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
+# Hourly, so every tenant gets yesterday's aggregates in the first hour after its own
+# midnight; the job skips a day that is already built (analytics/aggregation.py).
+CELERY_BEAT_SCHEDULE["analytics-nightly-aggregates"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.nightly_aggregates"],
+    "schedule": crontab(minute=20),
+}
 
 # --- Auth and login throttling -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

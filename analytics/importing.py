@@ -1,0 +1,256 @@
+"""A day's POS export as CSV or XLSX: read, check every line, write all or nothing.
+
+One row per sale line; rows sharing a sale id are one sale. Columns (English or Chinese
+headers): sale_id/小票号, time/时间, member/会员, sku/商品编码, name/商品名称,
+category/品类, quantity/数量, unit_price/单价, discount/折扣, refund_of/原小票号.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections import OrderedDict
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from analytics.models import Sale, SaleChannel, SaleImport
+from analytics.services import LineInput, sale_record
+from customers.models import Customer
+from tenancy.context import current_tenant
+
+MAX_ROWS = 50_000
+COLUMNS = {
+    "sale_id": ("sale_id", "小票号"),
+    "time": ("time", "时间"),
+    "member": ("member", "会员"),
+    "sku": ("sku", "商品编码"),
+    "name": ("name", "商品名称"),
+    "category": ("category", "品类"),
+    "quantity": ("quantity", "数量"),
+    "unit_price": ("unit_price", "单价"),
+    "discount": ("discount", "折扣"),
+    "refund_of": ("refund_of", "原小票号"),
+}
+REQUIRED = ("sale_id", "time", "sku", "quantity")
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+
+class ImportFailed(Exception):
+    def __init__(self, errors: list[dict]):
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+
+
+def _error(line: int, message: str) -> dict:
+    return {"line": line, "message": str(message)}
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_table(upload) -> list[list[str]]:
+    """The file's rows as lists of strings (header first)."""
+    name = (getattr(upload, "name", "") or "").lower()
+    data = upload.read()
+    if name.endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same error
+            raise ValidationError(_("This is not a readable XLSX file.")) from exc
+        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    if not name.endswith(".csv"):
+        raise ValidationError(_("Upload a .csv or .xlsx file."))
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValidationError(_("The CSV file is neither UTF-8 nor GB18030 encoded."))
+    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+
+
+def parse_rows(table: list[list[str]]) -> list[dict]:
+    """Map the header to known columns; every row keeps its line number in the file."""
+    if not table:
+        raise ValidationError(_("The file is empty."))
+    header = [h.strip().lower() for h in table[0]]
+    index = {}
+    for key, names in COLUMNS.items():
+        for position, title in enumerate(header):
+            if title in names:
+                index[key] = position
+    missing = [COLUMNS[key][1] for key in REQUIRED if key not in index]
+    if missing:
+        raise ValidationError(
+            _("Line 1: missing columns: %(columns)s.") % {"columns": "、".join(missing)}
+        )
+    if len(table) - 1 > MAX_ROWS:
+        raise ValidationError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
+    rows = []
+    for line_no, raw in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in raw):
+            continue
+        row = {"line": line_no}
+        for key, position in index.items():
+            row[key] = raw[position].strip() if position < len(raw) else ""
+        rows.append(row)
+    if not rows:
+        raise ValidationError(_("The file has no data rows."))
+    return rows
+
+
+def _parse_time(value: str, zone) -> datetime.datetime | None:
+    for fmt in TIME_FORMATS:
+        try:
+            naive = datetime.datetime.strptime(value, fmt)  # noqa: DTZ007 - made aware below
+        except ValueError:
+            continue
+        return naive.replace(tzinfo=zone)
+    return None
+
+
+def _decimal(value: str, default: str | None = None) -> Decimal | None:
+    if value == "" and default is not None:
+        return Decimal(default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def write_rows(sale_import: SaleImport) -> tuple[int, int]:
+    """Check every row, then record each sale; raise ImportFailed with all reasons."""
+    tenant = current_tenant()
+    errors: list[dict] = []
+    groups: OrderedDict[str, dict] = OrderedDict()
+    member_keys = {r.get("member", "") for r in sale_import.rows} - {""}
+    members = {}
+    for customer in Customer.objects.filter(
+        Q(card_number__in=member_keys) | Q(phone__in=member_keys)
+    ):
+        members[customer.card_number] = customer
+        if customer.phone:
+            members[customer.phone] = customer
+    for row in sale_import.rows:
+        line = row["line"]
+        problems = []
+        for key in REQUIRED:
+            if not row.get(key):
+                problems.append(_("%(column)s is empty") % {"column": COLUMNS[key][1]})
+        occurred_at = _parse_time(row.get("time", ""), tenant.zone) if row.get("time") else None
+        if row.get("time") and occurred_at is None:
+            problems.append(_("time must look like 2026-01-31 14:05"))
+        quantity = None
+        if row.get("quantity"):
+            try:
+                quantity = int(row["quantity"])
+                if quantity <= 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(_("quantity must be a whole number of at least 1"))
+        is_refund = bool(row.get("refund_of"))
+        price = _decimal(row.get("unit_price", ""))
+        if not is_refund and (price is None or price < 0):
+            problems.append(_("unit price must be a number of 0 or more"))
+        discount = _decimal(row.get("discount", ""), default="0")
+        if discount is None or discount < 0:
+            problems.append(_("discount must be a number of 0 or more"))
+        member = None
+        if row.get("member"):
+            member = members.get(row["member"])
+            if member is None:
+                problems.append(_("no member with card or phone %(v)s") % {"v": row["member"]})
+        group = groups.get(row.get("sale_id", ""))
+        if (
+            group
+            and problems == []
+            and (
+                group["occurred_at"] != occurred_at
+                or group["member"] != member
+                or group["refund_of"] != row.get("refund_of", "")
+            )
+        ):
+            problems.append(_("lines of one sale must share time, member and original sale"))
+        if problems:
+            errors.append(_error(line, "；".join(str(p) for p in problems)))
+            continue
+        if group is None:
+            group = groups[row["sale_id"]] = {
+                "line": line,
+                "occurred_at": occurred_at,
+                "member": member,
+                "refund_of": row.get("refund_of", ""),
+                "lines": [],
+            }
+        group["lines"].append(
+            LineInput(
+                sku=row["sku"],
+                quantity=quantity,
+                unit_price=price,
+                discount=discount,
+                name=row.get("name", ""),
+                category=row.get("category", ""),
+            )
+        )
+    if errors:
+        raise ImportFailed(errors)
+
+    store = sale_import.store
+    existing = set(
+        Sale.objects.filter(store=store, external_id__in=list(groups)).values_list(
+            "external_id", flat=True
+        )
+    )
+    created = skipped = 0
+    # Sales before refunds, so a refund may point at a sale earlier in the same file.
+    ordered = sorted(groups.items(), key=lambda item: bool(item[1]["refund_of"]))
+    for sale_id, group in ordered:
+        if sale_id in existing:
+            skipped += 1  # imported before: re-uploading a file is harmless
+            continue
+        original = None
+        if group["refund_of"]:
+            original = Sale.objects.filter(store=store, external_id=group["refund_of"]).first()
+            if original is None:
+                errors.append(
+                    _error(
+                        group["line"],
+                        _("original sale %(id)s is not known for this store")
+                        % {"id": group["refund_of"]},
+                    )
+                )
+                continue
+        try:
+            sale_record(
+                store=store,
+                occurred_at=group["occurred_at"],
+                lines=group["lines"],
+                channel=SaleChannel.IMPORT,
+                member=group["member"],
+                external_id=sale_id,
+                refund_of=original,
+                audit=False,  # one audit event for the whole file instead
+            )
+        except ValidationError as exc:
+            errors.append(_error(group["line"], "；".join(exc.messages)))
+            continue
+        created += 1
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: e["line"]))
+    return created, skipped

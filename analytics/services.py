@@ -1,0 +1,456 @@
+"""Every write of the analytics app: recording sales (counter, POS API, file import),
+refunds, store API tokens, and marking late days for the nightly aggregation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from analytics.models import (
+    ZERO,
+    DirtyDay,
+    Product,
+    Sale,
+    SaleChannel,
+    SaleImport,
+    SaleImportStatus,
+    SaleLine,
+    StoreApiToken,
+)
+from customers.models import Customer
+from stores.models import Store, StoreStatus
+from tenancy.context import current_tenant
+from tenancy.models import StaffMember, Tenant
+from tenancy.services import audit_record
+
+CENT = Decimal("0.01")
+# A POS clock may run a little ahead of ours; anything later than this is a typo.
+FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
+MAX_LINES = 200
+# Imports with more rows than this run as a background job.
+IMPORT_SYNC_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One line as entered or sent. For a refund only sku and quantity count."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal | None = None
+    discount: Decimal = ZERO
+    name: str = ""
+    category: str = ""
+
+
+@dataclass
+class _Totals:
+    subtotal: Decimal = ZERO
+    discount: Decimal = ZERO
+    items: int = 0
+    lines: list[dict] = field(default_factory=list)
+
+
+def local_day(moment: datetime.datetime, tenant: Tenant | None = None) -> datetime.date:
+    """Which calendar day a moment belongs to, in the tenant's time zone."""
+    tenant = tenant or current_tenant()
+    return moment.astimezone(tenant.zone).date()
+
+
+def day_bounds(day: datetime.date, tenant: Tenant | None = None):
+    """The UTC instants [start, end) of a local calendar day (23 or 25 hours with DST)."""
+    zone = (tenant or current_tenant()).zone
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+    next_day = day + datetime.timedelta(days=1)
+    end = datetime.datetime.combine(next_day, datetime.time.min, tzinfo=zone)
+    return start.astimezone(datetime.UTC), end.astimezone(datetime.UTC)
+
+
+# --- Sales -----------------------------------------------------------------------------------
+
+
+def _product_for(line: LineInput, line_no: int) -> Product:
+    sku = line.sku.strip()
+    if not sku:
+        raise ValidationError(_("Line %(line)s: enter a SKU.") % {"line": line_no})
+    product = Product.objects.filter(sku=sku).first()
+    if product is None:
+        if not line.name.strip():
+            raise ValidationError(
+                _("Line %(line)s: SKU %(sku)s is new, enter its name.")
+                % {"line": line_no, "sku": sku}
+            )
+        # get_or_create: two tills selling a new SKU at once both end up with the same row.
+        product, _created = Product.objects.get_or_create(
+            sku=sku, defaults={"name": line.name.strip()[:100], "category": line.category[:50]}
+        )
+    return product
+
+
+def _price_lines(lines: list[LineInput]) -> _Totals:
+    totals = _Totals()
+    for index, line in enumerate(lines, start=1):
+        if line.quantity is None or line.quantity <= 0:
+            raise ValidationError(
+                _("Line %(line)s: quantity must be at least 1.") % {"line": index}
+            )
+        if line.unit_price is None or line.unit_price < 0:
+            raise ValidationError(
+                _("Line %(line)s: enter a unit price of 0 or more.") % {"line": index}
+            )
+        gross = (line.unit_price * line.quantity).quantize(CENT, ROUND_HALF_UP)
+        discount = (line.discount or ZERO).quantize(CENT, ROUND_HALF_UP)
+        if discount < 0 or discount > gross:
+            raise ValidationError(
+                _("Line %(line)s: the discount must be between 0 and the line amount.")
+                % {"line": index}
+            )
+        totals.subtotal += gross
+        totals.discount += discount
+        totals.items += line.quantity
+        totals.lines.append(
+            {
+                "line_no": index,
+                "product": _product_for(line, index),
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.quantize(CENT, ROUND_HALF_UP),
+                "discount": discount,
+                "line_total": gross - discount,
+            }
+        )
+    return totals
+
+
+def _price_refund(original: Sale, lines: list[LineInput]) -> _Totals:
+    """Refund lines priced from the original sale; never more than is left to refund."""
+    original_lines = list(
+        SaleLine.objects.filter(sale=original).select_related("product").order_by("line_no")
+    )
+    refunded = defaultdict(lambda: [0, ZERO])
+    for row in SaleLine.objects.filter(refunded_line__sale=original).values(
+        "refunded_line_id", "quantity", "line_total"
+    ):
+        # Stored negative on the refund; kept positive here.
+        refunded[row["refunded_line_id"]][0] -= row["quantity"]
+        refunded[row["refunded_line_id"]][1] -= row["line_total"]
+    totals = _Totals()
+    line_no = 0
+    for index, line in enumerate(lines, start=1):
+        if line.quantity is None or line.quantity <= 0:
+            raise ValidationError(
+                _("Line %(line)s: quantity must be at least 1.") % {"line": index}
+            )
+        wanted = line.quantity
+        candidates = [o for o in original_lines if o.product.sku == line.sku.strip()]
+        if not candidates:
+            raise ValidationError(
+                _("Line %(line)s: SKU %(sku)s is not on the original sale.")
+                % {"line": index, "sku": line.sku}
+            )
+        for original_line in candidates:
+            done_qty, done_amount = refunded[original_line.pk]
+            left = original_line.quantity - done_qty
+            take = min(left, wanted)
+            if take <= 0:
+                continue
+            if take == left:
+                # The last units give back exactly what is left, so rounding never leaves
+                # a cent behind or refunds one too many.
+                amount = original_line.line_total - done_amount
+            else:
+                amount = (original_line.line_total * take / original_line.quantity).quantize(
+                    CENT, ROUND_HALF_UP
+                )
+            refunded[original_line.pk] = [done_qty + take, done_amount + amount]
+            wanted -= take
+            line_no += 1
+            totals.subtotal -= amount
+            totals.items -= take
+            totals.lines.append(
+                {
+                    "line_no": line_no,
+                    "product": original_line.product,
+                    "quantity": -take,
+                    "unit_price": original_line.unit_price,
+                    "discount": ZERO,
+                    "line_total": -amount,
+                    "refunded_line": original_line,
+                }
+            )
+            if wanted == 0:
+                break
+        if wanted > 0:
+            raise ValidationError(
+                _(
+                    "Line %(line)s: cannot refund more of %(sku)s than was sold "
+                    "and not yet refunded."
+                )
+                % {"line": index, "sku": line.sku}
+            )
+    return totals
+
+
+def _mark_dirty_if_late(*, store: Store, occurred_at: datetime.datetime) -> None:
+    tenant = current_tenant()
+    day = local_day(occurred_at, tenant)
+    if day < local_day(timezone.now(), tenant):
+        dirty_day_mark(store=store, day=day)
+
+
+def dirty_day_mark(*, store: Store, day: datetime.date) -> None:
+    """Ask the next aggregation run to recompute (store, day). One upsert, race-free."""
+    table = DirtyDay._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, store_id, day, marked_at, cleaned_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, NULL) ON CONFLICT (tenant_id, store_id, day) "
+            "DO UPDATE SET marked_at = excluded.marked_at, cleaned_at = NULL",
+            [store.tenant_id, store.pk, day, timezone.now()],
+        )
+
+
+def loyalty_after_sale(*, sale: Sale, points_to_redeem: int, staff: StaffMember | None) -> None:
+    """SEAM for loyalty (issue: loyalty engineer's loyalty/services.py, not on main yet).
+
+    Inside the sale transaction, once loyalty lands: redeem `points_to_redeem` with source key
+    "sale-redeem:<id>", earn with "sale:<id>" for a sale, reverse with "refund:<id>" for a
+    refund, and store sale.points_earned. Until then no points move, and redemption is refused
+    before anything is written (see sale_record).
+    """
+    return None
+
+
+def points_redemption_available() -> bool:
+    return False
+
+
+@transaction.atomic
+def sale_record(
+    *,
+    store: Store,
+    occurred_at: datetime.datetime,
+    lines: list[LineInput],
+    channel: str,
+    staff: StaffMember | None = None,
+    member: Customer | None = None,
+    external_id: str = "",
+    refund_of: Sale | None = None,
+    points_to_redeem: int = 0,
+    request_hash: str = "",
+    audit: bool = True,
+) -> tuple[Sale, bool]:
+    """Record one sale or refund; the only way sales are written. Returns (sale, created).
+
+    Totals are computed here from the lines, never taken from the caller. With an
+    `external_id` the call is idempotent per store: a repeat returns the first sale.
+    """
+    if channel not in SaleChannel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    external_id = (external_id or "").strip()
+    if external_id:
+        existing = Sale.objects.filter(store=store, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    if timezone.is_naive(occurred_at):
+        raise ValueError("occurred_at must be aware")
+    if occurred_at > timezone.now() + FUTURE_TOLERANCE:
+        raise ValidationError(_("The time of sale is in the future."))
+    if store.status == StoreStatus.CLOSED:
+        raise ValidationError(_("This store is closed and cannot record sales."))
+    if staff is not None and not staff.can_access_store(store.pk):
+        raise ValidationError(_("This staff member does not work for this store."))
+    if not lines:
+        raise ValidationError(_("Add at least one line."))
+    if len(lines) > MAX_LINES:
+        raise ValidationError(_("A sale has at most %(n)s lines.") % {"n": MAX_LINES})
+    if member is not None and member.is_erased:
+        raise ValidationError(_("This member was erased and cannot buy as a member."))
+    if points_to_redeem < 0:
+        raise ValidationError(_("Points to redeem cannot be negative."))
+    if points_to_redeem and (refund_of is not None or not points_redemption_available()):
+        raise ValidationError(_("Points cannot be redeemed on this sale."))
+    if points_to_redeem and member is None:
+        raise ValidationError(_("Only a member can redeem points."))
+
+    if refund_of is not None:
+        # Lock the original: two refunds of the same sale at once could each see enough
+        # left to refund and together give back more than was sold.
+        original = Sale.objects.select_for_update().get(pk=refund_of.pk)
+        if original.refund_of_id is not None:
+            raise ValidationError(_("A refund cannot itself be refunded."))
+        if occurred_at < original.occurred_at:
+            raise ValidationError(_("A refund cannot happen before the sale it refunds."))
+        member = original.member
+        totals = _price_refund(original, lines)
+    else:
+        original = None
+        totals = _price_lines(lines)
+
+    sale = Sale.objects.create(
+        store=store,
+        member=member,
+        staff=staff,
+        occurred_at=occurred_at,
+        channel=channel,
+        external_id=external_id,
+        request_hash=request_hash,
+        refund_of=original,
+        subtotal=totals.subtotal,
+        discount_total=totals.discount,
+        total=totals.subtotal - totals.discount,
+        item_count=totals.items,
+    )
+    SaleLine.objects.bulk_create([SaleLine(sale=sale, **line) for line in totals.lines])
+    loyalty_after_sale(sale=sale, points_to_redeem=points_to_redeem, staff=staff)
+    _mark_dirty_if_late(store=store, occurred_at=occurred_at)
+    if audit:
+        audit_record(
+            action="sale.refund" if original else "sale.record",
+            actor=staff,
+            obj=sale,
+            after={
+                "store": store.code,
+                "channel": channel,
+                "total": str(sale.total),
+                "external_id": external_id,
+                "refund_of": original.pk if original else None,
+            },
+        )
+    return sale, True
+
+
+# --- Store API tokens ------------------------------------------------------------------------
+
+
+def _hash_secret(secret: str) -> str:
+    # The secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force
+    # the way there is with a password.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, store: Store, name: str, actor: StaffMember) -> tuple[StoreApiToken, str]:
+    """Create a POS token for `store`; the plain token is returned once and never stored."""
+    if store.status == StoreStatus.CLOSED:
+        raise ValidationError(_("This store is closed and cannot record sales."))
+    key = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    token = StoreApiToken.objects.create(
+        store=store,
+        name=name.strip() or store.code,
+        key=key,
+        secret_hash=_hash_secret(secret),
+        created_by=actor,
+    )
+    audit_record(action="api_token.create", actor=actor, obj=token, after={"store": store.code})
+    return token, f"{store.tenant_id}.{key}.{secret}"
+
+
+@transaction.atomic
+def api_token_revoke(*, token: StoreApiToken, actor: StaffMember) -> StoreApiToken:
+    updated = StoreApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=actor
+    )
+    if updated:
+        audit_record(action="api_token.revoke", actor=actor, obj=token)
+    token.refresh_from_db()
+    return token
+
+
+def api_token_tenant(raw: str) -> Tenant | None:
+    """The tenant named by a token's prefix; checked for real by api_token_check."""
+    tenant_id, _sep, _rest = (raw or "").partition(".")
+    if not tenant_id.isdigit():
+        return None
+    return Tenant.objects.filter(pk=int(tenant_id), is_active=True).first()
+
+
+def api_token_check(raw: str) -> StoreApiToken | None:
+    """The live token matching `raw`, inside the tenant context the caller selected."""
+    parts = (raw or "").split(".")
+    if len(parts) != 3:
+        return None
+    tenant_id, key, secret = parts
+    tenant = current_tenant()
+    if str(tenant.pk) != tenant_id:
+        return None
+    token = (
+        StoreApiToken.objects.select_related("store", "store__tenant")
+        .filter(key=key, revoked_at__isnull=True)
+        .first()
+    )
+    # Compare even when no token was found, so timing tells nothing about which keys exist.
+    expected = token.secret_hash if token else _hash_secret("no-such-token")
+    if not hmac.compare_digest(expected, _hash_secret(secret)) or token is None:
+        return None
+    StoreApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+# --- File import -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sale_import_create(
+    *, store: Store, actor: StaffMember, file_name: str, rows: list[dict]
+) -> SaleImport:
+    """Keep the parsed rows and write them now (small files) or in a job (large ones)."""
+    from analytics import tasks
+
+    sale_import = SaleImport.objects.create(
+        store=store, uploaded_by=actor, file_name=file_name[:200], rows=rows
+    )
+    audit_record(
+        action="sale_import.upload", actor=actor, obj=sale_import, after={"rows": len(rows)}
+    )
+    if len(rows) > IMPORT_SYNC_LIMIT:
+        tenant_id = store.tenant_id
+        transaction.on_commit(lambda: tasks.run_sale_import.delay(tenant_id, sale_import.pk))
+    return sale_import
+
+
+def sale_import_run(*, sale_import_id: int) -> SaleImport:
+    """Write every sale of an import, or none of them (with each bad line's reason)."""
+    from analytics.importing import ImportFailed, write_rows
+
+    sale_import = SaleImport.objects.get(pk=sale_import_id)
+    if sale_import.status != SaleImportStatus.PENDING:
+        return sale_import  # a repeated job is harmless
+    try:
+        with transaction.atomic():
+            created, skipped = write_rows(sale_import)
+            sale_import.status = SaleImportStatus.DONE
+            sale_import.sales_created = created
+            sale_import.sales_skipped = skipped
+            sale_import.rows = []  # the sales now hold the data
+            sale_import.finished_at = timezone.now()
+            sale_import.save()
+            audit_record(
+                action="sale_import.done",
+                actor=sale_import.uploaded_by,
+                obj=sale_import,
+                after={"created": created, "skipped": skipped},
+            )
+    except ImportFailed as failed:
+        sale_import.refresh_from_db()
+        sale_import.status = SaleImportStatus.FAILED
+        sale_import.errors = failed.errors
+        sale_import.finished_at = timezone.now()
+        sale_import.save(update_fields=["status", "errors", "finished_at"])
+        return sale_import
+    # Late days of this file are recomputed now rather than tonight.
+    from analytics.aggregation import aggregates_refresh_dirty
+
+    aggregates_refresh_dirty()
+    return sale_import

@@ -1,0 +1,14 @@
+"""Celery tasks: unpack ids, enter the tenant (tenant_task does), call a service."""
+
+from analytics import aggregation, services
+from tenancy.tasks import tenant_task
+
+
+@tenant_task(name="analytics.nightly_aggregates", time_limit=60 * 60, soft_time_limit=55 * 60)
+def nightly_aggregates() -> dict:
+    return aggregation.aggregates_run_nightly()
+
+
+@tenant_task(name="analytics.run_sale_import")
+def run_sale_import(sale_import_id: int) -> str:
+    return services.sale_import_run(sale_import_id=sale_import_id).status
