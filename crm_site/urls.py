@@ -17,6 +17,7 @@ urlpatterns = [
     path("loyalty/", include("loyalty.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("analytics/", include("analytics.urls")),
+    path("api/v1/", include("analytics.api_urls")),
 ]
 
 if settings.DEBUG:

@@ -34,7 +34,5 @@ def line(sku="SKU-TEA", quantity=1, price="10.00", discount="0", name="", catego
 
 def record_sale(store, when: datetime.datetime, lines=None, **kwargs):
     kwargs.setdefault("channel", SaleChannel.COUNTER)
-    sale, _created = sale_record(
-        store=store, occurred_at=when, lines=lines or [line()], **kwargs
-    )
+    sale, _created = sale_record(store=store, occurred_at=when, lines=lines or [line()], **kwargs)
     return sale

@@ -32,7 +32,7 @@ from analytics.services import LineInput, day_bounds, local_day, sale_record
 from customers.models import Customer
 from stores.models import Store
 from tenancy.context import tenant_context
-from tenancy.models import Role, StaffMember
+from tenancy.models import StaffMember
 from tests.analytics.factories import line, record_sale
 from tests.factories import CustomerFactory
 

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from analytics.selectors import PRESETS
+from analytics.services import LineInput
+from customers.models import Customer
+from stores.models import Store, StoreStatus
+
+
+class StoreChoiceMixin:
+    def limit_stores(self, stores) -> None:
+        field = self.fields["store"]
+        field.queryset = stores.exclude(status=StoreStatus.CLOSED).order_by("code")
+        if field.queryset.count() == 1:
+            field.initial = field.queryset.first().pk
+
+
+class CounterSaleForm(StoreChoiceMixin, forms.Form):
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    member = forms.CharField(
+        label=_("Member phone or card number"),
+        required=False,
+        max_length=20,
+        help_text=_("Leave empty for a walk-in customer."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "search"}),
+    )
+
+    def __init__(self, *args, stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_stores(stores)
+
+    def clean_member(self) -> Customer | None:
+        value = self.cleaned_data["member"].strip().replace(" ", "")
+        if not value:
+            return None
+        member = (
+            Customer.objects.filter(Q(phone=value) | Q(card_number=value), is_erased=False)
+            .order_by("pk")
+            .first()
+        )
+        if member is None:
+            raise ValidationError(_("No member has this phone or card number."))
+        return member
+
+
+class SaleLineForm(forms.Form):
+    sku = forms.CharField(label=_("SKU"), max_length=40, required=False)
+    name = forms.CharField(label=_("Product name"), max_length=100, required=False)
+    category = forms.CharField(label=_("Category"), max_length=50, required=False)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=100000, initial=1)
+    unit_price = forms.DecimalField(
+        label=_("Unit price"),
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+    )
+    discount = forms.DecimalField(
+        label=_("Discount"),
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("sku") and data.get("unit_price") is None:
+            self.add_error("unit_price", _("Enter the unit price."))
+        return data
+
+    def line(self) -> LineInput | None:
+        data = self.cleaned_data
+        if not data.get("sku"):
+            return None
+        return LineInput(
+            sku=data["sku"],
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            discount=data.get("discount") or Decimal("0"),
+            name=data.get("name", ""),
+            category=data.get("category", ""),
+        )
+
+
+SaleLineFormSet = forms.formset_factory(SaleLineForm, extra=5, max_num=50, validate_max=True)
+
+
+class ApiTokenForm(StoreChoiceMixin, forms.Form):
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    name = forms.CharField(
+        label=_("Name"), max_length=50, help_text=_("Which till or POS system uses it.")
+    )
+
+    def __init__(self, *args, stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_stores(stores)
+
+
+class SaleImportForm(StoreChoiceMixin, forms.Form):
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    file = forms.FileField(
+        label=_("POS export (CSV or XLSX)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+    def __init__(self, *args, stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_stores(stores)
+
+
+class PeriodForm(forms.Form):
+    preset = forms.ChoiceField(
+        label=_("Period"), choices=list(PRESETS.items()), required=False, initial="month"
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    group = forms.ChoiceField(
+        label=_("Group by"),
+        required=False,
+        choices=[("store", _("Store")), ("region", _("Region")), ("type", _("Store type"))],
+    )
+
+    def period(self):
+        from analytics.selectors import period_for
+
+        data = self.cleaned_data if self.is_valid() else {}
+        preset = data.get("preset") or "month"
+        if data.get("start") and data.get("end") and preset == "custom":
+            return period_for("custom", data["start"], data["end"])
+        if data.get("start") and data.get("end") and not data.get("preset"):
+            return period_for("custom", data["start"], data["end"])
+        return period_for(preset)

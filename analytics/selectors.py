@@ -1,0 +1,273 @@
+"""Reads behind the dashboards and exports.
+
+Past days come only from the daily aggregate tables (one row per store per day, or per
+product/staff per store per day); only "today so far" reads raw sales, bounded to today.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from analytics.models import ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
+from analytics.services import day_bounds, local_day
+from tenancy.context import current_tenant
+
+ZERO = Decimal("0")
+PRESETS = {
+    "day": _("Yesterday"),
+    "week": _("Last 7 days"),
+    "month": _("Month to date"),
+    "ytd": _("Year to date"),
+    "12m": _("Last 12 months"),
+    "custom": _("Custom range"),
+}
+MAX_DAYS = 3 * 366
+
+
+def shift_year(day: datetime.date, years: int = -1) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # Feb 29 -> Feb 28 in a common year
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date
+    end: datetime.date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        end = self.start - datetime.timedelta(days=1)
+        return Period(end - datetime.timedelta(days=self.days - 1), end)
+
+    def last_year(self) -> Period:
+        return Period(shift_year(self.start), shift_year(self.end))
+
+    def dates(self) -> list[datetime.date]:
+        return [self.start + datetime.timedelta(days=n) for n in range(self.days)]
+
+
+def today_local() -> datetime.date:
+    return local_day(timezone.now(), current_tenant())
+
+
+def period_for(
+    preset: str, start: datetime.date | None = None, end: datetime.date | None = None
+) -> Period:
+    """A preset or custom range of past days; today belongs to the live figures instead."""
+    yesterday = today_local() - datetime.timedelta(days=1)
+    if preset == "custom" and start and end:
+        end = min(end, yesterday)
+        start = min(start, end)
+        start = max(start, end - datetime.timedelta(days=MAX_DAYS - 1))
+        return Period(start, end)
+    if preset == "week":
+        return Period(yesterday - datetime.timedelta(days=6), yesterday)
+    if preset == "month":
+        return Period(yesterday.replace(day=1), yesterday)
+    if preset == "ytd":
+        return Period(yesterday.replace(month=1, day=1), yesterday)
+    if preset == "12m":
+        return Period(yesterday - datetime.timedelta(days=364), yesterday)
+    return Period(yesterday, yesterday)
+
+
+def _ratio(part, whole) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
+
+
+def _kpi(revenue, transactions, items, member_revenue, new_members) -> dict:
+    revenue = revenue or ZERO
+    transactions = transactions or 0
+    return {
+        "revenue": revenue,
+        "transactions": transactions,
+        "items": items or 0,
+        "average_ticket": (revenue / transactions).quantize(Decimal("0.01"))
+        if transactions
+        else ZERO,
+        "member_share": _ratio(member_revenue or 0, revenue),
+        "new_members": new_members or 0,
+    }
+
+
+def _sums(prefix: str, q: Q) -> dict:
+    return {
+        f"{prefix}revenue": Sum("revenue", filter=q),
+        f"{prefix}transactions": Sum("transactions", filter=q),
+        f"{prefix}items": Sum("items", filter=q),
+        f"{prefix}member_revenue": Sum("member_revenue", filter=q),
+        f"{prefix}new_members": Sum("new_members", filter=q),
+    }
+
+
+def _unpack(row: dict, prefix: str) -> dict:
+    return _kpi(
+        row[f"{prefix}revenue"],
+        row[f"{prefix}transactions"],
+        row[f"{prefix}items"],
+        row[f"{prefix}member_revenue"],
+        row[f"{prefix}new_members"],
+    )
+
+
+def change(current, previous) -> Decimal | None:
+    if previous in (None, 0) or current is None:
+        return None
+    return ((Decimal(current) - Decimal(previous)) / abs(Decimal(previous))).quantize(
+        Decimal("0.0001")
+    )
+
+
+def compare_kpis(store_ids: list[int] | None, period: Period) -> dict:
+    """KPIs of the period, the previous period and the same period last year: one query."""
+    ranges = {"cur_": period, "prev_": period.previous(), "ly_": period.last_year()}
+    rows = StoreDailyStats.objects.all()
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    span = Q()
+    for p in ranges.values():
+        span |= Q(day__range=(p.start, p.end))
+    aggregates = {}
+    for prefix, p in ranges.items():
+        aggregates.update(_sums(prefix, Q(day__range=(p.start, p.end))))
+    row = rows.filter(span).aggregate(**aggregates)
+    result = {name.rstrip("_"): _unpack(row, name) for name in ranges}
+    for key in ("revenue", "transactions", "average_ticket", "member_share"):
+        result.setdefault("change_prev", {})[key] = change(result["cur"][key], result["prev"][key])
+        result.setdefault("change_ly", {})[key] = change(result["cur"][key], result["ly"][key])
+    return result
+
+
+def standard_periods(store_ids: list[int] | None) -> list[dict]:
+    """Yesterday, last 7 days, month to date and year to date, from one query."""
+    presets = ["day", "week", "month", "ytd"]
+    periods = {p: period_for(p) for p in presets}
+    earliest = min(p.start for p in periods.values())
+    rows = StoreDailyStats.objects.filter(day__gte=earliest, day__lte=periods["day"].end)
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    aggregates = {}
+    for name, p in periods.items():
+        aggregates.update(_sums(f"{name}_", Q(day__range=(p.start, p.end))))
+    row = rows.aggregate(**aggregates)
+    return [
+        {"key": name, "label": PRESETS[name], "period": periods[name], **_unpack(row, f"{name}_")}
+        for name in presets
+    ]
+
+
+def today_live(store_ids: list[int] | None) -> dict:
+    """Today so far, straight from the sales of today only."""
+    tenant = current_tenant()
+    start, end = day_bounds(today_local(), tenant)
+    sales = Sale.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if store_ids is not None:
+        sales = sales.filter(store_id__in=store_ids)
+    row = sales.aggregate(
+        revenue=Sum("total"),
+        transactions=Count("pk", filter=Q(refund_of__isnull=True)),
+        items=Sum("item_count"),
+        member_revenue=Sum("total", filter=Q(member__isnull=False)),
+    )
+    return _kpi(row["revenue"], row["transactions"], row["items"], row["member_revenue"], 0)
+
+
+def daily_series(store_ids: list[int] | None, period: Period) -> list[tuple]:
+    """(day, revenue) for every day of the period, zero where there is no row."""
+    rows = StoreDailyStats.objects.filter(day__range=(period.start, period.end))
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    by_day = dict(rows.values("day").annotate(total=Sum("revenue")).values_list("day", "total"))
+    return [(day, by_day.get(day) or ZERO) for day in period.dates()]
+
+
+def product_ranking(store_ids: list[int] | None, period: Period, *, slowest=False, limit=10):
+    rows = ProductDailyStats.objects.filter(day__range=(period.start, period.end))
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    rows = rows.values("product_id", "product__sku", "product__name", "product__category").annotate(
+        quantity=Sum("quantity"), revenue=Sum("revenue")
+    )
+    order = ["quantity", "revenue", "product__sku"] if slowest else ["-revenue", "-quantity"]
+    return list(rows.order_by(*order)[:limit]) if limit else list(rows.order_by(*order))
+
+
+def staff_leaderboard(store_ids: list[int] | None, period: Period, *, limit=10):
+    rows = StaffDailyStats.objects.filter(day__range=(period.start, period.end))
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    rows = (
+        rows.values("staff_id", "staff__display_name")
+        .annotate(revenue=Sum("revenue"), transactions=Sum("transactions"))
+        .order_by("-revenue", "staff__display_name")
+    )
+    result = list(rows[:limit]) if limit else list(rows)
+    for row in result:
+        row["average_ticket"] = (
+            (row["revenue"] / row["transactions"]).quantize(Decimal("0.01"))
+            if row["transactions"]
+            else ZERO
+        )
+    return result
+
+
+# group -> (key, code, name, extra fields)
+GROUPINGS = {
+    "store": (
+        "store_id",
+        "store__code",
+        "store__name",
+        ("store__region__name", "store__store_type__name"),
+    ),
+    "region": ("store__region_id", "store__region__code", "store__region__name", ()),
+    "type": ("store__store_type_id", "store__store_type__code", "store__store_type__name", ()),
+}
+
+
+def store_ranking(period: Period, group: str = "store") -> list[dict]:
+    """Every store (or region, or store type) ranked by revenue, with the previous period."""
+    key, code, name, extra = GROUPINGS.get(group, GROUPINGS["store"])
+    prev = period.previous()
+    current = Q(day__range=(period.start, period.end))
+    before = Q(day__range=(prev.start, prev.end))
+    rows = (
+        StoreDailyStats.objects.filter(current | before)
+        .values(key, code, name, *extra)
+        .annotate(
+            **_sums("cur_", current),
+            prev_revenue=Coalesce(Sum("revenue", filter=before), ZERO),
+        )
+        .order_by(F("cur_revenue").desc(nulls_last=True), code)
+    )
+    ranked = []
+    for index, row in enumerate(rows, start=1):
+        kpi = _unpack(row, "cur_")
+        ranked.append(
+            {
+                "rank": index,
+                "key": row[key],
+                "code": row[code],
+                "name": row[name],
+                "region": row.get("store__region__name", ""),
+                "store_type": row.get("store__store_type__name", ""),
+                "store_id": row.get("store_id"),
+                "prev_revenue": row["prev_revenue"],
+                "change": change(kpi["revenue"], row["prev_revenue"]),
+                **kpi,
+            }
+        )
+    return ranked
