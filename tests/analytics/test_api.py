@@ -24,7 +24,13 @@ def payload(**overrides):
         "store": "BJ-ZY-001",
         "occurred_at": "2026-01-31T14:05:00+08:00",
         "lines": [
-            {"sku": "TEA-1", "name": "绿茶", "category": "茶", "quantity": 2, "unit_price": "12.50"},
+            {
+                "sku": "TEA-1",
+                "name": "绿茶",
+                "category": "茶",
+                "quantity": 2,
+                "unit_price": "12.50",
+            },
             {"sku": "CUP-1", "name": "杯子", "quantity": 1, "unit_price": 30, "discount": "5.00"},
         ],
     }
@@ -121,7 +127,9 @@ def test_a_member_sale_and_a_refund_by_reference(world, token_a1):
 def test_missing_and_malformed_tokens_are_refused(world, token_a1, header):
     client = Client()
     kwargs = {"headers": {"Authorization": header}} if header else {}
-    response = client.post(URL, data=json.dumps(payload()), content_type="application/json", **kwargs)
+    response = client.post(
+        URL, data=json.dumps(payload()), content_type="application/json", **kwargs
+    )
     assert response.status_code == 401
     assert response.json()["errors"][0]["field"] == "Authorization"
     assert sale_count(world.tenant_a) == 0
@@ -174,7 +182,10 @@ def test_another_tenants_token_cannot_be_replayed_against_this_tenant(world, tok
         (payload(lines=[{"sku": "A", "quantity": 0, "unit_price": "1"}]), "lines[0].quantity"),
         (payload(lines=[{"sku": "A", "quantity": 1.5, "unit_price": "1"}]), "lines[0].quantity"),
         (payload(lines=[{"sku": "A", "quantity": 1, "unit_price": "-1"}]), "lines[0].unit_price"),
-        (payload(lines=[{"sku": "A", "quantity": 1, "unit_price": "1.234"}]), "lines[0].unit_price"),
+        (
+            payload(lines=[{"sku": "A", "quantity": 1, "unit_price": "1.234"}]),
+            "lines[0].unit_price",
+        ),
         (payload(lines=[{"sku": "A", "quantity": 1, "unit_price": "abc"}]), "lines[0].unit_price"),
         (payload(lines=[{"quantity": 1, "unit_price": "1"}]), "lines[0].sku"),
         (payload(member_card="NO-SUCH"), "member_card"),

@@ -1,0 +1,154 @@
+"""CSV/XLSX import of a day's POS export: all or nothing, line-numbered Chinese errors."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from analytics import services
+from analytics.models import DirtyDay, Sale, SaleImport, StoreDailyStats
+from analytics.services import local_day
+from tenancy.context import tenant_context
+from tenancy.models import AuditEvent, Role
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "小票号,时间,会员,商品编码,商品名称,品类,数量,单价,折扣,原小票号\n"
+
+
+def csv_file(body: str, name="pos.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, (HEADER + body).encode("utf-8"), content_type="text/csv")
+
+
+def upload(client, store, file):
+    return client.post(reverse("analytics:import_upload"), {"store": store.pk, "file": file})
+
+
+@pytest.fixture
+def day_before(world):
+    with tenant_context(world.tenant_a):
+        return local_day(timezone.now()) - datetime.timedelta(days=2)
+
+
+def test_a_good_file_imports_every_sale_and_recomputes_its_late_day(world, client_for, day_before):
+    with tenant_context(world.tenant_a):
+        CustomerFactory(home_store=world.store_a1, card_number="VIP-1")
+    body = (
+        f"T1,{day_before} 10:00,VIP-1,A,苹果,水果,2,5.00,0,\n"
+        f"T1,{day_before} 10:00,VIP-1,B,香蕉,水果,1,3.50,0.50,\n"
+        f"T2,{day_before} 11:30,,A,苹果,水果,1,5.00,,\n"
+        f"R1,{day_before} 12:00,VIP-1,A,,,1,,,T1\n"
+    )
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    response = upload(client, world.store_a1, csv_file(body))
+    assert response.status_code == 302
+    with tenant_context(world.tenant_a):
+        sale_import = SaleImport.objects.get()
+        assert (sale_import.status, sale_import.sales_created) == ("done", 3)
+        assert Sale.objects.count() == 3
+        assert Sale.objects.get(external_id="R1").total == Decimal("-5.00")
+        # The day was marked late and recomputed right after the import.
+        assert DirtyDay.objects.get(day=day_before).cleaned_at is not None
+        stats = StoreDailyStats.objects.get(store=world.store_a1, day=day_before)
+        assert (stats.revenue, stats.transactions, stats.refunds) == (Decimal("13.00"), 2, 1)
+        assert AuditEvent.objects.filter(action="sale_import.done").exists()
+    # Uploading the same file again is harmless: nothing new.
+    upload(client, world.store_a1, csv_file(body))
+    with tenant_context(world.tenant_a):
+        latest = SaleImport.objects.order_by("-pk").first()
+        assert (latest.sales_created, latest.sales_skipped) == (0, 3)
+        assert Sale.objects.count() == 3
+
+
+def test_a_file_with_bad_rows_writes_nothing_and_names_each_line(world, client_for, day_before):
+    body = (
+        f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\n"
+        f"T2,昨天,,A,苹果,水果,1,5.00,,\n"
+        f"T3,{day_before} 10:00,,A,苹果,水果,0,5.00,,\n"
+        f"T4,{day_before} 10:00,NOPE,A,苹果,水果,1,abc,,\n"
+        f"R1,{day_before} 12:00,,A,,,1,,,T9\n"
+    )
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    response = upload(client, world.store_a1, csv_file(body))
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    with tenant_context(world.tenant_a):
+        sale_import = SaleImport.objects.get()
+        assert sale_import.status == "failed"
+        assert not Sale.objects.exists()
+        assert not DirtyDay.objects.exists()
+    lines = {e["line"]: e["message"] for e in sale_import.errors}
+    assert set(lines) == {3, 4, 5}  # R1 is checked only once every row parses
+    assert "时间格式应为" in lines[3]
+    assert "数量必须是不小于 1 的整数" in lines[4]
+    assert "没有卡号或手机号为 NOPE 的会员" in lines[5] and "单价" in lines[5]
+    assert "未导入任何数据" in page
+
+
+def test_a_refund_of_an_unknown_sale_rolls_back_the_whole_file(world, client_for, day_before):
+    body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\nR1,{day_before} 12:00,,A,,,1,,,T9\n"
+    upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))
+    with tenant_context(world.tenant_a):
+        assert SaleImport.objects.get().errors == [{"line": 3, "message": "本门店没有原小票 T9"}]
+        assert not Sale.objects.exists()
+
+
+def test_missing_columns_and_wrong_file_types_are_refused_on_the_form(world, client_for):
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    bad = SimpleUploadedFile("pos.csv", "小票号,时间\nT1,2026-01-01 10:00\n".encode())
+    page = upload(client, world.store_a1, bad).content.decode()
+    assert "第 1 行：缺少列：商品编码、数量。" in page
+    page = upload(client, world.store_a1, SimpleUploadedFile("a.txt", b"x")).content.decode()
+    assert "请上传 .csv 或 .xlsx 文件。" in page
+
+
+def test_xlsx_files_import_too(world, client_for, day_before):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER.strip().split(","))
+    sheet.append(
+        [
+            "X1",
+            datetime.datetime.combine(day_before, datetime.time(9)),
+            None,
+            "A",
+            "苹果",
+            "水果",
+            3,
+            2.5,
+            0,
+            None,
+        ]
+    )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    upload(
+        client_for(world.staff_a[Role.STORE_MANAGER]),
+        world.store_a1,
+        SimpleUploadedFile("pos.xlsx", buffer.getvalue()),
+    )
+    with tenant_context(world.tenant_a):
+        assert Sale.objects.get(external_id="X1").total == Decimal("7.50")
+
+
+def test_a_large_file_runs_as_a_background_job(
+    world, client_for, day_before, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "IMPORT_SYNC_LIMIT", 2)
+    monkeypatch.setattr("analytics.views.IMPORT_SYNC_LIMIT", 2)
+    body = "".join(f"T{n},{day_before} 10:{n:02d},,A,苹果,水果,1,5.00,0,\n" for n in range(5))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))
+    assert len(callbacks) == 1
+    with tenant_context(world.tenant_a):
+        assert SaleImport.objects.get().status == "done"
+        assert Sale.objects.count() == 5

@@ -1,0 +1,69 @@
+"""Concurrent retries of one POS sale: one row, and every answer is the first result."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from analytics.models import Sale, SaleLine
+from analytics.services import api_token_create
+from tenancy.context import tenant_context
+from tenancy.models import Role
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 8
+
+
+def test_concurrent_retries_of_the_same_pos_sale_record_it_once(world):
+    with tenant_context(world.tenant_a):
+        _token, plain = api_token_create(
+            store=world.store_a1, name="till", actor=world.staff_a[Role.HQ_ADMIN]
+        )
+    body = json.dumps(
+        {
+            "sale_id": "POS-RACE-1",
+            "store": "BJ-ZY-001",
+            "occurred_at": "2026-01-31T14:05:00+08:00",
+            "lines": [{"sku": "RACE-1", "name": "抢购", "quantity": 3, "unit_price": "9.90"}],
+        }
+    )
+    barrier = threading.Barrier(THREADS)
+    answers: list[tuple[int, dict]] = []
+    failures: list[BaseException] = []
+
+    def retry() -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            response = client.post(
+                "/api/v1/sales/",
+                data=body,
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {plain}"},
+            )
+            answers.append((response.status_code, response.json()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures, failures
+    assert len(answers) == THREADS
+    assert {status for status, _ in answers} == {201}
+    first = answers[0][1]
+    assert all(answer == first for _, answer in answers)
+    assert first["total"] == "29.70"
+    with tenant_context(world.tenant_a):
+        assert Sale.objects.filter(external_id="POS-RACE-1").count() == 1
+        assert SaleLine.objects.count() == 1
