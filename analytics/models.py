@@ -294,6 +294,8 @@ class ProductDailyStats(TenantScopedModel):
                 fields=["tenant", "store", "day", "product"], name="product_daily_stats_unique"
             ),
         ]
+        # The nightly job's stale-row cleanup and HQ's chain-wide rankings read by day.
+        indexes = [models.Index(fields=["tenant", "day"], name="product_daily_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.product_id} {self.day}"
@@ -317,6 +319,7 @@ class StaffDailyStats(TenantScopedModel):
                 fields=["tenant", "store", "day", "staff"], name="staff_daily_stats_unique"
             ),
         ]
+        indexes = [models.Index(fields=["tenant", "day"], name="staff_daily_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.staff_id} {self.day}"
