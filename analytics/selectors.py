@@ -271,3 +271,13 @@ def store_ranking(period: Period, group: str = "store") -> list[dict]:
             }
         )
     return ranked
+
+
+def member_recent_purchases(*, member, staff, limit: int = 5) -> list:
+    """A member's latest sales, for the member profile (store staff see their stores' only)."""
+    from tenancy.access import scope_to_stores
+
+    sales = scope_to_stores(
+        Sale.objects.filter(member=member).select_related("store"), staff
+    ).order_by("-occurred_at", "-id")
+    return list(sales[:limit])

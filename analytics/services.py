@@ -568,3 +568,26 @@ def report_export(
         },
     )
     return content, content_type, f"{stem}.{file_format}"
+
+
+# --- Members -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sales_move_member(*, source: Customer, target: Customer) -> int:
+    """Give a merged-away member's sales to the member they were merged into.
+
+    Called inside the members app's merge transaction, so either both happen or neither.
+    The purchase figures and RFM segment on the target are rewritten by the next nightly run.
+    """
+    if source.pk == target.pk:
+        return 0
+    moved = Sale.objects.filter(member=source).update(member=target)
+    if moved:
+        audit_record(
+            action="sale.member_moved",
+            obj=target,
+            before={"member": source.pk},
+            after={"member": target.pk, "sales": moved},
+        )
+    return moved
