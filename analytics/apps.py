@@ -8,8 +8,20 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from analytics import receivers
+        from customers.profile import register_panel
+        from customers.signals import customer_merged
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
+
+        customer_merged.connect(receivers.move_sales_on_merge, dispatch_uid="analytics_merge")
+        register_panel(
+            key="analytics.recent_purchases",
+            title=_("Recent purchases"),
+            template="analytics/_member_purchases.html",
+            context=receivers.recent_purchases_panel,
+            order=300,
+        )
 
         register(
             NavItem(

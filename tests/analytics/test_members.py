@@ -54,3 +54,52 @@ def test_recent_purchases_are_scoped_for_store_staff(world):
         assert set(hq_view) == {own, other}
         html = render_to_string("analytics/_member_purchases.html", {"purchases": hq_view})
         assert f"/analytics/sales/{other.pk}/" in html
+
+
+def test_a_real_merge_moves_the_sales_inside_its_transaction(world):
+    from customers.services import customer_merge
+
+    with tenant_context(world.tenant_a):
+        source = CustomerFactory(home_store=world.store_a1)
+        target = CustomerFactory(home_store=world.store_a1)
+        sale = record_sale(world.store_a1, timezone.now(), member=source)
+        customer_merge(source=source, target=target, staff=world.staff_a[Role.HQ_ADMIN])
+        sale.refresh_from_db()
+        assert sale.member == target
+
+
+def test_a_failing_receiver_rolls_the_move_back(world, monkeypatch):
+    from customers.services import customer_merge
+    from customers.signals import customer_merged
+
+    def explode(sender, **kwargs):
+        raise RuntimeError("another app failed")
+
+    customer_merged.connect(explode, dispatch_uid="test_explode")
+    try:
+        with tenant_context(world.tenant_a):
+            source = CustomerFactory(home_store=world.store_a1)
+            target = CustomerFactory(home_store=world.store_a1)
+            sale = record_sale(world.store_a1, timezone.now(), member=source)
+            with pytest.raises(RuntimeError):
+                customer_merge(source=source, target=target, staff=world.staff_a[Role.HQ_ADMIN])
+            sale.refresh_from_db()
+            assert sale.member == source
+    finally:
+        customer_merged.disconnect(dispatch_uid="test_explode")
+
+
+def test_the_member_profile_shows_recent_purchases(world, client_for):
+    from django.urls import reverse
+
+    with tenant_context(world.tenant_a):
+        member = CustomerFactory(home_store=world.store_a1)
+        sale = record_sale(
+            world.store_a1, timezone.now(), lines=[line(price="66.00")], member=member
+        )
+    page = client_for(world.staff_a[Role.CLERK]).get(
+        reverse("customers:profile", kwargs={"pk": member.pk})
+    )
+    html = page.content.decode()
+    assert "最近消费" in html
+    assert f"/analytics/sales/{sale.pk}/" in html and "¥66.00" in html
