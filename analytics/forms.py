@@ -95,7 +95,7 @@ SaleLineFormSet = forms.formset_factory(SaleLineForm, extra=5, max_num=50, valid
 class ApiTokenForm(StoreChoiceMixin, forms.Form):
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
     name = forms.CharField(
-        label=_("Name"), max_length=50, help_text=_("Which till or POS system uses it.")
+        label=_("Token name"), max_length=50, help_text=_("Which till or POS system uses it.")
     )
 
     def __init__(self, *args, stores, **kwargs):

@@ -24,7 +24,7 @@ ZERO = Decimal("0.00")
 
 class Product(TenantScopedModel):
     sku = models.CharField(_("SKU"), max_length=40)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("product name"), max_length=100)
     category = models.CharField(_("category"), max_length=50, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -156,7 +156,7 @@ class StoreApiToken(TenantScopedModel):
     store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="api_tokens", verbose_name=_("store")
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("token name"), max_length=50)
     key = models.CharField(_("key"), max_length=16, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
     created_by = models.ForeignKey(

@@ -80,7 +80,7 @@ def test_walk_in_sale_and_errors_shown_in_chinese(world, client_for):
     response = client.post(
         reverse("analytics:counter_sale"), form_data(world.store_a1, member="000")
     )
-    assert "没有会员使用此手机号或卡号。" in response.content.decode()
+    assert "没有使用此手机号或卡号的会员。" in response.content.decode()
     response = client.post(
         reverse("analytics:counter_sale"),
         form_data(

@@ -46,7 +46,7 @@ def test_store_manager_reads_the_dashboard_with_its_chart(world, page, sign_in, 
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="经营看板").click()
     assert page.get_by_role("heading", name="今日实时").is_visible()
     page.get_by_label("期间").select_option("month")
-    page.get_by_role("button", name="查看").click()
+    page.get_by_role("button", name="显示").click()
     page.wait_for_load_state()
     chart = page.locator("svg.trend-chart")
     assert chart.is_visible()
