@@ -31,6 +31,13 @@ class CounterSaleForm(StoreChoiceMixin, forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "search"}),
     )
 
+    points = forms.IntegerField(
+        label=_("Points to redeem"),
+        required=False,
+        min_value=0,
+        help_text=_("Members only; the points' value comes off the total."),
+    )
+
     def __init__(self, *args, stores, **kwargs):
         super().__init__(*args, **kwargs)
         self.limit_stores(stores)

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +30,13 @@ from analytics.models import (
     StoreApiToken,
 )
 from customers.models import Customer
+from loyalty.services import (
+    points_earn_for_sale,
+    points_excluded_categories,
+    points_redeem,
+    points_reverse_for_refund,
+    points_value,
+)
 from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember, Tenant
@@ -201,6 +209,23 @@ def _price_refund(original: Sale, lines: list[LineInput]) -> _Totals:
     return totals
 
 
+def _refund_points_share(original: Sale, *, refunded: Decimal) -> Decimal:
+    """The part of a refund the member had paid with points, which is not paid back in cash.
+
+    Proportional to the lines refunded; the refund that completes the sale takes exactly
+    what is left, so all refunds together return what was paid in money, to the fen.
+    """
+    base = original.subtotal - original.discount_total
+    before = Sale.objects.filter(refund_of=original).aggregate(
+        lines=Sum("subtotal"), points=Sum("points_discount")
+    )
+    refunded_before = -(before["lines"] or ZERO)
+    shared_before = -(before["points"] or ZERO)
+    if refunded_before + refunded >= base:
+        return original.points_discount - shared_before
+    return (original.points_discount * refunded / base).quantize(CENT, ROUND_HALF_UP)
+
+
 def _mark_dirty_if_late(*, store: Store, occurred_at: datetime.datetime) -> None:
     tenant = current_tenant()
     day = local_day(occurred_at, tenant)
@@ -220,19 +245,59 @@ def dirty_day_mark(*, store: Store, day: datetime.date) -> None:
         )
 
 
-def loyalty_after_sale(*, sale: Sale, points_to_redeem: int, staff: StaffMember | None) -> None:
-    """SEAM for loyalty (issue: loyalty engineer's loyalty/services.py, not on main yet).
+def _loyalty_for_sale(
+    *, sale: Sale, original: Sale | None, points_to_redeem: int, staff: StaffMember | None
+) -> None:
+    """Points for the sale, inside its transaction: a loyalty error undoes the whole sale.
 
-    Inside the sale transaction, once loyalty lands: redeem `points_to_redeem` with source key
-    "sale-redeem:<id>", earn with "sale:<id>" for a sale, reverse with "refund:<id>" for a
-    refund, and store sale.points_earned. Until then no points move, and redemption is refused
-    before anything is written (see sale_record).
+    Redeem first ("sale-redeem:<id>"), then earn on what the member paid ("sale:<id>"), with
+    the lines of categories that earn nothing excluded; a refund takes back the points its
+    share of the original earned ("refund:<id>"). Loyalty is idempotent by these keys.
     """
-    return None
-
-
-def points_redemption_available() -> bool:
-    return False
+    member = sale.member
+    if member is None:
+        return
+    if points_to_redeem:
+        points_redeem(
+            customer=member,
+            points=points_to_redeem,
+            source_key=f"sale-redeem:{sale.pk}",
+            store=sale.store,
+            staff=staff,
+            reason=_("Paid part of sale #%(id)s") % {"id": sale.pk},
+        )
+    if original is not None:
+        entry = points_reverse_for_refund(
+            customer=member,
+            source_key=f"refund:{sale.pk}",
+            original_source_key=f"sale:{original.pk}",
+            refunded_amount=-sale.total,
+            store=sale.store,
+            occurred_at=sale.occurred_at,
+        )
+    else:
+        excluded = points_excluded_categories()
+        excluded_amount = ZERO
+        if excluded:
+            excluded_amount = sum(
+                (
+                    line.line_total
+                    for line in sale.lines.select_related("product")
+                    if line.product.category in excluded
+                ),
+                ZERO,
+            )
+        entry = points_earn_for_sale(
+            customer=member,
+            source_key=f"sale:{sale.pk}",
+            amount=sale.total,
+            store=sale.store,
+            occurred_at=sale.occurred_at,
+            excluded_amount=min(excluded_amount, sale.total),
+        )
+    if entry is not None and entry.points:
+        sale.points_earned = entry.points
+        sale.save(update_fields=["points_earned"])
 
 
 @transaction.atomic
@@ -278,7 +343,7 @@ def sale_record(
         raise ValidationError(_("This member was erased and cannot buy as a member."))
     if points_to_redeem < 0:
         raise ValidationError(_("Points to redeem cannot be negative."))
-    if points_to_redeem and (refund_of is not None or not points_redemption_available()):
+    if points_to_redeem and refund_of is not None:
         raise ValidationError(_("Points cannot be redeemed on this sale."))
     if points_to_redeem and member is None:
         raise ValidationError(_("Only a member can redeem points."))
@@ -297,6 +362,13 @@ def sale_record(
         original = None
         totals = _price_lines(lines)
 
+    points_discount = ZERO
+    if original is not None and original.points_discount:
+        points_discount = -_refund_points_share(original, refunded=-totals.subtotal)
+    if points_to_redeem:
+        points_discount = points_value(points=points_to_redeem)
+        if points_discount > totals.subtotal - totals.discount:
+            raise ValidationError(_("The points are worth more than the sale."))
     sale = Sale.objects.create(
         store=store,
         member=member,
@@ -308,11 +380,13 @@ def sale_record(
         refund_of=original,
         subtotal=totals.subtotal,
         discount_total=totals.discount,
-        total=totals.subtotal - totals.discount,
+        points_redeemed=points_to_redeem,
+        points_discount=points_discount,
+        total=totals.subtotal - totals.discount - points_discount,
         item_count=totals.items,
     )
     SaleLine.objects.bulk_create([SaleLine(sale=sale, **line) for line in totals.lines])
-    loyalty_after_sale(sale=sale, points_to_redeem=points_to_redeem, staff=staff)
+    _loyalty_for_sale(sale=sale, original=original, points_to_redeem=points_to_redeem, staff=staff)
     _mark_dirty_if_late(store=store, occurred_at=occurred_at)
     if audit:
         audit_record(

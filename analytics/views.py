@@ -58,6 +58,7 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
                 channel=SaleChannel.COUNTER,
                 staff=request.staff,
                 member=form.cleaned_data["member"],
+                points_to_redeem=form.cleaned_data.get("points") or 0,
             )
         except ValidationError as exc:
             for message in exc.messages:
