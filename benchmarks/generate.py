@@ -321,14 +321,15 @@ def main(argv=None) -> None:
     for slug in ("bench", "bench-small"):
         with transaction.atomic(), tenant_context(Tenant.objects.get(slug=slug)):
             counters_sync_with_stores()
+        sales.aggregate_history(slug)
     log(f"done in {time.perf_counter() - started:.1f}s")
 
 
 # Later parts of the data (sales, ledgers, ...) add a function here:
 # (cursor, tenant_id, slug, args, rng).
-from benchmarks import loyalty_jobs  # noqa: E402
+from benchmarks import loyalty_jobs, sales  # noqa: E402
 
-EXTENSIONS: list = [loyalty_jobs.generate]
+EXTENSIONS: list = [loyalty_jobs.generate, sales.generate]
 
 
 if __name__ == "__main__":

@@ -100,6 +100,8 @@ class Customer(TenantScopedModel):
             models.Index(
                 fields=["tenant", "name", "birth_month", "birth_day"], name="customer_dedup_idx"
             ),
+            # The nightly aggregation counts each day's new members per store.
+            models.Index(fields=["tenant", "created_at"], name="customer_enrolled_idx"),
         ]
 
     def __str__(self) -> str:
