@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+from decimal import Decimal
 
 import django
 
@@ -162,6 +163,169 @@ class Bench:
             )
         )
 
+    # -- 2. writes at the counter ----------------------------------------------------------
+    def counter_writes(self) -> None:
+        """Enrol a member and record a member sale that earns points, each rolled back."""
+        from django.db import transaction
+        from django.utils import timezone
+
+        from analytics.services import LineInput, sale_record
+        from customers.models import Customer
+        from customers.services import customer_enrol
+
+        log("enrol and record sale")
+        with tenant_context(self.tenant):
+            store = Store.objects.get(pk=self.clerk.store_ids and min(self.clerk.store_ids))
+            members = list(Customer.objects.order_by("?").values_list("pk", flat=True)[:20])
+        phones = [f"197{n:08d}" for n in range(self.repeat)]
+
+        def enrol(phone):
+            with tenant_context(self.tenant), transaction.atomic():
+                customer_enrol(staff=self.clerk, phone=phone, name="压测会员", home_store=store)
+                transaction.set_rollback(True)
+
+        def record(index):
+            with tenant_context(self.tenant), transaction.atomic():
+                member = Customer.objects.get(pk=members[index % len(members)])
+                sale_record(
+                    store=store,
+                    occurred_at=timezone.now(),
+                    lines=[
+                        LineInput(sku="SKU00001", quantity=2, unit_price=Decimal("59.90")),
+                        LineInput(sku="SKU00002", quantity=1, unit_price=Decimal("129.00")),
+                    ],
+                    channel="counter",
+                    staff=self.clerk,
+                    member=member,
+                )
+                transaction.set_rollback(True)
+
+        def raw_member(phone):
+            with tenant_context(self.tenant), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO customers_customer (tenant_id, phone, phone_last4, "
+                        "card_number, name, gender, home_store_id, marketing_consent, "
+                        "consent_channel, notes, is_erased, created_at, updated_at, "
+                        "purchase_count, total_spent, rfm_segment, tier_code, tier_name) "
+                        "VALUES (%s, %s, %s, %s, '压测会员', 'unknown', %s, false, '', '', "
+                        "false, now(), now(), 0, 0, '', '', '')",
+                        [self.tenant.pk, phone, phone[-4:], "R" + phone, store.pk],
+                    )
+                transaction.set_rollback(True)
+
+        def raw_sale(index):
+            with tenant_context(self.tenant), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO analytics_sale (tenant_id, store_id, member_id, staff_id, "
+                        "occurred_at, channel, external_id, request_hash, subtotal, "
+                        "discount_total, points_redeemed, points_discount, total, item_count, "
+                        "points_earned, created_at) VALUES (%s, %s, %s, %s, now(), 'counter', "
+                        "'', '', 248.80, 0, 0, 0, 248.80, 3, 0, now()) RETURNING id",
+                        [self.tenant.pk, store.pk, members[index % len(members)], self.clerk.pk],
+                    )
+                    sale_id = cursor.fetchone()[0]
+                    cursor.execute(
+                        "INSERT INTO analytics_saleline (tenant_id, sale_id, line_no, "
+                        "product_id, quantity, unit_price, discount, line_total) SELECT %s, %s, "
+                        "n, (SELECT min(id) FROM analytics_product WHERE tenant_id = %s), "
+                        "1, 59.90, 0, 59.90 FROM generate_series(1, 2) n",
+                        [self.tenant.pk, sale_id, self.tenant.pk],
+                    )
+                transaction.set_rollback(True)
+
+        repeat = list(range(min(self.repeat, 100)))
+        self.figures.append(
+            Figure("enrol a member (service)", time_each_ms(enrol, phones[: len(repeat)]),
+                   "raw INSERT of the member row", time_each_ms(raw_member, phones[: len(repeat)]))
+        )  # fmt: skip
+        self.figures.append(
+            Figure("record a member sale + points (service)", time_each_ms(record, repeat),
+                   "raw INSERTs of sale and lines", time_each_ms(raw_sale, repeat),
+                   note="2 lines; loyalty earns points, audit event written; rolled back")
+        )  # fmt: skip
+
+    # -- 3. dashboards, 4. nightly aggregation ----------------------------------------------
+    def dashboards(self) -> None:
+        import datetime
+
+        from django.utils import timezone
+
+        from analytics.aggregation import daily_stats_compute
+        from analytics.models import Sale, StoreDailyStats
+        from analytics.services import day_bounds, local_day
+
+        log("dashboards and nightly aggregation")
+        with tenant_context(self.tenant):
+            store_ids = list(
+                StoreDailyStats.objects.values_list("store_id", flat=True).distinct()[:200]
+            )
+            sales_count = Sale.objects.count()
+            today = local_day(timezone.now(), self.tenant)
+        client = self.client(self.admin)
+        picks = [self.rng.choice(store_ids) for _ in range(min(self.repeat, 100))]
+        url = lambda store_id: reverse("analytics:store_dashboard", kwargs={"store_id": store_id})  # noqa: E731
+        dashboard = time_each_ms(lambda sid: client.get(url(sid), {"preset": "12m"}), picks)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url(picks[0]), {"preset": "12m"}).status_code == 200
+        year_ago = today - datetime.timedelta(days=365)
+        floor_sql = (
+            "SELECT day, revenue, transactions, items, member_revenue FROM "
+            "analytics_storedailystats WHERE tenant_id = %s AND store_id = %s "
+            "AND day >= %s AND day < %s ORDER BY day"
+        )
+        floor = self.sql_ms(floor_sql, [[self.tenant.pk, sid, year_ago, today] for sid in picks])
+        self.figures.append(
+            Figure("store dashboard, 12 months (request)", dashboard,
+                   "SQL read of its 365 aggregate rows", floor,
+                   queries=len(queries.captured_queries), note=f"{sales_count} sales")
+        )  # fmt: skip
+        self.explain(
+            "store dashboard daily rows", floor_sql, [self.tenant.pk, picks[0], year_ago, today]
+        )
+        overview_url = reverse("analytics:dashboard")
+        overview = time_each_ms(lambda _i: client.get(overview_url), list(range(20)), warmup=2)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(overview_url).status_code == 200
+        month_start = today.replace(day=1)
+        hq_sql = (
+            "SELECT store_id, sum(revenue), sum(transactions) FROM analytics_storedailystats "
+            "WHERE tenant_id = %s AND day >= %s AND day <= %s GROUP BY store_id"
+        )
+        hq_floor = self.sql_ms(hq_sql, [[self.tenant.pk, month_start, today]] * 20)
+        self.figures.append(
+            Figure("HQ overview, all stores (request)", overview,
+                   "SQL sum of the period's rows", hq_floor,
+                   queries=len(queries.captured_queries))
+        )  # fmt: skip
+
+        from django.db import transaction
+
+        days = [today - datetime.timedelta(days=n) for n in range(2, 12)]
+
+        def nightly(day):
+            with tenant_context(self.tenant), transaction.atomic():
+                daily_stats_compute(day=day)
+
+        def plain(day):
+            start, end = day_bounds(day, self.tenant)
+            with tenant_context(self.tenant), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT s.store_id, l.product_id, sum(l.line_total), sum(l.quantity), "
+                    "count(DISTINCT s.id) FROM analytics_sale s JOIN analytics_saleline l "
+                    "ON l.sale_id = s.id WHERE s.tenant_id = %s AND s.occurred_at >= %s "
+                    "AND s.occurred_at < %s GROUP BY s.store_id, l.product_id",
+                    [self.tenant.pk, start, end],
+                )
+                cursor.fetchall()
+
+        self.figures.append(
+            Figure("nightly aggregation of one day", time_each_ms(nightly, days, warmup=1),
+                   "plain SELECT ... GROUP BY of that day", time_each_ms(plain, days, warmup=1),
+                   note="store, product and staff upserts with stale-row cleanup")
+        )  # fmt: skip
+
     # -- 5. member import vs COPY ------------------------------------------------------------
     def member_import(self) -> None:
         """100,000 new members through the real import job, rolled back afterwards."""
@@ -255,7 +419,7 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = ["member_import", "loyalty"]
+EXTRA_STEPS: list[str] = ["counter_writes", "dashboards", "member_import", "loyalty"]
 
 
 def main(argv=None) -> None:
@@ -263,6 +427,10 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", help="run only these steps")
     args, _unknown = parser.parse_known_args(argv)
+    # Pages are rendered as in production: hashed static file names from the manifest.
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
     bench = Bench(args.quick)
     bench.run(set(args.only) if args.only else None)
     print(render(bench.figures))
