@@ -6,3 +6,39 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from campaigns import tasks  # noqa: F401 - registers the Celery tasks
+        from campaigns.selectors import coupons_panel_context, messages_timeline
+        from campaigns.services import on_customer_merged, send_via_outbox
+        from customers import profile
+        from customers.signals import customer_merged
+        from interactions import hooks
+        from tenancy.models import HQ_ROLES, Role
+        from tenancy.navigation import NavItem, register
+
+        register(
+            NavItem(
+                _("Campaigns"),
+                "campaigns:campaign_list",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=600,
+            ),
+            NavItem(_("Coupons"), "campaigns:offer_list", roles=HQ_ROLES, order=610),
+            NavItem(
+                _("Outbox"), "campaigns:outbox", roles=HQ_ROLES | {Role.STORE_MANAGER}, order=620
+            ),
+            NavItem(_("Messaging rules"), "campaigns:settings", roles={Role.HQ_ADMIN}, order=630),
+        )
+        profile.register_panel(
+            key="campaigns.coupons",
+            title=_("Coupons"),
+            template="campaigns/_coupons_panel.html",
+            context=coupons_panel_context,
+            order=40,
+        )
+        # interactions sends survey links and anniversary greetings through our outbox.
+        hooks.register("survey_sender", send_via_outbox)
+        hooks.register("greeting_sender", send_via_outbox)
+        hooks.register_timeline_source("messages", messages_timeline)
+        customer_merged.connect(on_customer_merged, dispatch_uid="campaigns.on_customer_merged")

@@ -254,3 +254,42 @@ CELERY_BEAT_SCHEDULE["loyalty-notify-expiring"] = {
     "args": ["loyalty.notify_expiring"],
     "schedule": crontab(hour=1, minute=30),  # 09:30 in Beijing
 }
+
+# Campaigns: due campaigns and the outbox every minute (retries with backoff, messages held
+# for quiet hours); birthdays every 15 minutes, each tenant greeting at its own local time
+# (the claim rows make every repeat a no-op).
+CELERY_BEAT_SCHEDULE["campaigns-run-due"] = {
+    "task": "tenancy.fan_out",
+    "args": ["campaigns.run_due"],
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["campaigns-dispatch"] = {
+    "task": "tenancy.fan_out",
+    "args": ["campaigns.dispatch"],
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["campaigns-birthdays"] = {
+    "task": "tenancy.fan_out",
+    "args": ["campaigns.birthday_fan_out"],
+    "schedule": crontab(minute="*/15"),
+}
+CELERY_BEAT_SCHEDULE["campaigns-points-expiry-notices"] = {
+    "task": "tenancy.fan_out",
+    "args": ["campaigns.points_expiry_notices"],
+    "schedule": crontab(hour=2, minute=0),  # 10:00 in Beijing, after loyalty writes them
+}
+
+# Sender backend per channel (dotted class paths); the default records into the outbox only.
+CAMPAIGN_SENDERS = {
+    "sms": env.str("CAMPAIGN_SMS_BACKEND", default="campaigns.senders.OutboxSender"),
+    "wechat": env.str("CAMPAIGN_WECHAT_BACKEND", default="campaigns.senders.OutboxSender"),
+    "email": env.str("CAMPAIGN_EMAIL_BACKEND", default="campaigns.senders.OutboxSender"),
+    "in_store": "campaigns.senders.OutboxSender",
+}
+CAMPAIGN_SMS_URL = env.str("CAMPAIGN_SMS_URL", default="")
+CAMPAIGN_SMS_API_KEY = env.str("CAMPAIGN_SMS_API_KEY", default="")
+CAMPAIGN_SMS_SIGN = env.str("CAMPAIGN_SMS_SIGN", default="")
+CAMPAIGN_WECHAT_URL = env.str("CAMPAIGN_WECHAT_URL", default="")
+CAMPAIGN_WECHAT_ACCESS_TOKEN = env.str("CAMPAIGN_WECHAT_ACCESS_TOKEN", default="")
+CAMPAIGN_WECHAT_TEMPLATE_ID = env.str("CAMPAIGN_WECHAT_TEMPLATE_ID", default="")
+CAMPAIGN_EMAIL_SUBJECT = env.str("CAMPAIGN_EMAIL_SUBJECT", default="")

@@ -53,6 +53,8 @@ class Customer(TenantScopedModel):
     consent_channel = models.CharField(
         _("consent channel"), max_length=20, choices=ConsentChannel.choices, blank=True
     )
+    # Optional; campaigns' e-mail channel writes to it.
+    email = models.EmailField(_("e-mail"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     is_erased = models.BooleanField(_("erased"), default=False)
     created_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)

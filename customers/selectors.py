@@ -98,9 +98,12 @@ def _day_start(value) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=current_tenant().zone)
 
 
-def segment_filter(criteria: dict) -> Q:
-    """The Q object for a segment's criteria; empty or missing keys do not filter."""
-    q = Q(is_erased=False)
+def segment_filter(criteria: dict, *, include_erased: bool = False) -> Q:
+    """The Q object for a segment's criteria; empty or missing keys do not filter.
+
+    Erased members never match, unless `include_erased` (campaigns count them as excluded).
+    """
+    q = Q() if include_erased else Q(is_erased=False)
     tags = [int(t) for t in criteria.get("tags") or [] if str(t).isdigit()]
     if tags:
         q &= Q(tag_links__tag_id__in=tags)
