@@ -54,7 +54,7 @@ class Customer(TenantScopedModel):
         _("consent channel"), max_length=20, choices=ConsentChannel.choices, blank=True
     )
     # Optional; campaigns' e-mail channel writes to it.
-    email = models.EmailField(_("e-mail"), blank=True)
+    email = models.EmailField(_("e-mail"), blank=True, db_default="")
     notes = models.TextField(_("notes"), blank=True)
     is_erased = models.BooleanField(_("erased"), default=False)
     created_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)

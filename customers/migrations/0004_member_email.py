@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='email',
-            field=models.EmailField(blank=True, max_length=254, verbose_name='e-mail'),
+            field=models.EmailField(blank=True, db_default='', max_length=254, verbose_name='e-mail'),
         ),
     ]
