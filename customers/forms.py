@@ -74,6 +74,7 @@ class CustomerEditForm(BirthdayMixin, forms.Form):
     )
     birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
     home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
+    email = forms.EmailField(label=_("E-mail (optional)"), required=False)
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -187,6 +187,7 @@ UPDATABLE = (
     "birth_month",
     "birth_day",
     "home_store",
+    "email",
     "notes",
 )
 
@@ -288,6 +289,7 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
         "marketing_consent": customer.marketing_consent,
         "consent_at": customer.consent_at.isoformat() if customer.consent_at else None,
         "consent_channel": customer.consent_channel,
+        "email": customer.email,
         "notes": customer.notes,
         "tags": list(customer.tags.values_list("name", flat=True)),
         "enrolled_at": customer.created_at.isoformat(),
@@ -317,6 +319,7 @@ def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Cu
     customer.gender = Gender.UNKNOWN
     customer.birth_year = customer.birth_month = customer.birth_day = None
     customer.notes = ""
+    customer.email = ""
     customer.marketing_consent = False
     customer.consent_at = timezone.now()
     customer.consent_channel = ""

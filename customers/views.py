@@ -142,6 +142,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         "birth_month": customer.birth_month,
         "birth_day": customer.birth_day,
         "home_store": customer.home_store_id,
+        "email": customer.email,
         "notes": customer.notes,
     }
     form = CustomerEditForm(request.POST or None, initial=initial)

@@ -155,13 +155,14 @@ def test_merge_page_is_hq_only_and_merges(pair, in_a, client_for):
 
 def test_erase_anonymises_but_keeps_the_row_and_totals(in_a, member):
     member.total_spent = Decimal("88.00")
+    member.email = "li@example.com"
     member.save()
     customer_set_consent(customer=member, staff=None, consent=True, channel="counter")
     customer_erase(customer=member, staff=in_a.staff_a[Role.HQ_ADMIN], reason="本人要求注销")
     member.refresh_from_db()
     assert member.is_erased and member.phone is None and member.phone_last4 == ""
     assert member.name == "已注销会员" and member.birth_month is None
-    assert not member.marketing_consent
+    assert not member.marketing_consent and member.email == ""
     assert member.total_spent == Decimal("88.00")
     assert AuditEvent.objects.get(action="customer.erased").reason == "本人要求注销"
 

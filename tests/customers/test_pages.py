@@ -89,11 +89,13 @@ def test_edit_changes_details_and_audits_masked(in_a, member, client_for):
             "gender": "male",
             "home_store": in_a.store_a2.pk,
             "notes": "喜欢红色",
+            "email": "zhang@example.com",
         },
     )
     assert response.status_code == 302
     member.refresh_from_db()
     assert (member.phone, member.phone_last4, member.name) == ("13812340000", "0000", "新名字")
+    assert member.email == "zhang@example.com"
     event = AuditEvent.objects.get(action="customer.updated")
     assert event.before["phone"] == "138****5678" and event.after["phone"] == "138****0000"
 
@@ -149,3 +151,20 @@ def test_erased_member_cannot_be_edited(in_a, member, client_for):
         == 403
     )
     assert Customer.objects.get(pk=member.pk).is_erased
+
+
+def test_edit_refuses_a_malformed_email_and_keeps_the_member(in_a, member, client_for):
+    response = client_for(in_a.staff_a[Role.CLERK]).post(
+        reverse("customers:edit", args=[member.pk]),
+        {
+            "phone": member.phone,
+            "name": "新名字",
+            "gender": "male",
+            "home_store": in_a.store_a1.pk,
+            "email": "not-an-address",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"]
+    member.refresh_from_db()
+    assert member.name != "新名字" and member.email == ""
