@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import Coupon
 from customers.models import Customer
 from stores.models import Store
 from tenancy.models import StaffMember, TenantScopedModel
@@ -86,6 +87,18 @@ class Sale(TenantScopedModel):
     )
     subtotal = models.DecimalField(_("subtotal"), **MONEY, default=ZERO)
     discount_total = models.DecimalField(_("discount"), **MONEY, default=ZERO)
+    # The coupon used on this sale (none on refunds: a refund does not give the coupon back).
+    # Its discount is applied after line discounts and before points; on a refund the
+    # coupon_discount is the refunded share, negative like every other refund amount.
+    coupon = models.ForeignKey(
+        Coupon,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("coupon"),
+    )
+    coupon_discount = models.DecimalField(_("coupon discount"), **MONEY, default=ZERO)
     points_redeemed = models.IntegerField(_("points redeemed"), default=0)
     points_discount = models.DecimalField(_("points discount"), **MONEY, default=ZERO)
     total = models.DecimalField(_("total"), **MONEY, default=ZERO)
@@ -102,6 +115,12 @@ class Sale(TenantScopedModel):
                 fields=["tenant", "store", "external_id"],
                 condition=~Q(external_id=""),
                 name="sale_external_id_per_store",
+            ),
+            # A coupon pays for one sale only (campaigns' lock is the rule, this the backstop).
+            models.UniqueConstraint(
+                fields=["tenant", "coupon"],
+                condition=Q(coupon__isnull=False),
+                name="sale_coupon_once",
             ),
         ]
         indexes = [

@@ -29,6 +29,7 @@ from analytics.models import (
     SaleLine,
     StoreApiToken,
 )
+from campaigns.services import coupon_redeem
 from customers.models import Customer
 from loyalty.services import (
     points_earn_for_sale,
@@ -209,21 +210,30 @@ def _price_refund(original: Sale, lines: list[LineInput]) -> _Totals:
     return totals
 
 
-def _refund_points_share(original: Sale, *, refunded: Decimal) -> Decimal:
-    """The part of a refund the member had paid with points, which is not paid back in cash.
+def _refund_shares(original: Sale, *, refunded: Decimal) -> tuple[Decimal, Decimal]:
+    """The parts of a refund the member had paid with a coupon and with points: (coupon,
+    points), both positive. Neither is paid back in cash; the coupon is not given back either.
 
-    Proportional to the lines refunded; the refund that completes the sale takes exactly
-    what is left, so all refunds together return what was paid in money, to the fen.
+    Proportional to the lines refunded, so the money returned is proportional to what was
+    paid; the refund that completes the sale takes exactly what is left, so all refunds
+    together return what was paid in money, to the fen.
     """
     base = original.subtotal - original.discount_total
     before = Sale.objects.filter(refund_of=original).aggregate(
-        lines=Sum("subtotal"), points=Sum("points_discount")
+        lines=Sum("subtotal"), coupon=Sum("coupon_discount"), points=Sum("points_discount")
     )
     refunded_before = -(before["lines"] or ZERO)
-    shared_before = -(before["points"] or ZERO)
+    coupon_before = -(before["coupon"] or ZERO)
+    points_before = -(before["points"] or ZERO)
     if refunded_before + refunded >= base:
-        return original.points_discount - shared_before
-    return (original.points_discount * refunded / base).quantize(CENT, ROUND_HALF_UP)
+        return (
+            original.coupon_discount - coupon_before,
+            original.points_discount - points_before,
+        )
+    return (
+        (original.coupon_discount * refunded / base).quantize(CENT, ROUND_HALF_UP),
+        (original.points_discount * refunded / base).quantize(CENT, ROUND_HALF_UP),
+    )
 
 
 def _mark_dirty_if_late(*, store: Store, occurred_at: datetime.datetime) -> None:
@@ -312,13 +322,19 @@ def sale_record(
     external_id: str = "",
     refund_of: Sale | None = None,
     points_to_redeem: int = 0,
+    coupon_code: str = "",
     request_hash: str = "",
     audit: bool = True,
 ) -> tuple[Sale, bool]:
     """Record one sale or refund; the only way sales are written. Returns (sale, created).
 
-    Totals are computed here from the lines, never taken from the caller. With an
-    `external_id` the call is idempotent per store: a repeat returns the first sale.
+    Totals are computed here from the lines, never taken from the caller:
+    total = subtotal - line discounts - coupon discount - points discount, never negative.
+    The coupon applies to the amount after line discounts and before points (the usual
+    retail order: the coupon's minimum spend and percentage see the goods, not how the rest
+    is paid). A refused coupon raises CouponError (a ValidationError) and, like every error
+    here, leaves nothing behind. With an `external_id` the call is idempotent per store: a
+    repeat returns the first sale and redeems nothing again.
     """
     if channel not in SaleChannel.values:
         raise ValueError(f"unknown channel {channel!r}")
@@ -347,6 +363,9 @@ def sale_record(
         raise ValidationError(_("Points cannot be redeemed on this sale."))
     if points_to_redeem and member is None:
         raise ValidationError(_("Only a member can redeem points."))
+    coupon_code = (coupon_code or "").strip()
+    if coupon_code and refund_of is not None:
+        raise ValidationError(_("A coupon cannot be used on a refund."))
 
     if refund_of is not None:
         # Lock the original: two refunds of the same sale at once could each see enough
@@ -362,13 +381,18 @@ def sale_record(
         original = None
         totals = _price_lines(lines)
 
-    points_discount = ZERO
-    if original is not None and original.points_discount:
-        points_discount = -_refund_points_share(original, refunded=-totals.subtotal)
+    coupon_discount = points_discount = ZERO
+    if original is not None and (original.coupon_discount or original.points_discount):
+        coupon_share, points_share = _refund_shares(original, refunded=-totals.subtotal)
+        coupon_discount, points_discount = -coupon_share, -points_share
+    payable = totals.subtotal - totals.discount
     if points_to_redeem:
         points_discount = points_value(points=points_to_redeem)
-        if points_discount > totals.subtotal - totals.discount:
+        if points_discount > payable:
             raise ValidationError(_("The points are worth more than the sale."))
+    # The sale row is written before the coupon is used: a concurrent retry of the same POS
+    # sale id then stops at the unique external_id (and is answered with this sale) instead
+    # of reaching the coupon and being refused as "already used".
     sale = Sale.objects.create(
         store=store,
         member=member,
@@ -380,11 +404,22 @@ def sale_record(
         refund_of=original,
         subtotal=totals.subtotal,
         discount_total=totals.discount,
+        coupon_discount=coupon_discount,
         points_redeemed=points_to_redeem,
         points_discount=points_discount,
-        total=totals.subtotal - totals.discount - points_discount,
+        total=payable - coupon_discount - points_discount,
         item_count=totals.items,
     )
+    if coupon_code:
+        # Locks the coupon, then its offer, until this transaction ends; a refusal raises
+        # CouponError and rolls the sale back with it.
+        sale.coupon, sale.coupon_discount = coupon_redeem(
+            code=coupon_code, member=member, store=store, amount=payable, sale_id=sale.pk
+        )
+        if points_discount > payable - sale.coupon_discount:
+            raise ValidationError(_("The points are worth more than the sale after the coupon."))
+        sale.total = payable - sale.coupon_discount - points_discount
+        sale.save(update_fields=["coupon", "coupon_discount", "total"])
     SaleLine.objects.bulk_create([SaleLine(sale=sale, **line) for line in totals.lines])
     _loyalty_for_sale(sale=sale, original=original, points_to_redeem=points_to_redeem, staff=staff)
     _mark_dirty_if_late(store=store, occurred_at=occurred_at)
@@ -397,6 +432,8 @@ def sale_record(
                 "store": store.code,
                 "channel": channel,
                 "total": str(sale.total),
+                "coupon": sale.coupon.code if sale.coupon else "",
+                "coupon_discount": str(sale.coupon_discount),
                 "external_id": external_id,
                 "refund_of": original.pk if original else None,
             },
