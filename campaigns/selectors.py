@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from campaigns import effect
 from campaigns.models import Campaign, Coupon, CouponStatus, Delivery, DeliveryStatus
-from campaigns.services import coupons_available
+from campaigns.services import _matching, coupons_available
 from customers.models import Customer
 
 
@@ -79,6 +79,17 @@ def campaign_report(*, campaign: Campaign) -> dict:
         "effect": measured,
         "uplift": uplift,
     }
+
+
+def first_audience_member(*, criteria: dict, store_ids: list[int]) -> Customer | None:
+    """A member the audience would reach (not erased, consenting), for the message preview."""
+    return (
+        _matching(criteria, store_ids)
+        .filter(is_erased=False, marketing_consent=True)
+        .select_related("home_store")
+        .order_by("pk")
+        .first()
+    )
 
 
 def outbox(*, member: Customer | None = None) -> QuerySet[Delivery]:
