@@ -1,0 +1,93 @@
+"""Data for the campaigns service tests: members who may be messaged, offers, campaigns.
+
+Times are explicit: every service that decides "which day" or "quiet hours" is given `now`,
+so a test never depends on the hour the suite happens to run at.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from campaigns import services
+from campaigns.models import (
+    Campaign,
+    CampaignStore,
+    Channel,
+    Coupon,
+    CouponOffer,
+    CouponOfferStore,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    DiscountKind,
+)
+from tests.factories import CustomerFactory
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def local_today_at(hour: int, minute: int = 0, zone=SHANGHAI) -> datetime.datetime:
+    """Today (in `zone`) at the given wall-clock time: near the real clock, so rows stamped
+    with the real time (created_at) still fall inside 30-day windows."""
+    return timezone.localtime(timezone.now(), zone).replace(
+        hour=hour, minute=minute, second=0, microsecond=0
+    )
+
+
+class MemberFactory(CustomerFactory):
+    """A member who agreed to marketing messages (the ones campaigns may reach)."""
+
+    marketing_consent = True
+
+
+class OfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CouponOffer
+
+    name = factory.Sequence(lambda n: f"满减券{n}")
+    kind = DiscountKind.FIXED
+    value = Decimal("10.00")
+    valid_from = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=1))
+    valid_until = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=30))
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"活动{n}")
+    channel = Channel.SMS
+    template = "{name}您好，{store}本周会员日。"
+    criteria = factory.LazyFunction(dict)
+
+
+def restrict_offer(offer: CouponOffer, *stores) -> None:
+    for store in stores:
+        CouponOfferStore.objects.create(offer=offer, store=store)
+
+
+def restrict_campaign(campaign: Campaign, *stores) -> None:
+    for store in stores:
+        CampaignStore.objects.create(campaign=campaign, store=store)
+
+
+def coupon_for(member, offer: CouponOffer, **kwargs) -> Coupon:
+    return services.coupons_issue(offer=offer, members=[member], **kwargs)[member.pk]
+
+
+def past_message(member, *, days_ago: int = 1, **kwargs) -> Delivery:
+    """A message sent to `member` some days ago (created_at is auto_now_add, so moved after)."""
+    kwargs.setdefault("kind", DeliveryKind.CAMPAIGN)
+    kwargs.setdefault("status", DeliveryStatus.SENT)
+    kwargs.setdefault("channel", Channel.SMS)
+    kwargs.setdefault("key", f"past:{member.pk}:{Delivery.objects.count()}")
+    delivery = Delivery.objects.create(member=member, text="以前的消息", **kwargs)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+    return delivery
