@@ -135,12 +135,22 @@ def quiet_hours_end(now: datetime.datetime, rules: CampaignSettings) -> datetime
 def template_check(text: str) -> None:
     """Refuse placeholders we cannot fill and unbalanced braces, with a message for HQ."""
     try:
-        fields = [name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name]
+        parsed = [
+            (name, spec, conv)
+            for _lit, name, spec, conv in string.Formatter().parse(text)
+            if name is not None
+        ]
     except ValueError as error:
         raise ValidationError(
             _("The message has an unmatched { or }. Write placeholders like {name}.")
         ) from error
-    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
+    # "{}", "{name!r}" and "{points:d}" are valid Python but fail (or misbehave) when the
+    # run renders them for real members: only the bare names are allowed.
+    if any(not name or spec or conv for name, spec, conv in parsed):
+        raise ValidationError(
+            _("Write placeholders as a bare name in braces, e.g. {name}; braces: {{ and }}.")
+        )
+    unknown = sorted({name for name, _spec, _conv in parsed if name not in PLACEHOLDERS})
     if unknown:
         raise ValidationError(
             _("Unknown placeholder: %(names)s. Use %(known)s.")
@@ -652,7 +662,13 @@ def campaign_schedule(
 def campaign_cancel(*, campaign: Campaign, staff: StaffMember, reason: str = "") -> Campaign:
     """Stop a scheduled or recurring campaign; what was already sent stays on record."""
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
+    # A campaign sent "now" is done once its outbox is built, but messages held for quiet
+    # hours (or waiting for a retry) can still be stopped until they go out.
+    finished = locked.status == CampaignStatus.CANCELLED or (
+        locked.status == CampaignStatus.DONE
+        and not Delivery.objects.filter(campaign=locked, status=DeliveryStatus.QUEUED).exists()
+    )
+    if finished:
         raise ValidationError(_("This campaign is already finished."))
     before = locked.status
     locked.status = CampaignStatus.CANCELLED

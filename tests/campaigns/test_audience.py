@@ -174,6 +174,7 @@ def test_members_without_an_address_for_the_channel_are_counted(store):
 
     assert (sms.targeted, sms.excluded_no_address) == (3, 1)
     assert (mail.targeted, mail.excluded_no_address) == (1, 3)
+    assert Delivery.objects.get(campaign=mail_campaign).member == with_mail
     assert Delivery.objects.get(campaign=mail_campaign).address == "li@example.com"
     assert (wechat.targeted, wechat.excluded_no_address) == (1, 3)
     assert Delivery.objects.get(campaign=wechat_campaign).address == "oWx_123"
