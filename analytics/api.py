@@ -27,6 +27,7 @@ from analytics.services import (
     api_token_tenant,
     sale_record,
 )
+from campaigns.services import CouponError
 from customers.models import Customer
 from tenancy.access import public
 from tenancy.context import tenant_context
@@ -120,6 +121,20 @@ def parse_payload(payload, store) -> dict:
     refund_of_id = _text(
         payload, "refund_of", errors, path="refund_of", required=False, max_length=64
     )
+    coupon_code = _text(
+        payload, "coupon_code", errors, path="coupon_code", required=False, max_length=16
+    )
+    if coupon_code and refund_of_id:
+        errors.append(
+            {"field": "coupon_code", "message": _("A coupon cannot be used on a refund.")}
+        )
+    elif coupon_code and not member_card:
+        errors.append(
+            {
+                "field": "coupon_code",
+                "message": _("Coupons are for members: send the member_card too."),
+            }
+        )
     lines_raw = payload.get("lines")
     lines: list[LineInput] = []
     if not isinstance(lines_raw, list) or not lines_raw:
@@ -173,6 +188,7 @@ def parse_payload(payload, store) -> dict:
         "occurred_at",
         "member_card",
         "refund_of",
+        "coupon_code",
         "lines",
     }
     for key in sorted(unknown):
@@ -200,6 +216,7 @@ def parse_payload(payload, store) -> dict:
         "occurred_at": occurred_at,
         "member": member,
         "refund_of": refund_of,
+        "coupon_code": coupon_code,
         "lines": lines,
     }
 
@@ -215,6 +232,8 @@ def sale_body(sale: Sale) -> dict:
         "member_card": sale.member.card_number if sale.member_id else None,
         "subtotal": str(sale.subtotal),
         "discount_total": str(sale.discount_total),
+        "coupon_code": sale.coupon.code if sale.coupon_id else None,
+        "coupon_discount": str(sale.coupon_discount),
         "total": str(sale.total),
         "items": sale.item_count,
         "points_earned": sale.points_earned,
@@ -287,8 +306,11 @@ def sales_create(request: HttpRequest) -> JsonResponse:
                 member=data["member"],
                 external_id=data["sale_id"],
                 refund_of=data["refund_of"],
+                coupon_code=data["coupon_code"],
                 request_hash=request_hash,
             )
+        except CouponError as exc:
+            return _errors(400, [{"field": "coupon_code", "message": m} for m in exc.messages])
         except ValidationError as exc:
             return _errors(400, [{"field": "", "message": m} for m in exc.messages])
         except IntegrityError:

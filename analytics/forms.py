@@ -5,12 +5,14 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from analytics.selectors import PRESETS
 from analytics.services import LineInput
 from customers.models import Customer
 from stores.models import Store, StoreStatus
+from tenancy.context import current_tenant
 
 
 class StoreChoiceMixin:
@@ -30,7 +32,22 @@ class CounterSaleForm(StoreChoiceMixin, forms.Form):
         help_text=_("Leave empty for a walk-in customer."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "search"}),
     )
-
+    coupon_code = forms.CharField(
+        label=_("Coupon code"),
+        required=False,
+        max_length=16,
+        help_text=_("Members only; taken off after line discounts, before points."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    # The member's available coupons to pick from; offered by the view once the member is
+    # known (offer_coupons), so its choices are only a convenience: the coupon itself is
+    # checked by campaigns when the sale is recorded.
+    coupon_pick = forms.CharField(
+        label=_("Or pick one of the member's coupons"),
+        required=False,
+        max_length=16,
+        widget=forms.RadioSelect,
+    )
     points = forms.IntegerField(
         label=_("Points to redeem"),
         required=False,
@@ -54,6 +71,39 @@ class CounterSaleForm(StoreChoiceMixin, forms.Form):
         if member is None:
             raise ValidationError(_("No member has this phone or card number."))
         return member
+
+    def clean(self):
+        data = super().clean()
+        typed = (data.get("coupon_code") or "").strip().upper()
+        picked = (data.get("coupon_pick") or "").strip().upper()
+        if typed and picked and typed != picked:
+            self.add_error(
+                "coupon_code", _("Type a code or pick a coupon, not two different coupons.")
+            )
+        data["coupon"] = typed or picked
+        return data
+
+    def offer_coupons(self, coupons) -> None:
+        """Show the member's available coupons as choices, or no choice when there are none."""
+        if not coupons:
+            self.fields.pop("coupon_pick", None)
+            return
+        zone = current_tenant().zone
+        self.fields["coupon_pick"].widget.choices = [
+            ("", _("No coupon")),
+            *(
+                (
+                    coupon.code,
+                    _("%(code)s · %(offer)s · until %(until)s")
+                    % {
+                        "code": coupon.code,
+                        "offer": coupon.offer.describe(),
+                        "until": f"{timezone.localtime(coupon.valid_until, zone):%Y-%m-%d}",
+                    },
+                )
+                for coupon in coupons
+            ),
+        ]
 
 
 class SaleLineForm(forms.Form):

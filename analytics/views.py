@@ -27,6 +27,7 @@ from analytics.services import (
     sale_import_run,
     sale_record,
 )
+from campaigns.services import CouponError, coupons_available
 from stores.models import Store
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.models import HQ_ROLES, Role
@@ -48,25 +49,42 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
     stores = _my_stores(request)
     form = CounterSaleForm(request.POST or None, stores=stores)
     lines = SaleLineFormSet(request.POST or None, prefix="lines")
-    if request.method == "POST" and form.is_valid() and lines.is_valid():
-        entered = [line for f in lines.forms if (line := f.line()) is not None]
-        try:
-            sale, _created = sale_record(
-                store=form.cleaned_data["store"],
-                occurred_at=timezone.now(),
-                lines=entered,
-                channel=SaleChannel.COUNTER,
-                staff=request.staff,
-                member=form.cleaned_data["member"],
-                points_to_redeem=form.cleaned_data.get("points") or 0,
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
-        else:
-            messages.success(request, _("Sale recorded: total %(total)s.") % {"total": sale.total})
-            return redirect("analytics:sale_detail", sale_id=sale.pk)
-    return render(request, "analytics/counter_sale.html", {"form": form, "lines": lines})
+    member = None
+    if request.method == "POST":
+        form_ok = form.is_valid()
+        member = form.cleaned_data.get("member")
+        # "Find coupons" only looks the member up; it records nothing.
+        if "find_coupons" not in request.POST and form_ok and lines.is_valid():
+            entered = [line for f in lines.forms if (line := f.line()) is not None]
+            try:
+                sale, _created = sale_record(
+                    store=form.cleaned_data["store"],
+                    occurred_at=timezone.now(),
+                    lines=entered,
+                    channel=SaleChannel.COUNTER,
+                    staff=request.staff,
+                    member=member,
+                    points_to_redeem=form.cleaned_data.get("points") or 0,
+                    coupon_code=form.cleaned_data["coupon"],
+                )
+            except CouponError as exc:
+                for message in exc.messages:
+                    form.add_error("coupon_code", message)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                messages.success(
+                    request, _("Sale recorded: total %(total)s.") % {"total": sale.total}
+                )
+                return redirect("analytics:sale_detail", sale_id=sale.pk)
+    coupons = list(coupons_available(member=member)[:20]) if member else []
+    form.offer_coupons(coupons)
+    return render(
+        request,
+        "analytics/counter_sale.html",
+        {"form": form, "lines": lines, "member": member, "coupons": coupons},
+    )
 
 
 @roles_allowed(HQ_ROLES | SELLERS)
@@ -86,7 +104,7 @@ def sale_list(request: HttpRequest) -> HttpResponse:
 @roles_allowed(HQ_ROLES | SELLERS)
 def sale_detail(request: HttpRequest, sale_id: int) -> HttpResponse:
     sale = get_scoped_or_404(
-        Sale.objects.select_related("store", "member", "staff", "refund_of"),
+        Sale.objects.select_related("store", "member", "staff", "refund_of", "coupon__offer"),
         request.staff,
         pk=sale_id,
     )
