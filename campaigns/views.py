@@ -1,0 +1,372 @@
+"""Campaign pages: campaigns and their report, coupon offers, the outbox, messaging rules.
+
+Thin: check the form, call one service, redirect. Store managers see and write only campaigns
+whose stores are all their own; a campaign for the whole chain is HQ's.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns import selectors, services, tasks
+from campaigns.filters import DeliveryFilter
+from campaigns.forms import (
+    AudienceForm,
+    CampaignForm,
+    CampaignSettingsForm,
+    CancelForm,
+    CouponIssueForm,
+    CouponOfferForm,
+    CouponVoidForm,
+    PreviewForm,
+    find_member,
+)
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignStore,
+    Coupon,
+    CouponOffer,
+    Schedule,
+)
+from tenancy.access import roles_allowed
+from tenancy.models import HQ_ROLES, Role, StaffMember
+from tenancy.views import apply_validation_error
+
+MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
+PAGE_SIZE = 50
+
+
+def _tenant_clock(view):
+    """Read typed times and show times on the tenant's clock, not the server's."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        with timezone.override(request.tenant.zone):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _campaigns_for(staff: StaffMember) -> QuerySet[Campaign]:
+    """HQ: every campaign. Store manager: campaigns with stores, all of them their own."""
+    rows = Campaign.objects.all()
+    if staff.is_hq:
+        return rows
+    links = CampaignStore.objects.all()
+    return rows.filter(pk__in=links.values("campaign_id")).exclude(
+        pk__in=links.exclude(store_id__in=staff.store_ids).values("campaign_id")
+    )
+
+
+def _campaign(request: HttpRequest, pk: int) -> Campaign:
+    return get_object_or_404(
+        _campaigns_for(request.staff).select_related("offer", "segment", "created_by"), pk=pk
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Campaigns
+
+
+@roles_allowed(MANAGERS)
+@_tenant_clock
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    rows = (
+        _campaigns_for(request.staff)
+        .select_related("offer", "segment")
+        .prefetch_related("stores")
+        .annotate(run_count=Count("runs"), targeted_total=Sum("runs__targeted"))
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "campaigns/campaign_list.html", {"page": page})
+
+
+@roles_allowed(MANAGERS)
+@_tenant_clock
+def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    campaign = _campaign(request, pk) if pk is not None else None
+    if campaign is not None and not campaign.is_editable:
+        messages.error(request, _("This campaign was sent and can no longer be edited."))
+        return redirect("campaigns:campaign_detail", pk=campaign.pk)
+    staff = request.staff
+    form = CampaignForm(request.POST or None, staff=staff, campaign=campaign)
+    if request.method == "POST" and form.is_valid():
+        target = form.apply(campaign or Campaign())
+        try:
+            saved = services.campaign_save(
+                campaign=target,
+                store_ids=[store.pk for store in form.cleaned_data["stores"]],
+                staff=staff,
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Campaign saved. Check it, then approve sending."))
+            return redirect("campaigns:campaign_detail", pk=saved.pk)
+    if campaign is not None:
+        counts = services.campaign_audience_counts(campaign=campaign)
+    else:
+        own = [] if staff.is_hq else sorted(staff.store_ids)
+        counts = services.audience_counts(criteria={}, store_ids=own)
+    return render(
+        request,
+        "campaigns/campaign_form.html",
+        {"form": form, "campaign": campaign, "counts": counts},
+    )
+
+
+@roles_allowed(MANAGERS)
+def audience_count(request: HttpRequest) -> HttpResponse:
+    """Live count for the campaign form: the audience as typed, not yet saved."""
+    form = AudienceForm(request.GET, staff=request.staff)
+    counts = None
+    if form.is_valid():
+        counts = services.audience_counts(
+            criteria=form.audience_criteria(),
+            store_ids=form.store_ids(),
+            channel=form.cleaned_data["channel"],
+        )
+    return render(request, "campaigns/_audience.html", {"counts": counts, "form": form})
+
+
+@roles_allowed(MANAGERS)
+def preview(request: HttpRequest) -> HttpResponse:
+    """The message as typed, rendered on a member looked up, or on the first one reached."""
+    form = PreviewForm(request.GET)
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    template = data.get("template", "")
+    query = data.get("member_q", "")
+    member = None
+    if query:
+        member = find_member(query)
+    else:
+        audience = AudienceForm(request.GET, staff=request.staff)
+        if audience.is_valid():
+            member = selectors.first_audience_member(
+                criteria=audience.audience_criteria(), store_ids=audience.store_ids()
+            )
+    text = error = ""
+    if member is not None and template.strip():
+        try:
+            text = services.message_preview(template=template, member=member)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    return render(
+        request,
+        "campaigns/_preview.html",
+        {"member": member, "text": text, "error": error, "query": query, "template": template},
+    )
+
+
+@roles_allowed(MANAGERS)
+@_tenant_clock
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(request, pk)
+    report = selectors.campaign_report(campaign=campaign)
+    counts = (
+        services.campaign_audience_counts(campaign=campaign)
+        if campaign.status == CampaignStatus.DRAFT
+        else None
+    )
+    return render(
+        request,
+        "campaigns/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "stores": list(campaign.stores.order_by("code")),
+            "report": report,
+            "counts": counts,
+            "cancel_form": CancelForm(),
+            "can_cancel": campaign.status not in (CampaignStatus.DONE, CampaignStatus.CANCELLED),
+        },
+    )
+
+
+@roles_allowed(MANAGERS)
+def campaign_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        # The run is queued inside this transaction and starts once it commits.
+        with transaction.atomic():
+            scheduled = services.campaign_schedule(campaign=campaign, staff=request.staff)
+            if scheduled.schedule == Schedule.NOW:
+                tasks.queue_campaign_now(scheduled.pk)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if scheduled.schedule == Schedule.NOW:
+            messages.success(request, _("Approved: the campaign is being sent now."))
+        else:
+            messages.success(request, _("Approved: the campaign will be sent as scheduled."))
+    return redirect("campaigns:campaign_detail", pk=campaign.pk)
+
+
+@roles_allowed(MANAGERS)
+def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = _campaign(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the campaign is cancelled."))
+        return redirect("campaigns:campaign_detail", pk=campaign.pk)
+    try:
+        services.campaign_cancel(
+            campaign=campaign, staff=request.staff, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Campaign cancelled. Messages not yet sent will not go out."))
+    return redirect("campaigns:campaign_detail", pk=campaign.pk)
+
+
+# ---------------------------------------------------------------------------------------
+# Coupon offers (HQ)
+
+
+@roles_allowed(HQ_ROLES)
+@_tenant_clock
+def offer_list(request: HttpRequest) -> HttpResponse:
+    offers = CouponOffer.objects.prefetch_related("stores").order_by("-created_at", "-pk")
+    page = Paginator(offers, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "campaigns/offer_list.html", {"page": page, "now": timezone.now()})
+
+
+@roles_allowed(HQ_ROLES)
+@_tenant_clock
+def offer_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    offer = get_object_or_404(CouponOffer, pk=pk) if pk is not None else None
+    form = CouponOfferForm(request.POST or None, instance=offer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.coupon_offer_save(
+                offer=form.save(commit=False),
+                stores=form.cleaned_data["stores_limit"],
+                staff=request.staff,
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Coupon offer saved."))
+            return redirect("campaigns:offer_detail", pk=saved.pk)
+    return render(request, "campaigns/offer_form.html", {"form": form, "offer": offer})
+
+
+def _offer_page(
+    request: HttpRequest, offer: CouponOffer, issue_form: CouponIssueForm | None = None
+) -> HttpResponse:
+    coupons = Coupon.objects.filter(offer=offer).select_related("member", "campaign")
+    page = Paginator(coupons.order_by("-issued_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "campaigns/offer_detail.html",
+        {
+            "offer": offer,
+            "stores": list(offer.stores.order_by("code")),
+            "page": page,
+            "issue_form": issue_form or CouponIssueForm(),
+            "void_form": CouponVoidForm(),
+        },
+    )
+
+
+@roles_allowed(HQ_ROLES)
+@_tenant_clock
+def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _offer_page(request, get_object_or_404(CouponOffer, pk=pk))
+
+
+@roles_allowed(HQ_ROLES)
+@_tenant_clock
+def offer_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    offer = get_object_or_404(CouponOffer, pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = CouponIssueForm(request.POST)
+    if form.is_valid():
+        try:
+            coupon = services.coupon_issue_by_hand(
+                offer=offer,
+                member=form.cleaned_data["member_q"],
+                staff=request.staff,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Coupon %(code)s issued to %(name)s.")
+                % {"code": coupon.code, "name": coupon.member.name},
+            )
+            return redirect("campaigns:offer_detail", pk=offer.pk)
+    return _offer_page(request, offer, issue_form=form)
+
+
+@roles_allowed(HQ_ROLES)
+def coupon_void(request: HttpRequest, pk: int) -> HttpResponse:
+    coupon = get_object_or_404(Coupon.objects.select_related("offer"), pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = CouponVoidForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the coupon is voided."))
+    else:
+        try:
+            services.coupon_void(
+                coupon=coupon, staff=request.staff, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Coupon %(code)s voided.") % {"code": coupon.code})
+    return redirect("campaigns:offer_detail", pk=coupon.offer_id)
+
+
+# ---------------------------------------------------------------------------------------
+# Outbox and messaging rules
+
+
+@roles_allowed(MANAGERS)
+@_tenant_clock
+def outbox(request: HttpRequest) -> HttpResponse:
+    staff = request.staff
+    rows = selectors.outbox()
+    if not staff.is_hq:
+        rows = rows.filter(member__home_store_id__in=staff.store_ids)
+    found = DeliveryFilter(request.GET or None, queryset=rows, campaigns=_campaigns_for(staff))
+    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "campaigns/outbox.html", {"filter": found, "page": page})
+
+
+@roles_allowed(Role.HQ_ADMIN)
+@_tenant_clock
+def settings_view(request: HttpRequest) -> HttpResponse:
+    form = CampaignSettingsForm(request.POST or None, instance=services.campaign_settings())
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_settings_save(rules=form.save(commit=False), staff=request.staff)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+        else:
+            messages.success(request, _("Messaging rules saved."))
+            return redirect("campaigns:settings")
+    return render(request, "campaigns/settings.html", {"form": form})
