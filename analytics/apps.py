@@ -9,12 +9,16 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from analytics import receivers
+        from analytics.selectors import campaign_effect
+        from campaigns import effect
         from customers.profile import register_panel
         from customers.signals import customer_merged
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
         customer_merged.connect(receivers.move_sales_on_merge, dispatch_uid="analytics_merge")
+        # campaigns (below us) reads a campaign's effect through this seam.
+        effect.register(campaign_effect)
         register_panel(
             key="analytics.recent_purchases",
             title=_("Recent purchases"),

@@ -10,13 +10,25 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
 from analytics.services import day_bounds, local_day
+from campaigns.models import Campaign, Delivery, DeliveryStatus
 from tenancy.context import current_tenant
 
 ZERO = Decimal("0")
@@ -281,3 +293,77 @@ def member_recent_purchases(*, member, staff, limit: int = 5) -> list:
         Sale.objects.filter(member=member).select_related("store"), staff
     ).order_by("-occurred_at", "-id")
     return list(sales[:limit])
+
+
+# --- Campaign effect (registered with campaigns.effect in AnalyticsConfig.ready) -------------
+
+EFFECT_GROUPS = ("targeted", "holdout")
+
+
+def campaign_effect(*, campaign: Campaign) -> dict:
+    """Sales of the campaign's targeted members against its holdout group, set-based.
+
+    Groups come from the campaign's outbox rows: "holdout" is status holdout (never sent);
+    "targeted" is every other row, sent or not (queued, sending, failed), because the
+    campaign chose them; comparing only those it reached would flatter it.
+    For each group:
+    - members: distinct members with a row of the group;
+    - revenue: what those members paid (Sale.total) for purchases made in
+      [run.started_at, run.started_at + campaign.effect_days) of a run that put them in the
+      group, net of every refund of those purchases (whenever the refund happened);
+    - buyers: members whose purchases in such a window still hold at least one item after
+      refunds (a member who returned everything bought nothing).
+    A purchase falls in a window once per group even when windows of recurring runs
+    overlap. Two queries whatever the campaign's size.
+    """
+    window = datetime.timedelta(days=campaign.effect_days)
+    rows = Delivery.objects.filter(campaign=campaign, run__isnull=False)
+    holdout = Q(status=DeliveryStatus.HOLDOUT)
+    counts = rows.aggregate(
+        targeted=Count("member", distinct=True, filter=~holdout),
+        holdout=Count("member", distinct=True, filter=holdout),
+        first=Min("run__started_at"),
+        last=Max("run__started_at"),
+    )
+    result = {
+        group: {"members": counts[group], "buyers": 0, "revenue": Decimal("0.00")}
+        for group in EFFECT_GROUPS
+    }
+    if counts["first"] is None:
+        return result
+
+    def in_window(group: Q) -> Exists:
+        # A row of the group for the buyer whose run's window holds the purchase time.
+        return Exists(
+            rows.filter(group, member=OuterRef("member_id"))
+            .annotate(
+                ends=ExpressionWrapper(F("run__started_at") + window, output_field=DateTimeField())
+            )
+            .filter(run__started_at__lte=OuterRef("bought_at"), ends__gt=OuterRef("bought_at"))
+        )
+
+    sales = (
+        Sale.objects.filter(member__in=rows.values("member"))
+        # A refund counts at the time of the purchase it refunds.
+        .annotate(bought_at=Coalesce(F("refund_of__occurred_at"), F("occurred_at")))
+        .filter(bought_at__gte=counts["first"], bought_at__lt=counts["last"] + window)
+        .annotate(t=in_window(~holdout), h=in_window(holdout))
+        .filter(Q(t=True) | Q(h=True))
+    )
+    per_member = sales.values("member_id").annotate(
+        t_paid=Sum("total", filter=Q(t=True)),
+        t_items=Sum("item_count", filter=Q(t=True)),
+        h_paid=Sum("total", filter=Q(h=True)),
+        h_items=Sum("item_count", filter=Q(h=True)),
+    )
+    totals = per_member.aggregate(
+        t_revenue=Sum("t_paid"),
+        t_buyers=Count("member_id", filter=Q(t_items__gt=0)),
+        h_revenue=Sum("h_paid"),
+        h_buyers=Count("member_id", filter=Q(h_items__gt=0)),
+    )
+    for group, prefix in (("targeted", "t"), ("holdout", "h")):
+        result[group]["buyers"] = totals[f"{prefix}_buyers"] or 0
+        revenue = totals[f"{prefix}_revenue"] or Decimal("0")
+        result[group]["revenue"] = revenue.quantize(Decimal("0.01"))
+    return result
