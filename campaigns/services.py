@@ -1129,13 +1129,17 @@ def birthday_send_batch(
         rows = []
         for member in members:
             coupon = coupons.get(member.pk)
+            address = _address(member, rules.birthday_channel, wechat)
+            # No phone (or WeChat id, e-mail) for the channel: the gifts still count, and the
+            # outbox says why no greeting went out instead of recording one as "sent".
+            reachable = bool(address) or rules.birthday_channel == Channel.IN_STORE
             rows.append(
                 Delivery(
                     key=f"birthday:{today.year}:{member.pk}",
                     kind=DeliveryKind.BIRTHDAY,
                     member=member,
                     channel=rules.birthday_channel,
-                    address=_address(member, rules.birthday_channel, wechat),
+                    address=address,
                     text=message_render(
                         rules.birthday_template,
                         values={
@@ -1148,6 +1152,8 @@ def birthday_send_batch(
                     ),
                     coupon=coupon,
                     is_marketing=False,
+                    status=DeliveryStatus.QUEUED if reachable else DeliveryStatus.FAILED,
+                    last_error="" if reachable else "no address for this channel",
                     next_attempt_at=now,
                 )
             )
