@@ -27,7 +27,9 @@ def run_campaign(campaign_id: int, occurrence: str) -> int:
     run = services.campaign_run_due(campaign_id=campaign_id, occurrence=occurrence)
     if run is None:
         return 0
-    transaction.on_commit(lambda: dispatch.delay(current_tenant().pk))
+    # The tenant is read now: the callback may run after this task has left its context.
+    tenant_id = current_tenant().pk
+    transaction.on_commit(lambda: dispatch.delay(tenant_id))
     return run.targeted
 
 
