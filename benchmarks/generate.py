@@ -90,6 +90,19 @@ def fill_columns(model, provided: dict) -> tuple[list[str], list]:
     return columns, values
 
 
+def extra_defaults(model, columns: list[str]) -> tuple[str, str, list]:
+    """(", col...", ", %s...", values) for the NOT NULL columns a raw INSERT does not name.
+
+    Other apps keep adding columns with defaults; the floors' INSERTs stay valid without edits.
+    """
+    extra_columns, extra_values = fill_columns(model, dict.fromkeys(columns))
+    return (
+        "".join(f", {column}" for column in extra_columns),
+        ", %s" * len(extra_columns),
+        list(extra_values),
+    )
+
+
 def copy_model(cursor, model, rows: list[dict]) -> int:
     if not rows:
         return 0
@@ -235,6 +248,15 @@ def person_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + given
 
 
+def birthday(rng: random.Random) -> tuple[int, int]:
+    """A day of the year, each as likely as the next (about members/365 a day), Feb 29 a
+    quarter as likely as any other day, as births fall; the birthday fan-out relies on it."""
+    if rng.random() < 0.25 / 365.25:
+        return 2, 29
+    day = dt.date(2001, 1, 1) + dt.timedelta(days=rng.randrange(365))
+    return day.month, day.day
+
+
 def member_rows(tenant_id: int, members: int, store_ids, weights, rng: random.Random, offset: int):
     now = timezone.now()
     homes = rng.choices(store_ids, weights=weights, k=members)
@@ -243,8 +265,7 @@ def member_rows(tenant_id: int, members: int, store_ids, weights, rng: random.Ra
         suffix = (index * 48271 + offset) % 100_000_000
         phone = f"{MOBILE_PREFIXES[index % len(MOBILE_PREFIXES)]}{suffix:08d}"
         year = rng.choice([None] + list(range(1955, 2008)))
-        month = rng.randint(1, 12)
-        day = rng.randint(1, 29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+        month, day = birthday(rng)
         created = now - dt.timedelta(days=rng.randint(0, 1100), seconds=rng.randint(0, 86399))
         consent = rng.random() < 0.7
         yield (
@@ -327,9 +348,9 @@ def main(argv=None) -> None:
 
 # Later parts of the data (sales, ledgers, ...) add a function here:
 # (cursor, tenant_id, slug, args, rng).
-from benchmarks import loyalty_jobs, sales  # noqa: E402
+from benchmarks import campaigns_bench, loyalty_jobs, sales  # noqa: E402
 
-EXTENSIONS: list = [loyalty_jobs.generate, sales.generate]
+EXTENSIONS: list = [loyalty_jobs.generate, sales.generate, campaigns_bench.generate]
 
 
 if __name__ == "__main__":

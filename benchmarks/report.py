@@ -36,6 +36,11 @@ from tenancy.context import tenant_context  # noqa: E402
 from tenancy.models import StaffMember, Tenant  # noqa: E402
 
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
+RAW_SALE_COLUMNS = [
+    "tenant_id", "store_id", "member_id", "staff_id", "occurred_at", "channel", "external_id",
+    "request_hash", "subtotal", "discount_total", "points_redeemed", "points_discount", "total",
+    "item_count", "points_earned", "created_at",
+]  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -214,6 +219,11 @@ class Bench:
                     )
                 transaction.set_rollback(True)
 
+        from analytics.models import Sale
+        from benchmarks.generate import extra_defaults
+
+        sale_extra = extra_defaults(Sale, RAW_SALE_COLUMNS)
+
         def raw_sale(index):
             with tenant_context(self.tenant), transaction.atomic():
                 with connection.cursor() as cursor:
@@ -221,9 +231,11 @@ class Bench:
                         "INSERT INTO analytics_sale (tenant_id, store_id, member_id, staff_id, "
                         "occurred_at, channel, external_id, request_hash, subtotal, "
                         "discount_total, points_redeemed, points_discount, total, item_count, "
-                        "points_earned, created_at) VALUES (%s, %s, %s, %s, now(), 'counter', "
-                        "'', '', 248.80, 0, 0, 0, 248.80, 3, 0, now()) RETURNING id",
-                        [self.tenant.pk, store.pk, members[index % len(members)], self.clerk.pk],
+                        f"points_earned, created_at{sale_extra[0]}) VALUES (%s, %s, %s, %s, "
+                        "now(), 'counter', '', '', 248.80, 0, 0, 0, 248.80, 3, 0, now()"
+                        f"{sale_extra[1]}) RETURNING id",
+                        [self.tenant.pk, store.pk, members[index % len(members)], self.clerk.pk]
+                        + sale_extra[2],
                     )
                     sale_id = cursor.fetchone()[0]
                     cursor.execute(
@@ -410,6 +422,14 @@ class Bench:
 
         self.figures.extend(loyalty_jobs.measure(self.tenant))
 
+    # -- 6. birthday fan-out and a campaign run ------------------------------------------
+    def campaigns(self) -> None:
+        from benchmarks import campaigns_bench
+
+        figures, explains = campaigns_bench.measure(self.tenant, self.quick)
+        self.figures.extend(figures)
+        self.explains.extend(explains)
+
     def run(self, only: set[str] | None = None) -> None:
         steps = [("lookup", self.lookups), ("load", self.sustained)]
         steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
@@ -419,7 +439,7 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = ["counter_writes", "dashboards", "member_import", "loyalty"]
+EXTRA_STEPS: list[str] = ["counter_writes", "dashboards", "member_import", "loyalty", "campaigns"]
 
 
 def main(argv=None) -> None:

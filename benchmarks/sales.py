@@ -16,6 +16,16 @@ import time
 
 from benchmarks.copy import copy_rows, reset_sequence
 
+SALE_COLUMNS = [
+    "id", "tenant_id", "store_id", "member_id", "staff_id", "occurred_at", "channel",
+    "external_id", "request_hash", "refund_of_id", "subtotal", "discount_total",
+    "points_redeemed", "points_discount", "total", "item_count", "points_earned", "created_at",
+]  # fmt: skip
+LINE_COLUMNS = [
+    "tenant_id", "sale_id", "line_no", "product_id", "quantity", "unit_price", "discount",
+    "line_total",
+]  # fmt: skip
+
 DAYS = 730
 BATCH = 1_000_000
 CATEGORIES = ["服装", "鞋履", "箱包", "配饰", "美妆", "个护", "食品", "饮料", "家居", "数码"]
@@ -40,6 +50,20 @@ def _day_pool(rng: random.Random, today: datetime.date) -> list[int]:
         weight = max(1, int(weight * rng.uniform(0.85, 1.15)))
         pool.extend([offset] * weight)
     return pool
+
+
+def _defaults(model, columns: list[str]) -> tuple[str, str, dict]:
+    """Columns the INSERT does not name, with the model's defaults as named parameters.
+
+    Other apps keep adding NOT NULL columns (a sale's coupon discount, ...); naming them with
+    their defaults keeps the set-based INSERT working without editing it each time.
+    """
+    from benchmarks.generate import fill_columns
+
+    extra_columns, extra_values = fill_columns(model, dict.fromkeys(columns))
+    names = "".join(f", {column}" for column in extra_columns)
+    values = "".join(f", %(d_{column})s" for column in extra_columns)
+    return names, values, {f"d_{c}": v for c, v in zip(extra_columns, extra_values, strict=True)}
 
 
 def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> None:
@@ -107,16 +131,19 @@ def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> Non
         "nproducts": products,
         "now": now,
     }
+    from analytics.models import Sale, SaleLine
+
+    sale_names, sale_values, sale_params = _defaults(Sale, SALE_COLUMNS)
+    line_names, line_values, line_params = _defaults(SaleLine, LINE_COLUMNS)
+    params.update(sale_params)
+    params.update(line_params)
     for first in range(1, target + 1, BATCH):
         last = min(target, first + BATCH - 1)
         # Line k of sale g: quantity 1-3 and a price from 2.00 to 199.99 derived from (g, k),
         # so the sale's totals and its lines agree without a second pass.
         cursor.execute(
-            """
-            INSERT INTO analytics_sale (id, tenant_id, store_id, member_id, staff_id,
-                occurred_at, channel, external_id, request_hash, refund_of_id, subtotal,
-                discount_total, points_redeemed, points_discount, total, item_count,
-                points_earned, created_at)
+            f"""
+            INSERT INTO analytics_sale ({", ".join(SALE_COLUMNS)}{sale_names})
             SELECT %(base)s + g, %(tenant)s, (%(stores)s::bigint[])[pick.s],
                 CASE WHEN random() < 0.55 AND %(mcount)s > 0
                      THEN %(mmin)s + floor(%(mcount)s * power(random(), 2))::bigint END,
@@ -124,7 +151,7 @@ def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> Non
                 ((%(today)s::date - (%(days)s::int[])[pick.d]) + time '09:00'
                   + random() * interval '13 hours') AT TIME ZONE 'Asia/Shanghai',
                 'pos', 'B' || (%(base)s + g), '', NULL, t.total, 0, 0, 0, t.total, t.items, 0,
-                %(now)s
+                %(now)s{sale_values}
             FROM generate_series(%(first)s, %(last)s) AS g
             CROSS JOIN LATERAL (
                 SELECT 1 + floor(random() * %(nstores)s)::int AS s,
@@ -140,13 +167,13 @@ def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> Non
             {**params, "first": first, "last": last},
         )
         cursor.execute(
-            """
-            INSERT INTO analytics_saleline (tenant_id, sale_id, line_no, product_id, quantity,
-                unit_price, discount, line_total)
+            f"""
+            INSERT INTO analytics_saleline ({", ".join(LINE_COLUMNS)}{line_names})
             SELECT %(tenant)s, %(base)s + g, k,
                 %(pmin)s + floor(%(nproducts)s * power(random(), 3))::bigint,
                 1 + (g * 7 + k * 3) %% 3, (200 + (g * 31 + k * 977) %% 19800) / 100.0, 0,
                 (1 + (g * 7 + k * 3) %% 3) * (200 + (g * 31 + k * 977) %% 19800) / 100.0
+                {line_values}
             FROM generate_series(%(first)s, %(last)s) AS g,
                  generate_series(1, 1 + g %% 3) AS k
             """,
