@@ -67,3 +67,68 @@ def test_concurrent_retries_of_the_same_pos_sale_record_it_once(world):
     with tenant_context(world.tenant_a):
         assert Sale.objects.filter(external_id="POS-RACE-1").count() == 1
         assert SaleLine.objects.count() == 1
+
+
+def test_two_counters_using_one_coupon_at_once_make_one_sale_and_one_refusal(world):
+    """Both tills send a different sale with the same coupon: campaigns' lock on the coupon
+    makes the second wait for the first's commit, then refuse it; the refused sale is gone."""
+    from campaigns.models import Coupon, CouponOffer, CouponStatus
+    from tests.analytics.coupons import coupon_for
+    from tests.factories import CustomerFactory
+
+    with tenant_context(world.tenant_a):
+        _token, plain = api_token_create(
+            store=world.store_a1, name="till", actor=world.staff_a[Role.HQ_ADMIN]
+        )
+        member = CustomerFactory(home_store=world.store_a1)
+        coupon = coupon_for(member, value="5.00")
+
+    def body(sale_id: str) -> str:
+        return json.dumps(
+            {
+                "sale_id": sale_id,
+                "store": "BJ-ZY-001",
+                "occurred_at": "2026-01-31T14:05:00+08:00",
+                "member_card": member.card_number,
+                "coupon_code": coupon.code,
+                "lines": [{"sku": "RACE-C", "name": "抢券", "quantity": 1, "unit_price": "30.00"}],
+            }
+        )
+
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, dict]] = []
+    failures: list[BaseException] = []
+
+    def till(sale_id: str) -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            response = client.post(
+                "/api/v1/sales/",
+                data=body(sale_id),
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {plain}"},
+            )
+            answers.append((response.status_code, response.json()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=till, args=(f"POS-C-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures, failures
+    assert sorted(status for status, _ in answers) == [201, 400]
+    won = next(answer for status, answer in answers if status == 201)
+    lost = next(answer for status, answer in answers if status == 400)
+    assert won["coupon_discount"] == "5.00" and won["total"] == "25.00"
+    assert lost["errors"][0]["field"] == "coupon_code"
+    with tenant_context(world.tenant_a):
+        assert list(Sale.objects.values_list("external_id", flat=True)) == [won["sale_id"]]
+        used = Coupon.objects.get(pk=coupon.pk)
+        assert used.status == CouponStatus.USED and used.used_sale_id == won["id"]
+        assert CouponOffer.objects.get(pk=coupon.offer_id).used_count == 1
