@@ -12,7 +12,7 @@ class DeliveryFilter(django_filters.FilterSet):
         label=_("Status"),
         choices=[c for c in DeliveryStatus.choices if c[0] != DeliveryStatus.HOLDOUT],
     )
-    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=DeliveryKind.choices)
+    kind = django_filters.ChoiceFilter(label=_("Message type"), choices=DeliveryKind.choices)
     channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices)
     campaign = django_filters.ModelChoiceFilter(
         label=_("Campaign"), queryset=Campaign.unscoped.none()

@@ -58,6 +58,11 @@ def _tenant_clock(view):
     return wrapper
 
 
+def _posted(request: HttpRequest):
+    """The POST data, even when empty (an empty form must show its errors, not a new form)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _campaigns_for(staff: StaffMember) -> QuerySet[Campaign]:
     """HQ: every campaign. Store manager: campaigns with stores, all of them their own."""
     rows = Campaign.objects.all()
@@ -101,7 +106,7 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         messages.error(request, _("This campaign was sent and can no longer be edited."))
         return redirect("campaigns:campaign_detail", pk=campaign.pk)
     staff = request.staff
-    form = CampaignForm(request.POST or None, staff=staff, campaign=campaign)
+    form = CampaignForm(_posted(request), staff=staff, campaign=campaign)
     if request.method == "POST" and form.is_valid():
         target = form.apply(campaign or Campaign())
         try:
@@ -252,7 +257,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 @_tenant_clock
 def offer_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     offer = get_object_or_404(CouponOffer, pk=pk) if pk is not None else None
-    form = CouponOfferForm(request.POST or None, instance=offer)
+    form = CouponOfferForm(_posted(request), instance=offer)
     if request.method == "POST" and form.is_valid():
         try:
             saved = services.coupon_offer_save(
@@ -360,7 +365,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @roles_allowed(Role.HQ_ADMIN)
 @_tenant_clock
 def settings_view(request: HttpRequest) -> HttpResponse:
-    form = CampaignSettingsForm(request.POST or None, instance=services.campaign_settings())
+    form = CampaignSettingsForm(_posted(request), instance=services.campaign_settings())
     if request.method == "POST" and form.is_valid():
         try:
             services.campaign_settings_save(rules=form.save(commit=False), staff=request.staff)
