@@ -1096,14 +1096,17 @@ def birthday_send_batch(
     now = _now(now)
     rules = campaign_settings()
     with transaction.atomic():
-        # Consent or erasure may have changed since the batch was cut.
+        # Consent or erasure may have changed since the batch was cut. Claimed in id order:
+        # two workers inserting overlapping claims in different orders could deadlock.
         eligible = list(
             Customer.objects.filter(
                 pk__in=member_ids,
                 is_erased=False,
                 merged_into__isnull=True,
                 marketing_consent=True,
-            ).values_list("pk", flat=True)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         won = _claim_birthdays(eligible, today.year)
         if not won:
