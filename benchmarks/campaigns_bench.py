@@ -370,7 +370,7 @@ def birthday(tenant, quick: bool) -> tuple[list, list[tuple[str, str]]]:
 
     samples: dict[str, list[float]] = {"celery": [], "inline": [], "sql": []}
     outcomes: dict[str, tuple[int, int, int]] = {}
-    repeat = 5 if quick else 3
+    repeat = 3
     counts: dict[str, int] = {}
     queries = 0
     for attempt in range(repeat + 1):  # the first round warms the caches, not timed
