@@ -45,7 +45,6 @@ class CounterSaleForm(StoreChoiceMixin, forms.Form):
     coupon_pick = forms.CharField(
         label=_("Or pick one of the member's coupons"),
         required=False,
-        max_length=16,
         widget=forms.RadioSelect,
     )
     points = forms.IntegerField(
