@@ -146,7 +146,7 @@ class CouponOffer(TenantScopedModel):
 
     def describe(self) -> str:
         if self.kind == DiscountKind.PERCENT:
-            text = _("%(value)s%% off") % {"value": self.value.normalize()}
+            text = _("%(value)s%% off") % {"value": f"{self.value.normalize():f}"}
         else:
             text = _("¥%(value)s off") % {"value": self.value}
         if self.min_spend:
