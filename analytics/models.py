@@ -98,7 +98,9 @@ class Sale(TenantScopedModel):
         related_name="+",
         verbose_name=_("coupon"),
     )
-    coupon_discount = models.DecimalField(_("coupon discount"), **MONEY, default=ZERO)
+    coupon_discount = models.DecimalField(
+        _("coupon discount"), **MONEY, default=ZERO, db_default=ZERO
+    )
     points_redeemed = models.IntegerField(_("points redeemed"), default=0)
     points_discount = models.DecimalField(_("points discount"), **MONEY, default=ZERO)
     total = models.DecimalField(_("total"), **MONEY, default=ZERO)

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='sale',
             name='coupon_discount',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=14, verbose_name='coupon discount'),
+            field=models.DecimalField(decimal_places=2, db_default=Decimal('0.00'), default=Decimal('0.00'), max_digits=14, verbose_name='coupon discount'),
         ),
         migrations.AddConstraint(
             model_name='sale',
