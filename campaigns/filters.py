@@ -11,11 +11,16 @@ class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label=_("Status"),
         choices=[c for c in DeliveryStatus.choices if c[0] != DeliveryStatus.HOLDOUT],
+        empty_label=_("All"),
     )
-    kind = django_filters.ChoiceFilter(label=_("Message type"), choices=DeliveryKind.choices)
-    channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices)
+    kind = django_filters.ChoiceFilter(
+        label=_("Message type"), choices=DeliveryKind.choices, empty_label=_("All")
+    )
+    channel = django_filters.ChoiceFilter(
+        label=_("Channel"), choices=Channel.choices, empty_label=_("All")
+    )
     campaign = django_filters.ModelChoiceFilter(
-        label=_("Campaign"), queryset=Campaign.unscoped.none()
+        label=_("Campaign"), queryset=Campaign.unscoped.none(), empty_label=_("All")
     )
     day = django_filters.DateFilter(
         label=_("Queued on"),

@@ -73,7 +73,7 @@ class AudienceForm(CriteriaForm):
 
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.SMS)
     audience = forms.ChoiceField(
-        label=_("Audience"),
+        label=_("Choose members by"),
         choices=Audience.choices,
         initial=Audience.FILTER,
         widget=forms.RadioSelect,
@@ -149,7 +149,10 @@ class CampaignForm(AudienceForm):
         help_text=_("This share of the audience gets nothing, to measure the effect."),
     )
     schedule = forms.ChoiceField(
-        label=_("When"), choices=Schedule.choices, initial=Schedule.NOW, widget=forms.RadioSelect
+        label=_("Schedule"),
+        choices=Schedule.choices,
+        initial=Schedule.NOW,
+        widget=forms.RadioSelect,
     )
     send_at = forms.DateTimeField(label=_("Send at"), required=False, widget=_datetime_widget())
     recur_day = forms.IntegerField(

@@ -32,6 +32,7 @@ from campaigns.forms import (
     find_member,
 )
 from campaigns.models import (
+    Audience,
     Campaign,
     CampaignStatus,
     CampaignStore,
@@ -72,6 +73,38 @@ def _campaigns_for(staff: StaffMember) -> QuerySet[Campaign]:
     return rows.filter(pk__in=links.values("campaign_id")).exclude(
         pk__in=links.exclude(store_id__in=staff.store_ids).values("campaign_id")
     )
+
+
+def _audience_lines(campaign: Campaign) -> list[tuple[str, str]]:
+    """The campaign's conditions as (label, value) lines a person can read."""
+    from customers.forms import CriteriaForm
+    from customers.models import Tag
+    from loyalty.models import Tier
+    from stores.models import Store
+
+    if campaign.audience == Audience.SEGMENT and campaign.segment_id:
+        criteria = campaign.segment.criteria or {}
+    else:
+        criteria = campaign.criteria or {}
+    names = {
+        "tags": lambda ids: "、".join(
+            Tag.objects.filter(pk__in=ids).values_list("name", flat=True)
+        ),
+        "home_stores": lambda ids: "、".join(
+            Store.objects.filter(pk__in=ids).order_by("code").values_list("name", flat=True)
+        ),
+        "tier_code": lambda code: (
+            Tier.objects.filter(code=code).values_list("name", flat=True).first() or code
+        ),
+    }
+    lines = []
+    for key, field in CriteriaForm.base_fields.items():
+        value = criteria.get(key)
+        if key == "marketing_consent" or value in (None, "", []):
+            continue
+        label = _("Tier") if key == "tier_code" else field.label
+        lines.append((str(label), str(names[key](value) if key in names else value)))
+    return lines
 
 
 def _campaign(request: HttpRequest, pk: int) -> Campaign:
@@ -192,6 +225,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "campaign": campaign,
             "stores": list(campaign.stores.order_by("code")),
+            "audience": _audience_lines(campaign),
             "report": report,
             "counts": counts,
             "cancel_form": CancelForm(),

@@ -92,6 +92,8 @@ def test_hq_creates_a_campaign_through_the_form(world, client_for, members, offe
         assert (campaign.offer, campaign.holdout_percent) == (offer, 10)
         assert not CampaignStore.objects.exists()  # HQ, no stores: the whole chain
         assert AuditEvent.objects.filter(action="campaign.create").exists()
+    detail = client.get(response["Location"]).content.decode()
+    assert "生日月份：5" in detail and "全连锁" in detail and "满200减30" in detail
 
 
 def test_bad_input_comes_back_in_chinese_and_writes_nothing(world, client_for, members):
