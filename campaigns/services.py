@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import logging
 import random
 import secrets
 import string
@@ -54,6 +55,8 @@ from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember
 from tenancy.services import audit_record
+
+logger = logging.getLogger(__name__)
 
 CAP_WINDOW = datetime.timedelta(days=30)
 MAX_ATTEMPTS = 5
@@ -948,7 +951,14 @@ def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> 
     delivery = Delivery.objects.get(pk=delivery_id)
     try:
         provider_id = sender_for(delivery.channel).send(delivery)
-    except SendError as error:
+    except Exception as caught:  # noqa: BLE001 - SendError, or a broken adapter or setting
+        error = caught
+        if not isinstance(caught, SendError):
+            # Not let out: it would leave the row "sending" and stop the dispatcher before
+            # the rest of the queue. Not retried either: the provider may have taken the
+            # message before the adapter broke, and a message is never sent twice.
+            logger.exception("Sender for %s failed on delivery %s", delivery.channel, delivery.pk)
+            error = SendError(f"sender error: {caught!r}", retryable=False)
         if error.retryable and delivery.attempts < MAX_ATTEMPTS:
             Delivery.objects.filter(pk=delivery.pk).update(
                 status=DeliveryStatus.QUEUED,

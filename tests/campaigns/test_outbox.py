@@ -196,3 +196,21 @@ def test_message_queue_is_once_per_key_and_needs_an_address(member, sender):
     assert services.message_queue(member=erased, text="d", kind="survey") is None
     assert Delivery.objects.count() == 1
     assert Delivery.objects.get().is_marketing is False
+
+
+def test_a_broken_sender_fails_its_message_and_the_queue_goes_on(member, sender):
+    broken = queued(member, key="survey:broken")
+    fine = queued(member, key="survey:fine")
+    Delivery.objects.filter(pk=broken.pk).update(next_attempt_at=NOON - MINUTE)
+    sender.script = [KeyError("msgid"), "prov-ok"]
+
+    result = services.deliveries_dispatch(now=NOON)
+
+    assert (result["failed"], result["sent"]) == (1, 1)
+    row = reload(broken)
+    assert row.status == DeliveryStatus.FAILED
+    assert row.last_error == "sender error: KeyError('msgid')"
+    assert reload(fine).status == DeliveryStatus.SENT
+    # Never retried: the provider may already have had it.
+    services.deliveries_dispatch(now=NOON + datetime.timedelta(hours=1))
+    assert sender.calls == [broken.pk, fine.pk]
