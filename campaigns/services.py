@@ -880,6 +880,18 @@ def campaign_run_due(*, campaign_id: int, occurrence: str) -> CampaignRun | None
         CampaignStatus.RUNNING,
     ):
         return None
+    offer = campaign.offer
+    if offer is not None and (not offer.is_active or offer.valid_until <= timezone.now()):
+        # Its coupon can no longer be issued: the run would fail at every beat tick and
+        # never send. The campaign stops here instead, with the reason on record.
+        Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.CANCELLED)
+        audit_record(
+            action="campaign.cancel",
+            obj=campaign,
+            before={"status": campaign.status},
+            reason=_("The coupon offer %(name)s has ended.") % {"name": offer.name},
+        )
+        return None
     return campaign_run(campaign=campaign, occurrence=occurrence)
 
 

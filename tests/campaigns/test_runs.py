@@ -399,3 +399,24 @@ def test_a_campaign_cannot_be_saved_with_a_bad_template_or_a_missing_coupon(stor
     with pytest.raises(ValidationError) as caught:
         services.campaign_save(campaign=campaign, store_ids=[], staff=hq)
     assert set(caught.value.message_dict) == {"template", "offer"}
+
+
+def test_a_campaign_whose_coupon_has_ended_stops_instead_of_failing_every_minute(store, in_tenant):
+    MemberFactory(home_store=store)
+    offer = OfferFactory(
+        valid_from=NOON - datetime.timedelta(days=30), valid_until=NOON - datetime.timedelta(days=1)
+    )
+    campaign = recurring(Schedule.WEEKLY, timezone.localtime(timezone.now()).isoweekday(),
+                         at="00:00", offer=offer, template="{coupon_code}")  # fmt: skip
+    assert len(services.campaigns_due()) == 1
+
+    assert tasks.run_due.delay(in_tenant.pk).get() == 1  # no error raised at the beat tick
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED
+    assert AuditEvent.objects.get(action="campaign.cancel").reason == (
+        f"The coupon offer {offer.name} has ended."
+    )
+    assert services.campaigns_due() == []
+    assert not Delivery.objects.exists()
+    assert not CampaignRun.objects.exists()
