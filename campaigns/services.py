@@ -71,6 +71,9 @@ CODE_LENGTH = 10
 CENT = Decimal("0.01")
 # Messages that still count against the cap: queued, in flight or delivered.
 LIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)
+# Channels that buzz a phone: held during quiet hours, by a run and by the dispatcher alike.
+# E-mail waits in an inbox and goes out at once.
+QUIET_CHANNELS = (Channel.SMS, Channel.WECHAT)
 
 
 class CouponError(ValidationError):
@@ -726,7 +729,7 @@ def campaign_run(
             eligible = eligible.exclude(pk__in=_over_cap_members(now, rules.frequency_cap))
         ids = list(eligible.order_by("pk").values_list("pk", flat=True))
         holdout = _holdout_ids(ids, campaign.holdout_percent, seed=run.pk)
-        release_at = quiet_hours_end(now, rules) if messaging else None
+        release_at = quiet_hours_end(now, rules) if campaign.channel in QUIET_CHANNELS else None
         targeted = no_address = 0
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
@@ -1003,10 +1006,8 @@ def deliveries_dispatch(
         due = due.filter(pk__in=ids)
     release_at = quiet_hours_end(now, campaign_settings())
     if release_at is not None:
-        result["held"] = due.filter(channel__in=(Channel.SMS, Channel.WECHAT)).update(
-            next_attempt_at=release_at
-        )
-        due = due.exclude(channel__in=(Channel.SMS, Channel.WECHAT))
+        result["held"] = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
+        due = due.exclude(channel__in=QUIET_CHANNELS)
     for delivery_id in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
         outcome = delivery_send(delivery_id=delivery_id, now=now)
         if outcome == DeliveryStatus.SENT:

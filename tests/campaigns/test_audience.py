@@ -232,6 +232,17 @@ def test_a_run_outside_quiet_hours_is_due_at_once(store):
     assert Delivery.objects.get().next_attempt_at == NOON
 
 
+def test_an_email_campaign_is_not_held_like_the_dispatcher_does_not_hold_email(store):
+    MemberFactory(home_store=store, email="li@example.com")
+    evening = local_today_at(22)
+
+    result = run(CampaignFactory(channel=Channel.EMAIL), now=evening)
+
+    assert (result.targeted, result.held_quiet) == (1, 0)
+    assert Delivery.objects.get().next_attempt_at == evening
+    assert services.deliveries_dispatch(now=evening)["sent"] == 1
+
+
 def test_in_store_campaigns_are_not_held(store):
     MemberFactory(home_store=store)
     result = run(CampaignFactory(channel=Channel.IN_STORE), now=local_today_at(23))
