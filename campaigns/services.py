@@ -280,7 +280,10 @@ def coupon_offer_save(
 
 def _coupon_expiry(offer: CouponOffer, now: datetime.datetime) -> datetime.datetime:
     if offer.valid_days:
-        return min(offer.valid_until, now + datetime.timedelta(days=offer.valid_days))
+        # Counted from when it can first be used: a coupon issued before its offer starts
+        # would otherwise lose those days, or expire before it was ever usable.
+        start = max(now, offer.valid_from)
+        return min(offer.valid_until, start + datetime.timedelta(days=offer.valid_days))
     return offer.valid_until
 
 

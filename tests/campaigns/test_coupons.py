@@ -157,6 +157,18 @@ def test_valid_days_counts_from_issue_but_never_past_the_offer(member, store):
     assert coupon_for(member, short, now=NOW).valid_until == short.valid_until
 
 
+def test_valid_days_start_when_the_offer_starts_if_issued_before(member, store):
+    offer = OfferFactory(
+        valid_from=NOW + datetime.timedelta(days=10),
+        valid_until=NOW + datetime.timedelta(days=60),
+        valid_days=7,
+    )
+    coupon = coupon_for(member, offer, now=NOW)
+    assert coupon.valid_until == NOW + datetime.timedelta(days=17)
+    later = NOW + datetime.timedelta(days=12)
+    assert redeem(coupon, member, store, now=later)[0].status == CouponStatus.USED
+
+
 def test_an_ended_or_stopped_offer_issues_nothing(member):
     ended = OfferFactory(
         valid_from=NOW - datetime.timedelta(days=9), valid_until=NOW - datetime.timedelta(days=1)
