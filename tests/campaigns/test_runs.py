@@ -406,8 +406,10 @@ def test_a_campaign_whose_coupon_has_ended_stops_instead_of_failing_every_minute
     offer = OfferFactory(
         valid_from=NOON - datetime.timedelta(days=30), valid_until=NOON - datetime.timedelta(days=1)
     )
-    campaign = recurring(Schedule.WEEKLY, timezone.localtime(timezone.now(), in_tenant.zone).isoweekday(),
-                         at="00:00", offer=offer, template="{coupon_code}")  # fmt: skip
+    weekday = timezone.localtime(timezone.now(), in_tenant.zone).isoweekday()
+    campaign = recurring(
+        Schedule.WEEKLY, weekday, at="00:00", offer=offer, template="{coupon_code}"
+    )
     assert len(services.campaigns_due()) == 1
 
     assert tasks.run_due.delay(in_tenant.pk).get() == 1  # no error raised at the beat tick
