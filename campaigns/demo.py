@@ -1,9 +1,10 @@
 """Demo coupon offers, campaigns (one sent with a holdout group, one recurring, one draft),
 a birthday greeting and the outbox, written through the services.
 
-Idempotent: each part is skipped when its named row exists. Sending happens at the last
-noon on the tenant's clock, outside quiet hours, so the report shows sent messages whatever
-the time `make run` is started.
+Idempotent: each part is skipped when its named row exists. Sending happens at a noon on
+the tenant's clock, outside quiet hours, so the report shows sent messages whatever
+the time `make run` is started; the sent campaign is dated ten days back so that analytics'
+demo sales give its report an effect to show.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from campaigns.models import (
     Audience,
     BirthdayGreeting,
     Campaign,
+    CampaignRun,
     Channel,
     Coupon,
     CouponOffer,
+    Delivery,
     DiscountKind,
     Schedule,
 )
@@ -108,9 +111,16 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             store_ids=[],
             staff=admin,
         )
-        campaign = services.campaign_schedule(campaign=campaign, staff=admin, now=noon)
-        services.campaign_run(campaign=campaign, staff=admin, now=noon)
-        services.deliveries_dispatch(now=noon)
+        # Sent ten days ago, so the demo sales that analytics seeds next fall in its effect
+        # window and the report compares the targeted members with the holdout group.
+        sent = noon - datetime.timedelta(days=10)
+        campaign = services.campaign_schedule(campaign=campaign, staff=admin, now=sent)
+        run = services.campaign_run(campaign=campaign, staff=admin, now=sent)
+        services.deliveries_dispatch(now=sent)
+        Campaign.objects.filter(pk=campaign.pk).update(created_at=sent - datetime.timedelta(days=1))
+        CampaignRun.objects.filter(pk=run.pk).update(started_at=sent)
+        Delivery.objects.filter(run=run).update(created_at=sent)
+        Delivery.objects.filter(run=run, sent_at__isnull=False).update(sent_at=sent)
 
     if not Campaign.objects.filter(name=WEEKLY_NAME).exists():
         weekly = services.campaign_save(

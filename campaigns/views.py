@@ -107,6 +107,10 @@ def _audience_lines(campaign: Campaign) -> list[tuple[str, str]]:
     return lines
 
 
+def _signed(value) -> str:
+    return "" if value is None else f"{value:+}"
+
+
 def _campaign(request: HttpRequest, pk: int) -> Campaign:
     return get_object_or_404(
         _campaigns_for(request.staff).select_related("offer", "segment", "created_by"), pk=pk
@@ -214,6 +218,7 @@ def preview(request: HttpRequest) -> HttpResponse:
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     report = selectors.campaign_report(campaign=campaign)
+    uplift = report["uplift"] or {}
     counts = (
         services.campaign_audience_counts(campaign=campaign)
         if campaign.status == CampaignStatus.DRAFT
@@ -227,6 +232,10 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stores": list(campaign.stores.order_by("code")),
             "audience": _audience_lines(campaign),
             "report": report,
+            # Signed, so a campaign that did worse than its holdout group reads as such.
+            "uplift_money": _signed(uplift.get("revenue_per_member")),
+            "uplift_points": _signed(uplift.get("conversion_points")),
+            "uplift_percent": _signed(uplift.get("percent")),
             "counts": counts,
             "cancel_form": CancelForm(),
             "can_cancel": campaign.status not in (CampaignStatus.DONE, CampaignStatus.CANCELLED),

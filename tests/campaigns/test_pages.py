@@ -220,7 +220,7 @@ def test_report_shows_the_effect_against_the_holdout(world, client_for, members)
         )
         assert "¥100.00" in text and "¥50.00" in text  # revenue per member
         assert "20.0%" in text and "10.0%" in text  # conversion
-        assert "每位会员多带来 ¥50.00 收入" in text
+        assert "与对照组相比：人均销售额 +50.00 元，转化率 +10.0 个百分点 (+100.0%)" in text
     finally:
         effect._measure = saved
 
