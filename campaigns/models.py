@@ -411,7 +411,7 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(TenantScopedModel):
     """The outbox: one row per message to one member, written before anything is sent.
 
-    `key` is unique per tenant ("campaign:<id>:<occurrence>:<member>", "birthday:<year>:<member>",
+    `key` is unique per tenant ("campaign:<run>:<member>", "birthday:<year>:<member>",
     ...), so a re-run, a second scheduler or a retried task never makes a second message.
     Holdout members get a row too (status holdout, never sent) so the report can compare them.
     """

@@ -62,6 +62,19 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _restore_interactions_hooks():
+    """Tests swap interactions' hooks for fakes; each test starts and ends with the app's own."""
+    from interactions import hooks
+
+    registry, sources = dict(hooks._registry), dict(hooks._timeline_sources)
+    yield
+    hooks._registry.clear()
+    hooks._registry.update(registry)
+    hooks._timeline_sources.clear()
+    hooks._timeline_sources.update(sources)
+
+
 @dataclass
 class World:
     """Tenant A with two stores, tenant B with one, and one staff member per role in each."""
