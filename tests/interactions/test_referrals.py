@@ -105,6 +105,7 @@ def test_completing_the_profile_earns_points_once(world, trio, rewards):
 
 
 def test_without_loyalty_nothing_is_claimed(world, trio):
+    hooks.unregister("behaviour_rewarder")  # as if loyalty were not installed
     with tenant_context(world.tenant_a):
         assert not services.behaviour_award(member=trio[0], behaviour=Behaviour.FIRST_REVIEW)
         assert not BehaviourAward.objects.exists()

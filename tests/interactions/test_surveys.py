@@ -156,6 +156,7 @@ def test_resolving_a_case_sends_a_survey_through_the_registered_sender(
 def test_without_a_sender_the_survey_waits_unsent_and_staff_see_its_link(
     world, client_for, django_capture_on_commit_callbacks
 ):
+    hooks.unregister("survey_sender")  # as if campaigns were not installed
     with tenant_context(world.tenant_a):
         case = ServiceCaseFactory(store=world.store_a1, status=CaseStatus.IN_PROGRESS)
         with django_capture_on_commit_callbacks(execute=True):
