@@ -342,7 +342,7 @@ def main(argv=None) -> None:
     for slug in ("bench", "bench-small"):
         with transaction.atomic(), tenant_context(Tenant.objects.get(slug=slug)):
             counters_sync_with_stores()
-        sales.aggregate_history(slug)
+        sales.aggregate_history(slug, sales.history_days(args))
     log(f"done in {time.perf_counter() - started:.1f}s")
 
 
