@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,6 +74,8 @@ LIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.S
 # Channels that buzz a phone: held during quiet hours, by a run and by the dispatcher alike.
 # E-mail waits in an inbox and goes out at once.
 QUIET_CHANNELS = (Channel.SMS, Channel.WECHAT)
+# Messages one dispatcher tick hands out (in batches of BATCH, one task each).
+DISPATCH_SCAN = 50_000
 
 
 class CouponError(ValidationError):
@@ -994,6 +996,38 @@ def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> 
     return DeliveryStatus.SENT
 
 
+def _due_messages(
+    now: datetime.datetime, *, ids: list[int] | None = None
+) -> tuple[QuerySet[Delivery], int, int]:
+    """Queued messages due now, after failing stuck ones and holding SMS/WeChat in quiet hours.
+
+    Returns (due messages, how many were failed as stuck, how many were held).
+    """
+    failed = _fail_stuck(now)
+    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    held = 0
+    release_at = quiet_hours_end(now, campaign_settings())
+    if release_at is not None:
+        held = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
+        due = due.exclude(channel__in=QUIET_CHANNELS)
+    return due, failed, held
+
+
+def deliveries_due_batches(
+    *, now: datetime.datetime | None = None, limit: int = DISPATCH_SCAN, batch_size: int = BATCH
+) -> list[list[int]]:
+    """Ids of due messages, oldest first, cut into batches that workers send in parallel.
+
+    A message in two batches (a slow worker, the next beat tick) is still sent once: each
+    send claims its row first. `limit` bounds one tick's work; the next tick takes the rest.
+    """
+    due, _failed, _held = _due_messages(_now(now))
+    ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
 def deliveries_dispatch(
     *, now: datetime.datetime | None = None, limit: int = BATCH, ids: list[int] | None = None
 ) -> dict[str, int]:
@@ -1003,14 +1037,7 @@ def deliveries_dispatch(
     """
     now = _now(now)
     result = {"sent": 0, "failed": 0, "retry": 0, "held": 0}
-    result["failed"] += _fail_stuck(now)
-    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
-    if ids is not None:
-        due = due.filter(pk__in=ids)
-    release_at = quiet_hours_end(now, campaign_settings())
-    if release_at is not None:
-        result["held"] = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
-        due = due.exclude(channel__in=QUIET_CHANNELS)
+    due, result["failed"], result["held"] = _due_messages(now, ids=ids)
     for delivery_id in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
         outcome = delivery_send(delivery_id=delivery_id, now=now)
         if outcome == DeliveryStatus.SENT:
@@ -1063,12 +1090,14 @@ def birthday_due_ids(*, today: datetime.date) -> list[int]:
     match = Q()
     for month, day in birthday_days(today):
         match |= Q(birth_month=month, birth_day=day)
-    greeted = BirthdayGreeting.objects.filter(year=today.year).values("member_id")
+    # NOT EXISTS, not NOT IN: PostgreSQL plans it as an anti join on the claim's unique index
+    # instead of hashing every claim row of every year.
+    greeted = BirthdayGreeting.objects.filter(member=OuterRef("pk"), year=today.year)
     return list(
         Customer.objects.filter(
             match, is_erased=False, merged_into__isnull=True, marketing_consent=True
         )
-        .exclude(pk__in=greeted)
+        .exclude(Exists(greeted))
         .order_by("pk")
         .values_list("pk", flat=True)
     )

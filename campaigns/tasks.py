@@ -11,6 +11,8 @@ from campaigns import services
 from tenancy.context import current_tenant
 from tenancy.tasks import tenant_task
 
+DISPATCH_EXPIRES = 55  # seconds: just under the beat interval
+
 
 @tenant_task(name="campaigns.run_due")
 def run_due() -> int:
@@ -40,9 +42,22 @@ def queue_campaign_now(campaign_id: int) -> None:
 
 
 @tenant_task(name="campaigns.dispatch")
-def dispatch() -> dict[str, int]:
-    """Send due outbox messages; beat runs it every minute so retries and held ones go out."""
-    return services.deliveries_dispatch()
+def dispatch() -> int:
+    """Hand the due outbox to workers in batches of about 1,000, one task each.
+
+    Beat runs it every minute, so retries and messages held for quiet hours go out too. A
+    batch not started within a minute expires: the next tick hands its messages out again.
+    """
+    tenant_id = current_tenant().pk
+    batches = services.deliveries_due_batches()
+    for batch in batches:
+        dispatch_batch.apply_async((tenant_id, batch), expires=DISPATCH_EXPIRES)
+    return len(batches)
+
+
+@tenant_task(name="campaigns.dispatch_batch", time_limit=15 * 60, soft_time_limit=14 * 60)
+def dispatch_batch(delivery_ids: list[int]) -> dict[str, int]:
+    return services.deliveries_dispatch(ids=delivery_ids, limit=len(delivery_ids))
 
 
 @tenant_task(name="campaigns.birthday_fan_out")

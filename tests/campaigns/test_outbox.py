@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from campaigns import services
-from campaigns.models import Channel, Delivery, DeliveryKind, DeliveryStatus
+from campaigns.models import CampaignSettings, Channel, Delivery, DeliveryKind, DeliveryStatus
 from campaigns.senders import SendError
 from tests.campaigns.factories_services import MemberFactory, local_today_at
 from tests.factories import StoreFactory
@@ -214,3 +214,46 @@ def test_a_broken_sender_fails_its_message_and_the_queue_goes_on(member, sender)
     # Never retried: the provider may already have had it.
     services.deliveries_dispatch(now=NOON + datetime.timedelta(hours=1))
     assert sender.calls == [broken.pk, fine.pk]
+
+
+def test_due_messages_are_handed_out_in_batches_oldest_first(member, sender):
+    later = [queued(member, key=f"survey:{n}") for n in range(5)]
+    oldest = queued(member, key="survey:old")
+    Delivery.objects.filter(pk=oldest.pk).update(next_attempt_at=NOON - 5 * MINUTE)
+    not_due = queued(member, key="survey:later")
+    Delivery.objects.filter(pk=not_due.pk).update(next_attempt_at=NOON + MINUTE)
+
+    batches = services.deliveries_due_batches(now=NOON, batch_size=4)
+
+    assert batches == [[oldest.pk, *[d.pk for d in later[:3]]], [d.pk for d in later[3:]]]
+    assert sender.calls == []  # handing out sends nothing
+
+
+def test_the_dispatch_task_sends_every_due_message_through_batch_tasks(
+    member, sender, settings, in_tenant
+):
+    from campaigns import tasks
+
+    # The task reads the real clock: no quiet hours, so it sends whatever the hour.
+    CampaignSettings.objects.update_or_create(
+        defaults={"quiet_start": datetime.time(0), "quiet_end": datetime.time(0)}
+    )
+    rows = [queued(member, key=f"survey:{n}") for n in range(3)]
+    Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
+        next_attempt_at=NOON - datetime.timedelta(days=1)
+    )
+
+    assert tasks.dispatch.delay(in_tenant.pk).get() == 1  # one batch for three messages
+
+    assert sorted(sender.calls) == sorted(r.pk for r in rows)
+    assert {reload(r).status for r in rows} == {DeliveryStatus.SENT}
+
+
+def test_a_message_in_two_batches_is_sent_once(member, sender):
+    delivery = queued(member)
+
+    first = services.deliveries_dispatch(now=NOON, ids=[delivery.pk], limit=1)
+    second = services.deliveries_dispatch(now=NOON, ids=[delivery.pk], limit=1)
+
+    assert (first["sent"], second["sent"]) == (1, 0)
+    assert sender.calls == [delivery.pk]
