@@ -20,10 +20,13 @@ def _unread_count(member) -> int:
 
 def staff(request):
     member = getattr(request, "staff", None)
+    nav_items = navigation.items_for(member.role if member else None)
+    current = getattr(getattr(request, "resolver_match", None), "view_name", None)
     return {
         "staff": member,
         "tenant": getattr(request, "tenant", None),
-        "nav_items": navigation.items_for(member.role if member else None),
+        "nav_items": nav_items,
+        "nav_entries": navigation.entries_for(nav_items, current=current),
         # Counted only when a page shows it, and then usually read from the cache.
         "unread_notifications": (
             SimpleLazyObject(lambda: _unread_count(member)) if member is not None else 0

@@ -8,6 +8,23 @@
     }
   });
 
+  // Navigation menus: one open at a time; a click elsewhere or Escape folds them.
+  function foldMenus(except) {
+    document.querySelectorAll("[data-nav-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    foldMenus(event.target.closest("[data-nav-menu]"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var open = document.querySelector("[data-nav-menu][open]");
+    if (!open) return;
+    open.removeAttribute("open");
+    open.querySelector("summary").focus();
+  });
+
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest("[data-nav-toggle]");
     if (!toggle) return;

@@ -74,3 +74,12 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def open_nav(page, label: str) -> None:
+    """Follow a main-navigation link, unfolding its menu first when it sits in one."""
+    nav = page.get_by_role("navigation", name="主导航")
+    link = nav.get_by_role("link", name=label, exact=True, include_hidden=True)
+    if not link.is_visible():
+        link.locator("xpath=ancestor::details[1]/summary").click()
+    link.click()

@@ -12,7 +12,7 @@ from analytics.services import local_day
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.analytics.factories import line, record_sale
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +43,7 @@ def sales_history(world):
 
 def test_store_manager_reads_the_dashboard_with_its_chart(world, page, sign_in, sales_history):
     sign_in(world.staff_a[Role.STORE_MANAGER])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="经营看板").click()
+    open_nav(page, "经营看板")
     assert page.get_by_role("heading", name="今日实时").is_visible()
     page.get_by_label("期间").select_option("month")
     page.get_by_role("button", name="显示").click()

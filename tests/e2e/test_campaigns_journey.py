@@ -13,7 +13,7 @@ from campaigns import services
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.campaigns.factories import CouponOfferFactory
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,7 +43,7 @@ def chain(world):
 
 def test_hq_sends_a_campaign_with_a_coupon_and_reads_its_report(chain, page, sign_in):
     sign_in(chain.staff_a[Role.HQ_ADMIN])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="营销活动").click()
+    open_nav(page, "营销活动")
     page.get_by_role("link", name="新建营销活动").click()
 
     eligible = page.get_by_test_id("audience-eligible")
@@ -93,7 +93,7 @@ def test_campaign_form_works_at_phone_width(chain, page, sign_in):
 
 def test_hq_creates_a_coupon_offer_and_issues_one_by_hand(chain, page, sign_in):
     sign_in(chain.staff_a[Role.HQ_ADMIN])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="优惠券").click()
+    open_nav(page, "优惠券")
     page.get_by_role("link", name="新建优惠券活动").click()
     page.get_by_label("优惠券名称").fill("会员日 9 折")
     page.get_by_label("折扣", exact=True).select_option("percent")
@@ -111,7 +111,7 @@ def test_hq_creates_a_coupon_offer_and_issues_one_by_hand(chain, page, sign_in):
 
 def test_hq_admin_sets_the_messaging_rules(chain, page, sign_in):
     sign_in(chain.staff_a[Role.HQ_ADMIN])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="消息发送规则").click()
+    open_nav(page, "消息发送规则")
     page.get_by_label("每位会员 30 天内最多营销消息数").fill("3")
     page.get_by_label("免打扰开始时间").fill("22:00")
     page.get_by_label("生日祝福内容").fill("{name}生日快乐{age}")

@@ -3,7 +3,7 @@ import pytest
 from customers.models import Customer
 from tenancy.context import tenant_context
 from tenancy.models import Role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -14,7 +14,7 @@ def test_clerk_looks_up_by_last4_then_enrols_a_new_member(world, page, sign_in):
         CustomerFactory(phone="13812345678", name="王芳", home_store=world.store_a1)
         CustomerFactory(phone="13900005678", name="李娜", home_store=world.store_a2)
     sign_in(world.staff_a[Role.CLERK])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="会员查询").click()
+    open_nav(page, "会员查询")
 
     # Results appear as the clerk types, without a page load.
     page.get_by_label("手机号、手机尾号后4位或会员卡号").fill("5678")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from interactions.models import CaseStatus, Channel, Interaction, ServiceCase
 from tenancy.context import tenant_context
 from tenancy.models import Role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
 from tests.interactions.factories import CaseCategoryFactory, ServiceCaseFactory
 
@@ -54,7 +54,7 @@ def test_manager_works_the_case_queue(world, page, sign_in):
         ServiceCaseFactory(store=world.store_a1, category=category, subject="换尺码")
         ServiceCaseFactory(store=world.store_a2, category=category, subject="别店的工单")
     sign_in(world.staff_a[Role.STORE_MANAGER])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="客诉工单").click()
+    open_nav(page, "客诉工单")
     assert page.get_by_role("link", name="鞋底开胶").is_visible()
     assert page.get_by_text("别店的工单").count() == 0
     screenshot(page, "interactions-manager-queue")

@@ -9,7 +9,7 @@ from django.utils import timezone
 from loyalty import services
 from tenancy.context import tenant_context
 from tenancy.models import Role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,7 +31,7 @@ def member(world):
 
 def test_clerk_finds_a_member_and_redeems_a_gift(world, page, sign_in, member):
     sign_in(world.staff_a[Role.CLERK])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="积分兑换").click()
+    open_nav(page, "积分兑换")
     page.get_by_label("手机号、会员卡号或手机尾号后 4 位").fill("13812345678")
     page.get_by_role("button", name="查找会员").click()
     page.wait_for_url(f"**/loyalty/members/{member.pk}/redeem/")
@@ -69,7 +69,7 @@ def test_counter_redeem_page_works_at_phone_width(world, page, sign_in, member):
 
 def test_hq_admin_adds_a_tier_and_changes_the_points_rule(world, page, sign_in):
     sign_in(world.staff_a[Role.HQ_ADMIN])
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="积分与等级规则").click()
+    open_nav(page, "积分与等级规则")
     page.get_by_role("link", name="新增等级").click()
     page.get_by_label("顺序").fill("1")
     page.get_by_label("编码").fill("GOLD")

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from stores.models import Region, Store, StoreCodeApplication
 from tenancy.context import tenant_context
 from tenancy.models import Role
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import open_nav, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ def sign_out(page):
 
 
 def open_application(page, name):
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="门店编码申请").click()
+    open_nav(page, "门店编码申请")
     page.get_by_role("link", name=name).first.click()
 
 
@@ -34,7 +34,7 @@ def test_apply_reject_resubmit_approve_journey(world, page, sign_in, settings, t
 
     # The store manager applies for a new store and submits it.
     sign_in(manager)
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="门店编码申请").click()
+    open_nav(page, "门店编码申请")
     page.get_by_role("link", name="申请新店编码").click()
     page.get_by_label("门店名称").fill("上海陆家嘴店")
     page.get_by_label("区域").select_option(label="SH 上海")
@@ -55,7 +55,7 @@ def test_apply_reject_resubmit_approve_journey(world, page, sign_in, settings, t
 
     # HQ finds it in the review queue and sends it back with a reason.
     sign_in(hq)
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="门店编码申请").click()
+    open_nav(page, "门店编码申请")
     expect(page.get_by_role("heading", name="审核队列")).to_be_visible()
     screenshot(page, "stores-review-queue")
     page.get_by_role("link", name="上海陆家嘴店").click()
@@ -130,15 +130,13 @@ def test_hq_changes_a_code_and_records_a_re_review_in_the_browser(world, page, s
     screenshot(page, "stores-code-change")
 
     # The former code still finds the store.
-    page.get_by_role("navigation", name="主导航").get_by_role(
-        "link", name="门店", exact=True
-    ).click()
+    open_nav(page, "门店")
     page.get_by_label("编码或名称").fill("BJ-ZY-001")
     page.get_by_label("编码或名称").press("Enter")
     expect(page.get_by_role("link", name="BJ-JM-001")).to_be_visible()
 
     # Re-review: the overdue store is confirmed and leaves the queue.
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="定期复核").click()
+    open_nav(page, "定期复核")
     expect(page.get_by_text("已逾期")).to_be_visible()
     screenshot(page, "stores-review-queue-due")
     row = page.get_by_role("row").filter(has_text="BJ-ZY-002")
