@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
+from analytics.models import Product, ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
 from analytics.services import day_bounds, local_day
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from tenancy.context import current_tenant
@@ -216,6 +216,43 @@ def product_ranking(store_ids: list[int] | None, period: Period, *, slowest=Fals
     )
     order = ["quantity", "revenue", "product__sku"] if slowest else ["-revenue", "-quantity"]
     return list(rows.order_by(*order)[:limit]) if limit else list(rows.order_by(*order))
+
+
+def product_rankings(
+    store_ids: list[int] | None, period: Period, *, limit: int = 10
+) -> tuple[list[dict], list[dict]]:
+    """(top sellers, slowest sellers) of the period, as product_ranking() shapes them.
+
+    One aggregate by product id serves both lists (the dashboard used to run it twice, with
+    the product join inside the GROUP BY); names are read afterwards for the few shown.
+    """
+    rows = ProductDailyStats.objects.filter(day__range=(period.start, period.end))
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    totals = list(
+        rows.values("product_id")
+        .annotate(quantity=Sum("quantity"), revenue=Sum("revenue"))
+        .order_by()
+    )
+    top = sorted(totals, key=lambda r: (-r["revenue"], -r["quantity"], r["product_id"]))[:limit]
+    ascending = sorted(totals, key=lambda r: (r["quantity"], r["revenue"]))
+    # Ties at the tenth place are broken by SKU, so every tied row stays a candidate.
+    if len(ascending) > limit:
+        edge = (ascending[limit - 1]["quantity"], ascending[limit - 1]["revenue"])
+        ascending = [r for r in ascending if (r["quantity"], r["revenue"]) <= edge]
+    details = {
+        row["pk"]: row
+        for row in Product.objects.filter(
+            pk__in={r["product_id"] for r in top} | {r["product_id"] for r in ascending}
+        ).values("pk", "sku", "name", "category")
+    }
+    for row in (*top, *ascending):
+        product = details[row["product_id"]]
+        row["product__sku"] = product["sku"]
+        row["product__name"] = product["name"]
+        row["product__category"] = product["category"]
+    slow = sorted(ascending, key=lambda r: (r["quantity"], r["revenue"], r["product__sku"]))
+    return top, slow[:limit]
 
 
 def staff_leaderboard(store_ids: list[int] | None, period: Period, *, limit=10):

@@ -218,6 +218,7 @@ def _store_dashboard(request: HttpRequest, store: Store) -> HttpResponse:
     form, period = _period_context(request, with_group=False)
     ids = [store.pk]
     series = selectors.daily_series(ids, period)
+    top_products, slow_products = selectors.product_rankings(ids, period)
     context = {
         "store": store,
         "form": form,
@@ -228,8 +229,8 @@ def _store_dashboard(request: HttpRequest, store: Store) -> HttpResponse:
         "standard": selectors.standard_periods(ids),
         "compare": selectors.compare_kpis(ids, period),
         "chart": charts.trend_chart(series),
-        "top_products": selectors.product_ranking(ids, period),
-        "slow_products": selectors.product_ranking(ids, period, slowest=True),
+        "top_products": top_products,
+        "slow_products": slow_products,
         "staff_rows": selectors.staff_leaderboard(ids, period),
         "query": request.GET.urlencode(),
     }

@@ -151,3 +151,30 @@ def test_periods_compare_with_previous_and_last_year():
     assert period.previous() == Period(datetime.date(2026, 1, 29), datetime.date(2026, 2, 28))
     assert period.last_year() == Period(datetime.date(2025, 3, 1), datetime.date(2025, 3, 31))
     assert shift_year(datetime.date(2028, 2, 29)) == datetime.date(2027, 2, 28)
+
+
+def test_rankings_match_the_per_list_queries_and_break_ties_by_sku(world):
+    """Twelve products with equal sales: the slowest ten are the first ten SKUs."""
+    from analytics.selectors import product_ranking, product_rankings
+
+    tenant = world.tenant_a
+    with tenant_context(tenant):
+        day = local_day(timezone.now(), tenant) - datetime.timedelta(days=1)
+        noon = datetime.datetime.combine(day, datetime.time(12), tenant.zone)
+        for sku in ["K11", "K03", "K07", "K01", "K12", "K05", "K09", "K02", "K10", "K04"]:
+            record_sale(world.store_a1, noon, lines=[line(sku, 1, "10.00")])
+        for sku in ["K06", "K08"]:  # sell more: never among the slowest
+            record_sale(world.store_a1, noon, lines=[line(sku, 3, "10.00")])
+        daily_stats_compute(day=day)
+        period = Period(day, day)
+
+        top, slow = product_rankings([world.store_a1.pk], period, limit=10)
+
+        assert [p["product__sku"] for p in slow] == [
+            f"K{n:02}" for n in (1, 2, 3, 4, 5, 7, 9, 10, 11, 12)
+        ]
+        assert slow == product_ranking([world.store_a1.pk], period, slowest=True)
+        assert {p["product__sku"] for p in top[:2]} == {"K06", "K08"}
+        assert {p["product__sku"] for p in top} == {
+            p["product__sku"] for p in product_ranking([world.store_a1.pk], period)
+        }
