@@ -724,7 +724,10 @@ def campaign_run(
                 )
         except IntegrityError:
             return None
-        rules = campaign_settings()
+        # One run at a time per tenant: two campaigns counting the frequency cap at once
+        # would each see the other's messages missing and together send past the cap. The
+        # second waits here, then (read committed) counts what the first queued.
+        rules = CampaignSettings.objects.select_for_update().get(pk=campaign_settings().pk)
         counts = campaign_audience_counts(campaign=campaign, now=now)
         eligible = _matching(_criteria_for(campaign), _campaign_store_ids(campaign)).filter(
             is_erased=False, marketing_consent=True
