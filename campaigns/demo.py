@@ -34,6 +34,7 @@ from tenancy.models import Role, StaffMember, Tenant
 SENT_NAME = "春季回馈 满200减30"
 WEEKLY_NAME = "周六会员日 9折"
 DRAFT_NAME = "三月生日会员关怀"
+MANAGER_NAME = "本店新品到店通知"
 
 
 def _last_noon(tenant: Tenant) -> datetime.datetime:
@@ -154,6 +155,28 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             ),
             store_ids=[],
             staff=admin,
+        )
+
+    # A store manager's own campaign, limited to their stores, waiting to be approved.
+    manager = StaffMember.objects.filter(role=Role.STORE_MANAGER).order_by("pk").first()
+    if (
+        manager is not None
+        and manager.store_ids
+        and not Campaign.objects.filter(name=MANAGER_NAME).exists()
+    ):
+        services.campaign_save(
+            campaign=Campaign(
+                name=MANAGER_NAME,
+                channel=Channel.SMS,
+                audience=Audience.FILTER,
+                criteria={},
+                template="{name}您好，{store}新品已到店，欢迎到店选购。",
+                holdout_percent=10,
+                schedule=Schedule.AT,
+                send_at=noon + datetime.timedelta(days=3),
+            ),
+            store_ids=sorted(manager.store_ids),
+            staff=manager,
         )
 
     if not Coupon.objects.filter(offer=member_day, campaign__isnull=True).exists():
