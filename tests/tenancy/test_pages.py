@@ -112,3 +112,12 @@ def test_a_role_change_applies_on_the_next_request(world, client_for):
         staff.role = Role.HQ_ADMIN
         staff.save()
     assert client.get(reverse("audit_list")).status_code == 200
+
+
+def test_a_choice_group_is_a_fieldset_named_by_its_legend(world, client_for):
+    """Screen readers announce the question with each option (no label pointing nowhere)."""
+    page = client_for(world.staff_a[Role.HQ_ADMIN]).get(reverse("staff_create")).content.decode()
+    group = page[page.index('<fieldset class="field choices') :]
+    group = group[: group.index("</fieldset>")]
+    assert "<legend>门店</legend>" in group and 'type="checkbox"' in group
+    assert '<label for="id_stores">' not in page
