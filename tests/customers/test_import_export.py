@@ -70,6 +70,23 @@ def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for
     assert not (settings.MEDIA_ROOT / job.file_path).exists()  # the PII upload is gone
 
 
+def test_imported_new_member_has_every_column_an_enrolment_would(in_a, client_for, upload):
+    # On PostgreSQL new members are written by our own INSERT, not bulk_create: defaults,
+    # db_default, timestamps, tenant and the card number must come out the same.
+    content = csv_bytes([["13900000001", "新会员", "男", "1990", "2", "28", "BJ-ZY-001", "是", ""]])
+    admin = in_a.staff_a[Role.HQ_ADMIN]
+    upload(client_for(admin), "members.csv", content)
+    assert ImportJob.objects.get().status == ImportStatus.DONE
+    new = Customer.objects.get(phone="13900000001")
+    assert new.tenant_id == in_a.tenant_a.pk and new.enrolled_by == admin
+    assert new.card_number.startswith("8") and len(new.card_number) == 10
+    assert new.card_number.isdigit()
+    assert new.created_at is not None and new.updated_at is not None
+    assert new.marketing_consent and new.consent_channel == "import" and new.consent_at
+    assert (new.email, new.notes, new.is_erased, new.purchase_count) == ("", "", False, 0)
+    assert new.total_spent == 0 and new.phone_last4 == "0001"
+
+
 def test_one_bad_row_writes_nothing_and_lists_every_bad_line(in_a, member, client_for, upload):
     content = csv_bytes(
         [
