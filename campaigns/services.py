@@ -1233,7 +1233,17 @@ def birthday_send_batch(
 def campaigns_merge(*, source: Customer, target: Customer) -> None:
     """Receiver of customers' merge (inside its transaction)."""
     Coupon.objects.filter(member=source).update(member=target)
-    # The survivor's own row for a run wins; the source's duplicate for that run goes.
+    # Both records in one run: they are one person, so if either was contacted the survivor
+    # counts as contacted (the holdout must only hold people who heard nothing); otherwise
+    # the survivor's own row wins and the source's duplicate goes.
+    contacted = (
+        Delivery.objects.filter(member=source, run__isnull=False)
+        .exclude(status=DeliveryStatus.HOLDOUT)
+        .values("run_id")
+    )
+    Delivery.objects.filter(
+        member=target, status=DeliveryStatus.HOLDOUT, run_id__in=contacted
+    ).delete()
     target_runs = Delivery.objects.filter(member=target, run__isnull=False).values("run_id")
     Delivery.objects.filter(member=source, run_id__in=target_runs).delete()
     Delivery.objects.filter(member=source).update(member=target)

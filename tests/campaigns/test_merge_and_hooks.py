@@ -69,6 +69,36 @@ def test_a_merge_moves_coupons_messages_and_birthday_claims_to_the_survivor(stor
     assert list(claims.values_list("member_id", "year")) == [(target.pk, 2025), (target.pk, 2026)]
 
 
+@pytest.mark.parametrize("contacted", ["source", "target"])
+def test_a_merged_member_contacted_through_either_record_is_no_longer_holdout(store, contacted):
+    """One person held out as one record and messaged as the other heard the campaign."""
+    source = MemberFactory(home_store=store, name="王芳（重复）")
+    target = MemberFactory(home_store=store, name="王芳")
+    run = services.campaign_run(campaign=CampaignFactory(), now=local_today_at(12))
+    held, messaged = (target, source) if contacted == "source" else (source, target)
+    Delivery.objects.filter(run=run, member=held).update(
+        status=DeliveryStatus.HOLDOUT, text="", is_marketing=False
+    )
+
+    customer_merge(source=source, target=target, staff=StaffMemberFactory(role=Role.HQ_ADMIN))
+
+    (row,) = Delivery.objects.filter(run=run, member=target)
+    assert row.status == DeliveryStatus.QUEUED and row.text
+    assert not Delivery.objects.filter(member=source).exists()
+
+
+def test_a_member_held_out_as_both_records_stays_holdout(store):
+    source = MemberFactory(home_store=store)
+    target = MemberFactory(home_store=store)
+    run = services.campaign_run(campaign=CampaignFactory(), now=local_today_at(12))
+    Delivery.objects.filter(run=run).update(status=DeliveryStatus.HOLDOUT, text="")
+
+    customer_merge(source=source, target=target, staff=StaffMemberFactory(role=Role.HQ_ADMIN))
+
+    (row,) = Delivery.objects.filter(run=run)
+    assert (row.member_id, row.status) == (target.pk, DeliveryStatus.HOLDOUT)
+
+
 def test_after_a_merge_the_survivor_is_not_greeted_twice_the_same_year(store):
     source = MemberFactory(home_store=store, birth_month=6, birth_day=10)
     target = MemberFactory(home_store=store, birth_month=6, birth_day=10)
