@@ -174,6 +174,22 @@ def message_render(template: str, *, values: dict[str, object]) -> str:
     return template.format_map(filled)
 
 
+def member_message(
+    template: str, *, member: Customer, points: int, coupon_code: str, store: str
+) -> str:
+    """`template` filled for one member (campaign runs, birthdays and the preview)."""
+    return message_render(
+        template,
+        values={
+            "name": member.name,
+            "tier": member.tier_name,
+            "points": points,
+            "coupon_code": coupon_code,
+            "store": store,
+        },
+    )
+
+
 def _points_balances(member_ids: list[int]) -> dict[int, int]:
     from loyalty.models import PointsAccount
 
@@ -211,15 +227,12 @@ def _address(member: Customer, channel: str, wechat: dict[int, str]) -> str:
 def message_preview(*, template: str, member: Customer, coupon_code: str = "") -> str:
     """The message as `member` would read it (coupon code shown as an example if none yet)."""
     template_check(template)
-    return message_render(
+    return member_message(
         template,
-        values={
-            "name": member.name,
-            "tier": member.tier_name,
-            "points": _points_balances([member.pk]).get(member.pk, 0),
-            "coupon_code": coupon_code or "ABCD234567",
-            "store": member.home_store.name,
-        },
+        member=member,
+        points=_points_balances([member.pk]).get(member.pk, 0),
+        coupon_code=coupon_code or "ABCD234567",
+        store=member.home_store.name,
     )
 
 
@@ -827,15 +840,12 @@ def _queue_campaign_batch(
     in_store = campaign.channel == Channel.IN_STORE
     for member, address in reachable:
         coupon = coupons.get(member.pk)
-        text = message_render(
+        text = member_message(
             campaign.template,
-            values={
-                "name": member.name,
-                "tier": member.tier_name,
-                "points": balances.get(member.pk, 0),
-                "coupon_code": coupon.code if coupon else "",
-                "store": stores.get(member.home_store_id, ""),
-            },
+            member=member,
+            points=balances.get(member.pk, 0),
+            coupon_code=coupon.code if coupon else "",
+            store=stores.get(member.home_store_id, ""),
         )
         rows.append(
             Delivery(
@@ -1201,15 +1211,12 @@ def birthday_send_batch(
                     member=member,
                     channel=rules.birthday_channel,
                     address=address,
-                    text=message_render(
+                    text=member_message(
                         rules.birthday_template,
-                        values={
-                            "name": member.name,
-                            "tier": member.tier_name,
-                            "points": balances.get(member.pk, 0),
-                            "coupon_code": coupon.code if coupon else "",
-                            "store": stores.get(member.home_store_id, ""),
-                        },
+                        member=member,
+                        points=balances.get(member.pk, 0),
+                        coupon_code=coupon.code if coupon else "",
+                        store=stores.get(member.home_store_id, ""),
                     ),
                     coupon=coupon,
                     is_marketing=False,

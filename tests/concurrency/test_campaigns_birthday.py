@@ -7,13 +7,13 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from campaigns import services
 from campaigns.models import BirthdayGreeting, Coupon, Delivery, DeliveryStatus
 from loyalty.models import PointsEntry
 from tenancy.context import tenant_context
 from tests.campaigns.factories_services import MemberFactory, OfferFactory
+from tests.concurrency.threads import run_threads
 from tests.factories import StoreFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -37,27 +37,6 @@ def recording(settings):
     RecordingSender.sent = []
     yield RecordingSender
     RecordingSender.sent = []
-
-
-def run_threads(count: int, work) -> list:
-    results: list = [None] * count
-    start = threading.Barrier(count)
-
-    def runner(index: int) -> None:
-        try:
-            start.wait()
-            results[index] = work(index)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.parametrize("workers", [2, 4])

@@ -8,7 +8,7 @@ from campaigns import services
 from campaigns.models import Campaign, CampaignRun, Channel, Delivery, DeliveryStatus
 from tenancy.context import tenant_context
 from tests.campaigns.factories_services import MemberFactory
-from tests.concurrency.test_campaigns_coupons import run_threads
+from tests.concurrency.threads import run_threads
 from tests.factories import StoreFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import translation
 
 from campaigns import services
@@ -14,33 +12,12 @@ from campaigns.models import Coupon, CouponOffer, CouponStatus
 from campaigns.services import CouponError
 from tenancy.context import tenant_context
 from tests.campaigns.factories_services import MemberFactory, OfferFactory
+from tests.concurrency.threads import run_threads
 from tests.factories import StoreFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
-
-
-def run_threads(count: int, work) -> list:
-    """Start `count` threads together; each returns a result or the exception it raised."""
-    results: list = [None] * count
-    start = threading.Barrier(count)
-
-    def runner(index: int) -> None:
-        try:
-            start.wait()
-            results[index] = work(index)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted on below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.fixture
