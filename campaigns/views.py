@@ -6,8 +6,6 @@ whose stores are all their own; a campaign for the whole chain is HQ's.
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -46,17 +44,6 @@ from tenancy.views import apply_validation_error
 
 MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
 PAGE_SIZE = 50
-
-
-def _tenant_clock(view):
-    """Read typed times and show times on the tenant's clock, not the server's."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        with timezone.override(request.tenant.zone):
-            return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _posted(request: HttpRequest):
@@ -122,7 +109,6 @@ def _campaign(request: HttpRequest, pk: int) -> Campaign:
 
 
 @roles_allowed(MANAGERS)
-@_tenant_clock
 def campaign_list(request: HttpRequest) -> HttpResponse:
     rows = (
         _campaigns_for(request.staff)
@@ -136,7 +122,6 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(MANAGERS)
-@_tenant_clock
 def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     campaign = _campaign(request, pk) if pk is not None else None
     if campaign is not None and not campaign.is_editable:
@@ -214,7 +199,6 @@ def preview(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(MANAGERS)
-@_tenant_clock
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     report = selectors.campaign_report(campaign=campaign)
@@ -289,7 +273,6 @@ def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @roles_allowed(HQ_ROLES)
-@_tenant_clock
 def offer_list(request: HttpRequest) -> HttpResponse:
     offers = CouponOffer.objects.prefetch_related("stores").order_by("-created_at", "-pk")
     page = Paginator(offers, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -297,7 +280,6 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(HQ_ROLES)
-@_tenant_clock
 def offer_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     offer = get_object_or_404(CouponOffer, pk=pk) if pk is not None else None
     form = CouponOfferForm(_posted(request), instance=offer)
@@ -337,13 +319,11 @@ def _offer_page(
 
 
 @roles_allowed(HQ_ROLES)
-@_tenant_clock
 def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _offer_page(request, get_object_or_404(CouponOffer, pk=pk))
 
 
 @roles_allowed(HQ_ROLES)
-@_tenant_clock
 def offer_issue(request: HttpRequest, pk: int) -> HttpResponse:
     offer = get_object_or_404(CouponOffer, pk=pk)
     if request.method != "POST":
@@ -394,7 +374,6 @@ def coupon_void(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @roles_allowed(MANAGERS)
-@_tenant_clock
 def outbox(request: HttpRequest) -> HttpResponse:
     staff = request.staff
     rows = selectors.outbox()
@@ -406,7 +385,6 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(Role.HQ_ADMIN)
-@_tenant_clock
 def settings_view(request: HttpRequest) -> HttpResponse:
     form = CampaignSettingsForm(_posted(request), instance=services.campaign_settings())
     if request.method == "POST" and form.is_valid():

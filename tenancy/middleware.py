@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from tenancy.context import tenant_context
 from tenancy.membership import load_staff_member
 from tenancy.net import client_ip
@@ -22,5 +24,10 @@ class TenantMiddleware:
             return self.get_response(request)
         request.staff = staff
         request.tenant = staff.tenant
-        with tenant_context(staff.tenant, ip=client_ip(request)):
+        # Pages show times, read typed times and filter by date on the tenant's clock, never
+        # the server's (TIME_ZONE is only the fallback outside a tenant).
+        with (
+            tenant_context(staff.tenant, ip=client_ip(request)),
+            timezone.override(staff.tenant.zone),
+        ):
             return self.get_response(request)

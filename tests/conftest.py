@@ -11,17 +11,49 @@ import shutil
 from dataclasses import dataclass
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from stores.models import Store
 from tenancy.context import tenant_context
 from tenancy.models import Role, StaffMember, Tenant
+from tests.clock import Clock, tenant_zone_name, travelled_start
 from tests.factories import StaffMemberFactory, StoreAssignmentFactory, StoreFactory, TenantFactory
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAS_CHROMIUM = os.path.exists(CHROMIUM)
+
+
+# Locally Hypothesis explores new examples each run; in CI it draws the same ones every time,
+# so a red CI is reproducible rather than a roll of the dice.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
+
+
+def pytest_configure(config):
+    """CRM_TEST_CLOCK moves the whole run's clock before any test module is imported, so
+    module constants and factories see the travelled time too (see tests/clock.py)."""
+    start = travelled_start()
+    if start is not None:
+        config._crm_clock = time_machine.travel(start, tick=True)
+        config._crm_clock.start()
+
+
+def pytest_unconfigure(config):
+    traveller = getattr(config, "_crm_clock", None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config):
+    start = travelled_start()
+    clock = start.isoformat() if start else "the real clock"
+    zone = tenant_zone_name()
+    return f"test clock: {clock}; test tenants' zone: {zone}; TZ={os.environ.get('TZ', '-')}"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -73,6 +105,12 @@ def _restore_interactions_hooks():
     hooks._registry.update(registry)
     hooks._timeline_sources.clear()
     hooks._timeline_sources.update(sources)
+
+
+@pytest.fixture
+def clock(time_machine) -> Clock:
+    """Stops the test's clock where the test says: `clock.at(22)` is today 22:00, tenant time."""
+    return Clock(time_machine)
 
 
 @dataclass

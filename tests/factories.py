@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from stores.models import Region, Store, StoreAssignment, StoreStatus, StoreType
 from tenancy.models import Role, StaffMember, Tenant
+from tests.clock import tenant_zone_name
 
 PASSWORD = "Correct-Horse-42"
 
@@ -18,6 +19,8 @@ class TenantFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"连锁{n}")
     slug = factory.Sequence(lambda n: f"tenant-{n}")
+    # CI replays the clock-sensitive tests with tenants on another zone (tests/clock.py).
+    time_zone = factory.LazyFunction(tenant_zone_name)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -36,7 +36,7 @@ from tenancy.models import StaffMember
 from tests.analytics.factories import line, record_sale
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 SKUS = [f"SKU{n:03d}" for n in range(8)]
 DAYS = 12
@@ -228,7 +228,7 @@ def test_rerunning_a_day_yields_identical_rows(world):
 
 
 def test_a_sale_at_2359_local_belongs_to_that_day(world):
-    tenant = world.tenant_a  # Asia/Shanghai, UTC+8: 23:59 local is 15:59 UTC the same day
+    tenant = world.tenant_a  # e.g. Asia/Shanghai, UTC+8: 23:59 local is 15:59 UTC the same day
     with tenant_context(tenant):
         day = local_day(timezone.now(), tenant) - datetime.timedelta(days=2)
         late_evening = datetime.datetime.combine(day, datetime.time(23, 59), tenant.zone)
@@ -248,7 +248,8 @@ def test_a_sale_at_2359_local_belongs_to_that_day(world):
         assert next_day.revenue == Decimal("99.00")
         start, end = day_bounds(day, tenant)
         assert end - start == datetime.timedelta(hours=24)
-        assert start.hour == 16  # 00:00 Shanghai is 16:00 UTC the evening before
+        # The day starts at local midnight (16:00 UTC the evening before, in Shanghai).
+        assert start == datetime.datetime.combine(day, datetime.time(0), tenant.zone)
 
 
 def test_nightly_builds_yesterday_once_then_only_dirty_days(world):

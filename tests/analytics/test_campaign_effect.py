@@ -26,7 +26,7 @@ from tenancy.context import tenant_context
 from tests.analytics.factories import line, record_sale
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 DAY = datetime.timedelta(days=1)
 

@@ -17,7 +17,7 @@ from tenancy.models import Role
 from tests.analytics.factories import line, record_sale
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def form_data(store, member="", lines=()):

@@ -25,7 +25,7 @@ from tests.analytics.test_api import post, sale_count
 from tests.analytics.test_counter import form_data
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 # 2 x 50.00 with 10.00 off the line: subtotal 100.00, line discounts 10.00, payable 90.00.
 LINES = [line("BAG", 2, "50.00", "10.00")]

@@ -18,7 +18,7 @@ from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role
 from tests.analytics.factories import line, record_sale
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 HEADER = "小票号,时间,会员,商品编码,商品名称,品类,数量,单价,折扣,原小票号\n"
 

@@ -20,7 +20,7 @@ from tests.analytics.factories import line, record_sale
 from tests.analytics.test_counter import form_data
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def balance(member) -> int:

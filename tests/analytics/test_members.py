@@ -17,7 +17,7 @@ from tenancy.models import AuditEvent, Role
 from tests.analytics.factories import line, record_sale
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def test_merging_moves_every_sale_and_the_next_run_counts_them_on_the_target(world):

@@ -16,7 +16,7 @@ from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role
 from tenancy.tasks import fan_out
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def test_hq_admin_creates_a_token_shown_once_and_revokes_it(world, client_for):

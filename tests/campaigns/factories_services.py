@@ -1,13 +1,13 @@
 """Data for the campaigns service tests: members who may be messaged, offers, campaigns.
 
-Times are explicit: every service that decides "which day" or "quiet hours" is given `now`,
-so a test never depends on the hour the suite happens to run at.
+Times are explicit: every service that decides "which day" or "quiet hours" is given `now`, and
+a test that compares it with rows the services stamp stops the clock there (the `clock`
+fixture), so a test never depends on the hour the suite happens to run at.
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from decimal import Decimal
 
 import factory
@@ -27,16 +27,6 @@ from campaigns.models import (
     DiscountKind,
 )
 from tests.factories import CustomerFactory
-
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-
-
-def local_today_at(hour: int, minute: int = 0, zone=SHANGHAI) -> datetime.datetime:
-    """Today (in `zone`) at the given wall-clock time: near the real clock, so rows stamped
-    with the real time (created_at) still fall inside 30-day windows."""
-    return timezone.localtime(timezone.now(), zone).replace(
-        hour=hour, minute=minute, second=0, microsecond=0
-    )
 
 
 class MemberFactory(CustomerFactory):

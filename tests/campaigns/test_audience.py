@@ -19,14 +19,14 @@ from interactions.models import MemberProfile
 from tests.campaigns.factories_services import (
     CampaignFactory,
     MemberFactory,
-    local_today_at,
     past_message,
     restrict_campaign,
 )
+from tests.clock import local_today_at
 from tests.customers.factories import SegmentFactory, TagFactory
 from tests.factories import StoreFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON = local_today_at(12)
 
@@ -250,10 +250,11 @@ def test_in_store_campaigns_are_not_held(store):
     assert Delivery.objects.get().status == DeliveryStatus.SENT
 
 
-def test_the_dispatcher_holds_phone_and_wechat_in_quiet_hours_but_not_email(store):
+def test_the_dispatcher_holds_phone_and_wechat_in_quiet_hours_but_not_email(store, clock):
     member = MemberFactory(home_store=store, email="li@example.com")
     MemberProfile.objects.filter(member=member).update(wechat_id="oWx_1")
-    evening = local_today_at(22)
+    # Queued and dispatched at 22:00: the queue stamps the messages with the clock's time.
+    evening = clock.at(22)
     for channel in (Channel.SMS, Channel.WECHAT, Channel.EMAIL):
         services.message_queue(member=member, text="您的问卷", kind=DeliveryKind.SURVEY,
                                channel=channel)  # fmt: skip

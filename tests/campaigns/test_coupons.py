@@ -16,7 +16,7 @@ from tenancy.models import AuditEvent, Role
 from tests.campaigns.factories_services import MemberFactory, OfferFactory, coupon_for
 from tests.factories import StaffMemberFactory, StoreFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOW = timezone.now()
 

@@ -29,12 +29,12 @@ from tests.campaigns.factories_services import (
     MemberFactory,
     OfferFactory,
     coupon_for,
-    local_today_at,
     past_message,
 )
+from tests.clock import local_today_at
 from tests.factories import StaffMemberFactory, StoreFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

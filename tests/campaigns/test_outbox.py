@@ -9,10 +9,11 @@ import pytest
 from campaigns import services
 from campaigns.models import CampaignSettings, Channel, Delivery, DeliveryKind, DeliveryStatus
 from campaigns.senders import SendError
-from tests.campaigns.factories_services import MemberFactory, local_today_at
+from tests.campaigns.factories_services import MemberFactory
+from tests.clock import local_today_at
 from tests.factories import StoreFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON = local_today_at(12)
 MINUTE = datetime.timedelta(minutes=1)

@@ -27,7 +27,7 @@ from tenancy.models import AuditEvent, Role
 from tests.campaigns.factories import CampaignFactory, CouponFactory, CouponOfferFactory
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture
@@ -331,8 +331,8 @@ def test_coupon_offer_create_with_clear_errors(world, client_for):
     with tenant_context(world.tenant_a):
         offer = CouponOffer.objects.get()
         assert offer.value == Decimal("10") and list(offer.stores.all()) == [world.store_a1]
-        # Typed on the tenant's clock (Beijing): 09:00 there is 01:00 UTC.
-        assert offer.valid_from == datetime.datetime(2026, 12, 1, 1, 0, tzinfo=datetime.UTC)
+        # Typed on the tenant's clock (in Beijing, 09:00 is 01:00 UTC), not the server's.
+        assert offer.valid_from == datetime.datetime(2026, 12, 1, 9, 0, tzinfo=world.tenant_a.zone)
     listed = client.get(reverse("campaigns:offer_list")).content.decode()
     assert "会员日 9 折" in listed and "甲一店" in listed
 
@@ -402,7 +402,7 @@ def test_outbox_filters_and_masks_phones(world, client_for, members, offer):
     assert "号码停机" in failed.content.decode()
     by_campaign = client.get(reverse("campaigns:outbox"), {"campaign": campaign.pk})
     assert by_campaign.context["page"].paginator.count == 10
-    today = timezone.localdate().isoformat()
+    today = timezone.localdate(timezone=world.tenant_a.zone).isoformat()
     assert (
         client.get(reverse("campaigns:outbox"), {"day": today}).context["page"].paginator.count
         == 10

@@ -29,12 +29,12 @@ from tests.campaigns.factories_services import (
     CampaignFactory,
     MemberFactory,
     OfferFactory,
-    local_today_at,
     past_message,
 )
+from tests.clock import local_today_at
 from tests.factories import StaffMemberFactory, StoreFactory, TenantFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 NOON = local_today_at(12)
 

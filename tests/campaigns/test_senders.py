@@ -13,8 +13,11 @@ from django.core import mail
 from campaigns import senders, services
 from campaigns.models import Channel, Delivery, DeliveryKind, DeliveryStatus
 from campaigns.senders import EmailSender, OutboxSender, SendError, SmsSender, WeChatSender
-from tests.campaigns.factories_services import MemberFactory, local_today_at
+from tests.campaigns.factories_services import MemberFactory
+from tests.clock import local_today_at
 from tests.factories import StoreFactory
+
+pytestmark = pytest.mark.clock
 
 
 class FakeProvider:

@@ -16,7 +16,7 @@ from tests.campaigns.factories_services import MemberFactory, OfferFactory
 from tests.concurrency.threads import run_threads
 from tests.factories import StoreFactory, TenantFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 class RecordingSender:

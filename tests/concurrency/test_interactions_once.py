@@ -15,7 +15,7 @@ from tenancy.context import tenant_context
 from tenancy.models import Notification, Role
 from tests.interactions.factories import ServiceCaseFactory, SurveyFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 def in_parallel(tenant, work, count: int = 6) -> list:

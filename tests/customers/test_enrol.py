@@ -11,7 +11,7 @@ from customers.models import ConsentChannel, Customer
 from customers.services import DuplicatePhone, customer_enrol, normalise_phone, validate_birthday
 from tenancy.models import AuditEvent, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def enrol(world, **overrides):

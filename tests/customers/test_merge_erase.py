@@ -23,7 +23,7 @@ from tenancy.models import AuditEvent, Role
 from tests.customers.factories import TagFactory
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

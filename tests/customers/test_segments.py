@@ -12,7 +12,7 @@ from tenancy.models import Role
 from tests.customers.factories import SegmentFactory, TagFactory
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def at(day: str) -> datetime:

@@ -12,7 +12,7 @@ from interactions.models import AnniversaryGreeting, MemberProfile
 from tenancy.context import tenant_context
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.interactions.factories import ServiceCaseFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

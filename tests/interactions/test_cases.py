@@ -15,7 +15,7 @@ from interactions.models import CaseAttachment, CaseStatus, ServiceCase
 from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Notification, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

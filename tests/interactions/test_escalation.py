@@ -14,7 +14,7 @@ from tenancy.models import HQ_ROLES, Notification, Role
 from tenancy.tasks import fan_out
 from tests.interactions.factories import ServiceCaseFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def overdue_case(world, *, hours_late: float, **kwargs):

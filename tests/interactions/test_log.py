@@ -11,7 +11,7 @@ from interactions.services import interaction_record
 from tenancy.context import tenant_context
 from tenancy.models import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def test_clerk_logs_a_contact_in_a_few_taps(world, client_for, member_a):

@@ -16,7 +16,7 @@ from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from tenancy.context import tenant_context
 from tenancy.models import Notification, Role
 from tests.interactions.factories import ServiceCaseFactory, SurveyFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def link(survey) -> str:

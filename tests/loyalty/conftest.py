@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from loyalty import services
 from loyalty.models import PointsAccount, PointsEntry
-from tests.factories import CustomerFactory, StoreFactory
+from tests.factories import CustomerFactory, StoreFactory, TenantFactory
 
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -16,6 +16,13 @@ BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 def at(year, month, day, hour=12, minute=0) -> datetime.datetime:
     """A Beijing wall-clock time (the test tenant's zone is Asia/Shanghai)."""
     return datetime.datetime(year, month, day, hour, minute, tzinfo=BEIJING)
+
+
+@pytest.fixture
+def tenant(db):
+    """Loyalty's cases are written on Beijing's clock against UTC (a month ends at 16:00 UTC),
+    so their tenant is on Asia/Shanghai whatever zone CI gives other test tenants."""
+    return TenantFactory(slug="solo", name="单租户", time_zone="Asia/Shanghai")
 
 
 @pytest.fixture

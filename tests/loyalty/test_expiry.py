@@ -10,6 +10,8 @@ from loyalty import services
 from loyalty.models import EntryKind, ExpiryNotice, PointsEntry, PointsLot
 from tests.loyalty.conftest import BEIJING, account_of, assert_balanced, at, earn
 
+pytestmark = pytest.mark.clock
+
 UTC = datetime.UTC
 
 

@@ -13,6 +13,8 @@ from tests.factories import CustomerFactory
 from tests.loyalty.conftest import account_of, assert_balanced, at, earn
 from tests.loyalty.factories import standard_tiers
 
+pytestmark = pytest.mark.clock
+
 hooks = pytest.importorskip("interactions.hooks")
 
 

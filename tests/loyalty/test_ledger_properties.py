@@ -127,4 +127,4 @@ def test_ledger_state_machine(in_tenant, store):
     )
 
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]

@@ -14,7 +14,7 @@ from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from loyalty.models import EntryKind, LotDraw
 from tenancy.models import AuditEvent
 from tests.loyalty.conftest import assert_balanced, at, earn
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture(autouse=True)
 def rule(in_tenant):

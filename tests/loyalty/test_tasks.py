@@ -14,6 +14,8 @@ from tenancy.tasks import fan_out
 from tests.factories import CustomerFactory, StoreFactory, TenantFactory
 from tests.loyalty.conftest import assert_balanced, earn
 
+pytestmark = pytest.mark.clock
+
 
 def test_every_loyalty_beat_entry_fans_out_a_registered_task():
     entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if "loyalty." in e["args"][0]]

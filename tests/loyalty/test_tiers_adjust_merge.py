@@ -14,6 +14,8 @@ from tests.factories import CustomerFactory
 from tests.loyalty.conftest import account_of, assert_balanced, at, earn
 from tests.loyalty.factories import standard_tiers
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture
 def tiers(in_tenant):

@@ -7,7 +7,7 @@ from django.urls import reverse
 from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role, StaffMember
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 def can_sign_in(username: str, password: str) -> bool:
