@@ -11,9 +11,10 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -308,6 +309,26 @@ def _loyalty_for_sale(
     if entry is not None and entry.points:
         sale.points_earned = entry.points
         sale.save(update_fields=["points_earned"])
+
+
+def counter_sale_key(token: str) -> str:
+    """The unique key of a counter sale: its form's one-time token (see CounterSaleForm)."""
+    return f"counter-{token}"
+
+
+def sale_record_once(*, store: Store, external_id: str, **fields: Any) -> tuple[Sale, bool]:
+    """sale_record for a caller that may send the same sale twice at the same moment.
+
+    The second of two concurrent calls waits on the unique (store, external_id) index until
+    the first commits, then fails with IntegrityError; it is answered with the first sale.
+    """
+    try:
+        return sale_record(store=store, external_id=external_id, **fields)
+    except IntegrityError:
+        existing = Sale.objects.filter(store=store, external_id=external_id.strip()).first()
+        if existing is None:
+            raise
+        return existing, False
 
 
 @transaction.atomic
