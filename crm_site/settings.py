@@ -170,6 +170,16 @@ CELERY_BEAT_SCHEDULE["interactions-greet-anniversaries"] = {
     "args": ["interactions.greet_anniversaries"],
     "schedule": crontab(minute=35),
 }
+# The jobs sweeper: member imports that the broker refused or lost, or whose worker died
+# (lease passed), are queued again from their rows; a repeat is a no-op (docs/reliability.md).
+CELERY_BEAT_SCHEDULE["customers-sweep-import-jobs"] = {
+    "task": "tenancy.fan_out",
+    "args": ["customers.sweep_import_jobs"],
+    "schedule": timedelta(minutes=1),
+}
+# How long a running import holds its job without renewing the lease (it renews every 5,000
+# rows checked and before writing); longer than the longest write of one file.
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=10 * 60)
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
 # Hourly, so every tenant gets yesterday's aggregates in the first hour after its own
