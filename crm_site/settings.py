@@ -116,8 +116,11 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Sessions live in PostgreSQL only: with cached_db a Redis outage failed every sign-in.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions are written to PostgreSQL first and cached in Redis: with the cache above a Redis
+# outage reads them from the database (before, it failed every sign-in). Known limit: a
+# sign-out during an outage deletes the row but not a copy Redis kept through the outage
+# (a partition, not a restart); docs/reliability.md.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -175,6 +178,11 @@ CELERY_BEAT_SCHEDULE["interactions-greet-anniversaries"] = {
 CELERY_BEAT_SCHEDULE["customers-sweep-import-jobs"] = {
     "task": "tenancy.fan_out",
     "args": ["customers.sweep_import_jobs"],
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["analytics-sweep-sale-imports"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.sweep_sale_imports"],
     "schedule": timedelta(minutes=1),
 }
 # How long a running import holds its job without renewing the lease (it renews every 5,000

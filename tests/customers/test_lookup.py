@@ -118,8 +118,7 @@ def test_lookup_request_query_count(query, member, in_a, client_for, django_asse
     from django.db import connection
 
     client.get(reverse("customers:lookup"))  # warms the user/membership cache
-    # + the session row: sessions live in PostgreSQL so sign-in survives a Redis outage.
-    budget = 4 if connection.vendor == "postgresql" else 2
+    budget = 3 if connection.vendor == "postgresql" else 1
     with django_assert_max_num_queries(budget) as captured:
         response = client.get(reverse("customers:lookup"), {"q": query, "partial": "1"})
     assert response.status_code == 200
@@ -135,7 +134,7 @@ def test_cold_lookup_request_query_count(member, in_a, client_for, django_assert
 
     cache.clear()
     client = client_for(in_a.staff_a[Role.CLERK])
-    budget = 8 if connection.vendor == "postgresql" else 4  # + the session row
+    budget = 7 if connection.vendor == "postgresql" else 3
     with django_assert_max_num_queries(budget):
         response = client.get(reverse("customers:lookup"), {"q": "5678", "partial": "1"})
     assert member.name in response.content.decode()
