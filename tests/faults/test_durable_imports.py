@@ -148,3 +148,31 @@ def test_a_job_that_keeps_losing_its_worker_fails_with_a_reason_and_can_be_retri
         assert retry.status == ImportStatus.DONE
         assert Customer.objects.count() == len(ROWS)
     assert _files(media) == []
+
+
+@pytest.mark.django_db
+def test_a_sales_import_left_waiting_is_swept_and_written_once(world, monkeypatch):
+    """A large file is queued; its message is lost (or its worker died mid-transaction, which
+    leaves it waiting too). The sweeper queues it again; a second sweep finds nothing."""
+    from analytics import services as analytics_services
+    from analytics.importing import parse_rows, read_table
+    from analytics.models import Sale, SaleImport
+    from tests.analytics.test_import import csv_file
+
+    monkeypatch.setattr(analytics_services, "IMPORT_SYNC_LIMIT", 0)  # every file is a job
+    day = (timezone.now() - datetime.timedelta(days=2)).date()
+    rows = parse_rows(read_table(csv_file(f"T1,{day} 10:00,,A,苹果,水果,2,5.00,0,\n")))
+    with tenant_context(world.tenant_a):
+        # Not inside django_capture_on_commit_callbacks: the queued message never runs.
+        sale_import = analytics_services.sale_import_create(
+            store=world.store_a1, actor=world.staff_a[Role.HQ_ADMIN], file_name="pos.csv", rows=rows
+        )
+        assert analytics_services.sale_imports_sweep() == 0  # too fresh
+        SaleImport.objects.filter(pk=sale_import.pk).update(
+            created_at=timezone.now() - datetime.timedelta(minutes=2)
+        )
+        assert analytics_services.sale_imports_sweep() == 1
+        assert SaleImport.objects.get(pk=sale_import.pk).status == "done"
+        assert analytics_services.sale_imports_sweep() == 0
+        analytics_services.sale_import_run(sale_import_id=sale_import.pk)  # a redelivery
+        assert Sale.objects.count() == 1
