@@ -13,6 +13,7 @@ from analytics.services import LineInput
 from customers.models import Customer
 from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
+from tenancy.forms import OneTimeKeyMixin
 
 
 class StoreChoiceMixin:
@@ -23,7 +24,10 @@ class StoreChoiceMixin:
             field.initial = field.queryset.first().pk
 
 
-class CounterSaleForm(StoreChoiceMixin, forms.Form):
+class CounterSaleForm(StoreChoiceMixin, OneTimeKeyMixin, forms.Form):
+    """The counter's quick sale. Its one-time `token` becomes the sale's unique key, so the
+    same form sent twice (a double click, a retry after a timeout) records one sale."""
+
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
     member = forms.CharField(
         label=_("Member phone or card number"),

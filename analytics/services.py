@@ -11,9 +11,10 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +43,7 @@ from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember, Tenant
 from tenancy.services import audit_record
+from tenancy.tasks import enqueue
 
 CENT = Decimal("0.01")
 # A POS clock may run a little ahead of ours; anything later than this is a typo.
@@ -310,6 +312,26 @@ def _loyalty_for_sale(
         sale.save(update_fields=["points_earned"])
 
 
+def counter_sale_key(token: str) -> str:
+    """The unique key of a counter sale: its form's one-time token (see CounterSaleForm)."""
+    return f"counter-{token}"
+
+
+def sale_record_once(*, store: Store, external_id: str, **fields: Any) -> tuple[Sale, bool]:
+    """sale_record for a caller that may send the same sale twice at the same moment.
+
+    The second of two concurrent calls waits on the unique (store, external_id) index until
+    the first commits, then fails with IntegrityError; it is answered with the first sale.
+    """
+    try:
+        return sale_record(store=store, external_id=external_id, **fields)
+    except IntegrityError:
+        existing = Sale.objects.filter(store=store, external_id=external_id.strip()).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
 @transaction.atomic
 def sale_record(
     *,
@@ -527,19 +549,42 @@ def sale_import_create(
     )
     if len(rows) > IMPORT_SYNC_LIMIT:
         tenant_id = store.tenant_id
-        transaction.on_commit(lambda: tasks.run_sale_import.delay(tenant_id, sale_import.pk))
+        # The row is the durable record: a refused message is queued again by the sweeper.
+        transaction.on_commit(lambda: enqueue(tasks.run_sale_import, tenant_id, sale_import.pk))
     return sale_import
+
+
+def sale_imports_sweep(*, pending_after_seconds: int = 60) -> int:
+    """Queue again every sales import still waiting; returns how many.
+
+    A waiting import is one whose message the broker refused or lost, or whose worker died:
+    its single transaction rolled back, so it is still pending and starts from the first row.
+    """
+    from analytics import tasks
+
+    since = timezone.now() - datetime.timedelta(seconds=pending_after_seconds)
+    ids = list(
+        SaleImport.objects.filter(
+            status=SaleImportStatus.PENDING, created_at__lt=since
+        ).values_list("pk", flat=True)
+    )
+    tenant_id = current_tenant().pk
+    for sale_import_id in ids:
+        enqueue(tasks.run_sale_import, tenant_id, sale_import_id)
+    return len(ids)
 
 
 def sale_import_run(*, sale_import_id: int) -> SaleImport:
     """Write every sale of an import, or none of them (with each bad line's reason)."""
     from analytics.importing import ImportFailed, write_rows
 
-    sale_import = SaleImport.objects.get(pk=sale_import_id)
-    if sale_import.status != SaleImportStatus.PENDING:
-        return sale_import  # a repeated job is harmless
     try:
         with transaction.atomic():
+            # Locked for the whole write: a sweep and a redelivery running at once take turns,
+            # and the second finds the import done (a repeated job is harmless).
+            sale_import = SaleImport.objects.select_for_update().get(pk=sale_import_id)
+            if sale_import.status != SaleImportStatus.PENDING:
+                return sale_import
             created, skipped = write_rows(sale_import)
             sale_import.status = SaleImportStatus.DONE
             sale_import.sales_created = created

@@ -12,3 +12,8 @@ def nightly_aggregates() -> dict:
 @tenant_task(name="analytics.run_sale_import")
 def run_sale_import(sale_import_id: int) -> str:
     return services.sale_import_run(sale_import_id=sale_import_id).status
+
+
+@tenant_task(name="analytics.sweep_sale_imports", time_limit=5 * 60, soft_time_limit=4 * 60)
+def sweep_sale_imports() -> int:
+    return services.sale_imports_sweep()

@@ -22,10 +22,11 @@ from analytics.services import (
     IMPORT_SYNC_LIMIT,
     api_token_create,
     api_token_revoke,
+    counter_sale_key,
     report_export,
     sale_import_create,
     sale_import_run,
-    sale_record,
+    sale_record_once,
 )
 from campaigns.services import CouponError, coupons_available
 from stores.models import Store
@@ -49,7 +50,7 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
     stores = _my_stores(request)
     form = CounterSaleForm(request.POST or None, stores=stores)
     lines = SaleLineFormSet(request.POST or None, prefix="lines")
-    member = None
+    member = sale = None
     if request.method == "POST":
         form_ok = form.is_valid()
         member = form.cleaned_data.get("member")
@@ -57,7 +58,7 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
         if "find_coupons" not in request.POST and form_ok and lines.is_valid():
             entered = [line for f in lines.forms if (line := f.line()) is not None]
             try:
-                sale, _created = sale_record(
+                sale, created = sale_record_once(
                     store=form.cleaned_data["store"],
                     occurred_at=timezone.now(),
                     lines=entered,
@@ -66,6 +67,7 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
                     member=member,
                     points_to_redeem=form.cleaned_data.get("points") or 0,
                     coupon_code=form.cleaned_data["coupon"],
+                    external_id=counter_sale_key(form.cleaned_data["token"]),
                 )
             except CouponError as exc:
                 for message in exc.messages:
@@ -74,9 +76,17 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
                 for message in exc.messages:
                     form.add_error(None, message)
             else:
-                messages.success(
-                    request, _("Sale recorded: total %(total)s.") % {"total": sale.total}
+                if created:
+                    messages.success(
+                        request, _("Sale recorded: total %(total)s.") % {"total": sale.total}
+                    )
+            if sale is not None and not created:
+                messages.info(
+                    request,
+                    _("This sale was already recorded (total %(total)s); nothing was added.")
+                    % {"total": sale.total},
                 )
+            if sale is not None:
                 return redirect("analytics:sale_detail", sale_id=sale.pk)
     coupons = list(coupons_available(member=member)[:20]) if member else []
     form.offer_coupons(coupons)

@@ -405,6 +405,9 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+    # Cut off inside the provider call (the worker died): the provider may have it, so it
+    # is neither "failed" nor sent again.
+    UNKNOWN = "unknown", _("Unknown (interrupted while sending)")
     HOLDOUT = "holdout", _("Held out (control group)")
 
 

@@ -71,6 +71,7 @@ def campaign_report(*, campaign: Campaign) -> dict:
         "totals": totals,
         "sent": by_status.get(DeliveryStatus.SENT, 0),
         "failed": by_status.get(DeliveryStatus.FAILED, 0),
+        "unknown": by_status.get(DeliveryStatus.UNKNOWN, 0),
         "queued": by_status.get(DeliveryStatus.QUEUED, 0)
         + by_status.get(DeliveryStatus.SENDING, 0),
         "coupons_issued": coupons["issued"],

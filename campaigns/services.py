@@ -963,11 +963,18 @@ def _backoff(attempts: int) -> datetime.timedelta:
     return RETRY_BASE * (2 ** max(attempts - 1, 0))
 
 
-def _fail_stuck(now: datetime.datetime) -> int:
-    """Messages cut off mid-send by a crash: failed with a reason, never sent a second time."""
+def _mark_interrupted(now: datetime.datetime) -> int:
+    """Messages cut off mid-send by a crash: "unknown", never sent a second time.
+
+    Not "failed": the provider may well have delivered it before the worker died, and a
+    member must never get a message twice. Only QUEUED rows are ever sent, so these stay put.
+    """
     return Delivery.objects.filter(
         status=DeliveryStatus.SENDING, next_attempt_at__lt=now - STUCK_AFTER
-    ).update(status=DeliveryStatus.FAILED, last_error="interrupted while sending; not retried")
+    ).update(
+        status=DeliveryStatus.UNKNOWN,
+        last_error="interrupted while sending; the provider may have it; not sent again",
+    )
 
 
 def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> str:
@@ -1012,11 +1019,12 @@ def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> 
 def _due_messages(
     now: datetime.datetime, *, ids: list[int] | None = None
 ) -> tuple[QuerySet[Delivery], int, int]:
-    """Queued messages due now, after failing stuck ones and holding SMS/WeChat in quiet hours.
+    """Queued messages due now, after marking interrupted ones and holding SMS/WeChat in quiet
+    hours.
 
-    Returns (due messages, how many were failed as stuck, how many were held).
+    Returns (due messages, how many were marked unknown, how many were held).
     """
-    failed = _fail_stuck(now)
+    unknown = _mark_interrupted(now)
     due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
     if ids is not None:
         due = due.filter(pk__in=ids)
@@ -1025,7 +1033,7 @@ def _due_messages(
     if release_at is not None:
         held = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
         due = due.exclude(channel__in=QUIET_CHANNELS)
-    return due, failed, held
+    return due, unknown, held
 
 
 def deliveries_due_batches(
@@ -1049,8 +1057,8 @@ def deliveries_dispatch(
     Inside quiet hours phone and WeChat messages wait for the end of them.
     """
     now = _now(now)
-    result = {"sent": 0, "failed": 0, "retry": 0, "held": 0}
-    due, result["failed"], result["held"] = _due_messages(now, ids=ids)
+    result = {"sent": 0, "failed": 0, "retry": 0, "held": 0, "unknown": 0}
+    due, result["unknown"], result["held"] = _due_messages(now, ids=ids)
     for delivery_id in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
         outcome = delivery_send(delivery_id=delivery_id, now=now)
         if outcome == DeliveryStatus.SENT:

@@ -99,16 +99,27 @@ DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="crm_app")
 
 # --- Cache, sessions, background jobs ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache is an accelerator, never a dependency (docs/reliability.md): a Redis that is down
+# or slow answers "not cached" within CACHE_TIMEOUT_MS and the page reads PostgreSQL.
+CACHE_TIMEOUT_SECONDS = env.int("CACHE_TIMEOUT_MS", default=300) / 1000
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tenancy.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "crm",
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+                "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions are written to PostgreSQL first and cached in Redis: with the cache above a Redis
+# outage reads them from the database (before, it failed every sign-in). Known limit: a
+# sign-out during an outage deletes the row but not a copy Redis kept through the outage
+# (a partition, not a restart); docs/reliability.md.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -119,8 +130,23 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+# Every task is idempotent (claim rows, conditional updates, leases), so a message is acked
+# only once its task has finished and one whose worker died is delivered again.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacked message to another worker after the visibility timeout: it must be
+# longer than the longest task (1 h time limit) and any countdown, or a task still running
+# would be started a second time. Jobs whose worker died are taken over sooner by the jobs
+# sweeper (leases, tenancy/jobs.py), not by this timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * 60 * 60,
+    "socket_connect_timeout": 2,
+}
+# Queuing from a web request must not hang on a broker that is down: fail fast, the job's
+# row is already committed and the sweeper queues it again (tenancy/jobs.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TIMEZONE = "UTC"
 # Every periodic job goes through tenancy.fan_out (one task per tenant) and decides
 # "which day" in the tenant's own time zone. Apps add their entries here.
@@ -147,6 +173,21 @@ CELERY_BEAT_SCHEDULE["interactions-greet-anniversaries"] = {
     "args": ["interactions.greet_anniversaries"],
     "schedule": crontab(minute=35),
 }
+# The jobs sweeper: member imports that the broker refused or lost, or whose worker died
+# (lease passed), are queued again from their rows; a repeat is a no-op (docs/reliability.md).
+CELERY_BEAT_SCHEDULE["customers-sweep-import-jobs"] = {
+    "task": "tenancy.fan_out",
+    "args": ["customers.sweep_import_jobs"],
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["analytics-sweep-sale-imports"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.sweep_sale_imports"],
+    "schedule": timedelta(minutes=1),
+}
+# How long a running import holds its job without renewing the lease (it renews every 5,000
+# rows checked and before writing); longer than the longest write of one file.
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=10 * 60)
 # Example shape: {"task": "tenancy.fan_out", "args": ["stores.rereview_due"],
 #                 "schedule": crontab(minute=15)}
 # Hourly, so every tenant gets yesterday's aggregates in the first hour after its own

@@ -238,6 +238,10 @@ class ImportJob(TenantScopedModel):
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The running worker's lease, renewed as it goes; once it has passed, the worker is taken
+    # for dead and the jobs sweeper hands the job to another (customers.services).
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("member import")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import secrets
 from datetime import date
 from typing import Any
@@ -544,6 +545,7 @@ def import_job_create(*, staff: StaffMember, upload, language: str = "zh-hans"):
     from customers.models import ImportJob
     from customers.resources import FORMATS
     from customers.tasks import import_members
+    from tenancy.tasks import enqueue
 
     extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
     if extension not in FORMATS:
@@ -555,7 +557,9 @@ def import_job_create(*, staff: StaffMember, upload, language: str = "zh-hans"):
             file_path=path, original_name=upload.name[:255], created_by=staff, language=language
         )
         audit_record(action="customer.import_uploaded", actor=staff, obj=job)
-        transaction.on_commit(lambda: import_members.delay(tenant.pk, job.pk))
+        # The row is the durable record: if the broker refuses the message the sweeper
+        # queues the job again from it (import_jobs_sweep).
+        transaction.on_commit(lambda: enqueue(import_members, tenant.pk, job.pk))
     return job
 
 
@@ -629,7 +633,9 @@ def _import_validate(job, dataset) -> tuple[list, list[dict]]:
             ImportRow(line=line, phone=phone, values=values, consent=consent, errors=errors)
         )
         if (offset + 1) % IMPORT_PROGRESS_EVERY == 0:
-            ImportJob.objects.filter(pk=job.pk).update(processed_rows=offset + 1)
+            ImportJob.objects.filter(pk=job.pk).update(
+                processed_rows=offset + 1, lease_expires_at=_lease_end()
+            )
 
     # Which phones are members already (batched IN queries on the (tenant, phone) index).
     existing: dict[str, int] = {}
@@ -797,12 +803,47 @@ def _bulk_update(customers: list[Customer], fields: list[str]) -> None:
         cursor.execute(sql, [*params, current_tenant().pk])
 
 
+def _lease_end():
+    from django.conf import settings
+
+    return timezone.now() + datetime.timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
+
+
+IMPORT_MAX_ATTEMPTS = 3
+
+
+def _import_claim(job_id: int) -> bool:
+    """Take the job: waiting, or running under a lease that has passed (its worker died).
+
+    A conditional update whose row count says who won, so a redelivered message or a second
+    sweep never runs a job that a live worker holds. Each claim is one attempt.
+    """
+    from django.db.models import F, Q
+
+    from customers.models import ImportJob, ImportStatus
+
+    running = [ImportStatus.VALIDATING, ImportStatus.WRITING]
+    return bool(
+        ImportJob.objects.filter(
+            Q(status=ImportStatus.PENDING)
+            | Q(status__in=running, lease_expires_at__lt=timezone.now()),
+            pk=job_id,
+        ).update(
+            status=ImportStatus.VALIDATING,
+            processed_rows=0,
+            lease_expires_at=_lease_end(),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
 def import_job_run(*, job_id: int) -> None:
     """Validate the whole file, then write everything in one transaction or nothing.
 
     Not one atomic block on purpose: progress counters are committed as rows are checked
-    so the progress page (another connection) can show them; the member writes themselves
-    are a single transaction in _import_write.
+    so the progress page (another connection) can show them; the member writes and the
+    "done" status are a single transaction, so a job taken over after its worker died
+    either finds it done or starts again from the first row (all or nothing).
     """
     from django.core.files.storage import default_storage
     from django.utils import translation
@@ -810,14 +851,15 @@ def import_job_run(*, job_id: int) -> None:
     from customers.models import ImportJob, ImportStatus
     from customers.resources import read_dataset
 
-    # Claim the job with a conditional update: a redelivered task finds it taken and stops.
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.PENDING).update(
-        status=ImportStatus.VALIDATING
-    )
-    if not claimed:
+    if not _import_claim(job_id):
         return
     job = ImportJob.objects.select_related("created_by__user").get(pk=job_id)
     with translation.override(job.language):
+        if job.attempts > IMPORT_MAX_ATTEMPTS:
+            _finish(
+                job, ImportStatus.FAILED, errors=[{"line": 1, "errors": [_worker_lost_message()]}]
+            )
+            return
         try:
             with default_storage.open(job.file_path, "rb") as handle:
                 content = handle.read()
@@ -837,10 +879,19 @@ def import_job_run(*, job_id: int) -> None:
             _finish(job, ImportStatus.FAILED, errors=errors)
             return
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.WRITING, processed_rows=len(rows)
+            status=ImportStatus.WRITING, processed_rows=len(rows), lease_expires_at=_lease_end()
         )
         try:
-            created, updated = _import_write(rows=rows, staff=job.created_by)
+            with transaction.atomic():
+                created, updated = _import_write(rows=rows, staff=job.created_by)
+                job.created_count, job.updated_count = created, updated
+                _finish(job, ImportStatus.DONE, errors=[], delete_file=False)
+                audit_record(
+                    action="customer.imported",
+                    actor=job.created_by,
+                    obj=job,
+                    after={"created": created, "updated": updated},
+                )
         except IntegrityError:
             _finish(
                 job,
@@ -855,26 +906,62 @@ def import_job_run(*, job_id: int) -> None:
                 ],
             )
             return
-        job.created_count, job.updated_count = created, updated
-        with transaction.atomic():
-            _finish(job, ImportStatus.DONE, errors=[])
-            audit_record(
-                action="customer.imported",
-                actor=job.created_by,
-                obj=job,
-                after={"created": created, "updated": updated},
-            )
+        _delete_upload(job)
 
 
-def _finish(job, status: str, *, errors: list[dict]) -> None:
+def _worker_lost_message() -> str:
+    return _(
+        "The import stopped %(n)s times before finishing (a worker was lost); nothing was "
+        "saved. Upload the file again."
+    ) % {"n": IMPORT_MAX_ATTEMPTS}
+
+
+def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
+    """Queue again every import that is due and not running; returns how many.
+
+    Due: waiting for longer than a queued message should take (the broker refused or lost
+    it), or running under a lease that has passed (the worker died). Queuing twice is
+    harmless: only one claim wins (_import_claim).
+    """
+    from django.db.models import Q
+
+    from customers.models import ImportJob, ImportStatus
+    from customers.tasks import import_members
+    from tenancy.tasks import enqueue
+
+    now = timezone.now()
+    due = ImportJob.objects.filter(
+        Q(
+            status=ImportStatus.PENDING,
+            created_at__lt=now - datetime.timedelta(seconds=pending_after_seconds),
+        )
+        | Q(
+            status__in=[ImportStatus.VALIDATING, ImportStatus.WRITING],
+            lease_expires_at__lt=now,
+        )
+    ).values_list("pk", flat=True)
+    tenant_id = current_tenant().pk
+    ids = list(due)
+    for job_id in ids:
+        enqueue(import_members, tenant_id, job_id)
+    return len(ids)
+
+
+def _delete_upload(job) -> None:
     from django.core.files.storage import default_storage
 
     # The upload is a file of personal data: keep it no longer than the job needs it.
     if job.file_path and default_storage.exists(job.file_path):
         default_storage.delete(job.file_path)
+
+
+def _finish(job, status: str, *, errors: list[dict], delete_file: bool = True) -> None:
+    if delete_file:
+        _delete_upload(job)
     job.status = status
     job.errors = errors[:MAX_STORED_ERRORS]
     job.finished_at = timezone.now()
+    job.lease_expires_at = None
     if status == "failed":
         job.created_count = job.updated_count = 0
     job.save()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.models import PointsRule, Tier
 from stores.models import Store, StoreStatus
 from tenancy.access import scope_to_stores
+from tenancy.forms import OneTimeKeyMixin
 from tenancy.models import StaffMember
 
 
@@ -20,7 +20,7 @@ class MemberLookupForm(forms.Form):
     )
 
 
-class RedeemForm(forms.Form):
+class RedeemForm(OneTimeKeyMixin, forms.Form):
     """A gift (or a discount) paid with points at the counter.
 
     `token` is minted when the form is shown and becomes the entry's source key, so a
@@ -30,7 +30,6 @@ class RedeemForm(forms.Form):
     points = forms.IntegerField(label=_("Points to redeem"), min_value=1)
     reason = forms.CharField(label=_("Gift or purpose"), max_length=200)
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
-    token = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args, staff: StaffMember, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,33 +37,13 @@ class RedeemForm(forms.Form):
         self.fields["store"].queryset = scope_to_stores(stores, staff, "pk").order_by("code")
         if len(self.fields["store"].queryset) == 1:
             self.fields["store"].initial = self.fields["store"].queryset[0].pk
-        if not self.is_bound:
-            self.initial["token"] = uuid.uuid4().hex
-
-    def clean_token(self) -> str:
-        token = self.cleaned_data["token"]
-        if not re.fullmatch(r"[0-9a-f]{32}", token):
-            raise forms.ValidationError(_("The form expired; please try again."))
-        return token
 
 
-class AdjustForm(forms.Form):
+class AdjustForm(OneTimeKeyMixin, forms.Form):
     points = forms.IntegerField(
         label=_("Points"), help_text=_("Positive to add, negative to remove.")
     )
     reason = forms.CharField(label=_("Reason"), max_length=200)
-    token = forms.CharField(widget=forms.HiddenInput)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial["token"] = uuid.uuid4().hex
-
-    def clean_token(self) -> str:
-        token = self.cleaned_data["token"]
-        if not re.fullmatch(r"[0-9a-f]{32}", token):
-            raise forms.ValidationError(_("The form expired; please try again."))
-        return token
 
 
 class PointsRuleForm(forms.ModelForm):

@@ -1,3 +1,5 @@
+import re
+import uuid
 import zoneinfo
 
 from django import forms
@@ -17,6 +19,28 @@ COMMON_ZONES = [
     "Europe/London",
     "America/New_York",
 ]
+
+
+class OneTimeKeyMixin(forms.Form):
+    """A key minted when the form is shown, sent back hidden with every submit.
+
+    A form that writes money, points or stock turns it into the write's unique source key, so
+    a double click, a resubmitted page or a retry after a timeout writes once and the repeat
+    is answered with the first result (docs/reliability.md).
+    """
+
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["token"] = uuid.uuid4().hex
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"]
+        if not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise forms.ValidationError(_("The form expired; please try again."))
+        return token
 
 
 class StoreChoiceMixin(forms.Form):

@@ -4,6 +4,9 @@ Every page needs both before it can run a single query of its own. Reading them 
 cache (Redis in production) keeps a counter lookup at its own queries plus the tenant
 setting. Any save of the user, the staff member or the tenant drops the cached copy, so a
 role change, deactivation or password change applies on the very next request.
+
+The cache is only an accelerator: with Redis down, tenancy.cache.ResilientRedisCache answers
+every read as a miss and these functions read PostgreSQL instead (docs/reliability.md).
 """
 
 from __future__ import annotations

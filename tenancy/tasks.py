@@ -7,6 +7,7 @@ queues the job once per active tenant, so one slow tenant never delays another.
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from celery import current_app, shared_task
@@ -39,3 +40,22 @@ def fan_out(task_name: str, **kwargs) -> int:
     for tenant_id in tenant_ids:
         task.delay(tenant_id, **kwargs)
     return len(tenant_ids)
+
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task, *args, **kwargs) -> bool:
+    """Queue a job whose row is already committed; False when the broker refused it.
+
+    Never raises: the caller's work is saved, and the jobs sweeper (beat) queues every job
+    still waiting from its row in PostgreSQL once the broker is back (docs/reliability.md).
+    """
+    from kombu.exceptions import OperationalError
+
+    try:
+        task.delay(*args, **kwargs)
+    except (OperationalError, OSError) as exc:
+        logger.warning("Broker refused %s%r (%s); the sweeper will queue it", task.name, args, exc)
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -28,6 +29,8 @@ def form_data(store, member="", lines=()):
         "lines-INITIAL_FORMS": "0",
         "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "50",
+        # A fresh one-time key per form, as the page mints one each time it is shown.
+        "token": uuid.uuid4().hex,
     }
     for index in range(5):
         values = lines[index] if index < len(lines) else {}
