@@ -17,9 +17,14 @@ READS_THE_CLOCK = re.compile(
     r"timezone\.now\(|localdate\(|localtime\(|local_today_at|date\.today\(|datetime\.now\("
     r"|\bclock\b|now=|\.zone\b|time_zone"
 )
-# Modules that read the clock but cannot be replayed in-process: a separate worker process
-# or a real browser keeps the real clock. They still run twice, under TZ=UTC and Asia/Shanghai.
-OUT_OF_PROCESS = {"campaigns/test_celery_worker.py", "faults/test_worker_killed.py"}
+# Modules that read the clock but are not replayed: a separate worker process or a real browser
+# keeps the real clock, and the fault tests' leases are timed against worker threads and
+# servers they start. They still run twice, under TZ=UTC and Asia/Shanghai.
+OUT_OF_PROCESS = {
+    "campaigns/test_celery_worker.py",
+    "faults/test_worker_killed.py",
+    "faults/test_durable_imports.py",
+}
 
 
 def _clock_modules() -> list[Path]:
