@@ -20,6 +20,7 @@ from campaigns.models import (
 from customers.forms import CriteriaForm
 from customers.models import Customer, Segment
 from stores.models import Store, StoreStatus
+from tenancy.forms import OneTimeKeyMixin
 from tenancy.models import StaffMember
 
 WEEKDAYS = [
@@ -334,7 +335,7 @@ class CouponOfferForm(forms.ModelForm):
         return data
 
 
-class CouponIssueForm(forms.Form):
+class CouponIssueForm(OneTimeKeyMixin, forms.Form):
     member_q = forms.CharField(label=_("Member's phone or card number"), max_length=20)
     reason = forms.CharField(label=_("Reason"), max_length=200)
 

@@ -207,6 +207,9 @@ class Coupon(TenantScopedModel):
     # The sale that used it (analytics sits above campaigns, so a plain reference).
     used_sale_id = models.BigIntegerField(_("sale"), null=True, blank=True)
     discount = models.DecimalField(_("discount given"), **MONEY, null=True, blank=True)
+    # The one-time key of the form that issued it by hand: a double click or a resent page
+    # finds this coupon instead of issuing a second one (docs/reliability.md).
+    source_key = models.CharField(_("source key"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("coupon")
@@ -214,6 +217,11 @@ class Coupon(TenantScopedModel):
         ordering = ["-issued_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "code"], name="campaigns_coupon_code_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant", "source_key"],
+                condition=~Q(source_key=""),
+                name="campaigns_coupon_source_uniq",
+            ),
             models.CheckConstraint(
                 condition=Q(status="used", used_at__isnull=False)
                 | (~Q(status="used") & Q(used_at__isnull=True)),

@@ -338,13 +338,28 @@ def coupons_issue(
 
 @transaction.atomic
 def coupon_issue_by_hand(
-    *, offer: CouponOffer, member: Customer, staff: StaffMember, reason: str
-) -> Coupon:
+    *, offer: CouponOffer, member: Customer, staff: StaffMember, reason: str, source_key: str = ""
+) -> tuple[Coupon, bool]:
+    """Issue one coupon by hand; returns (coupon, created).
+
+    `source_key` is the form's one-time key: a repeat of the same submit answers with the
+    coupon the first one issued and issues nothing.
+    """
+    if source_key:
+        # Hand issues of one offer take turns on its row, so two copies of the same submit
+        # arriving together cannot both miss the other's coupon; the unique key backs it up.
+        CouponOffer.objects.select_for_update().filter(pk=offer.pk).first()
+        earlier = Coupon.objects.filter(source_key=source_key).select_related("member").first()
+        if earlier is not None:
+            return earlier, False
     if member.is_erased or member.merged_into_id:
         raise ValidationError(_("This member can no longer receive coupons."))
     if not reason.strip():
         raise ValidationError(_("Say why the coupon is given."))
     coupon = coupons_issue(offer=offer, members=[member], staff=staff)[member.pk]
+    if source_key:
+        Coupon.objects.filter(pk=coupon.pk).update(source_key=source_key)
+        coupon.source_key = source_key
     audit_record(
         action="coupon.issue",
         actor=staff,
@@ -352,7 +367,7 @@ def coupon_issue_by_hand(
         after={"offer": offer.name, "member": member.card_number},
         reason=reason,
     )
-    return coupon
+    return coupon, True
 
 
 @transaction.atomic

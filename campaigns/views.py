@@ -331,20 +331,21 @@ def offer_issue(request: HttpRequest, pk: int) -> HttpResponse:
     form = CouponIssueForm(request.POST)
     if form.is_valid():
         try:
-            coupon = services.coupon_issue_by_hand(
+            coupon, created = services.coupon_issue_by_hand(
                 offer=offer,
                 member=form.cleaned_data["member_q"],
                 staff=request.staff,
                 reason=form.cleaned_data["reason"],
+                source_key=f"hand-issue:{form.cleaned_data['token']}",
             )
         except ValidationError as error:
             apply_validation_error(form, error)
         else:
-            messages.success(
-                request,
-                _("Coupon %(code)s issued to %(name)s.")
-                % {"code": coupon.code, "name": coupon.member.name},
-            )
+            if created:
+                message = _("Coupon %(code)s issued to %(name)s.")
+            else:
+                message = _("Coupon %(code)s was already issued to %(name)s; nothing was added.")
+            messages.success(request, message % {"code": coupon.code, "name": coupon.member.name})
             return redirect("campaigns:offer_detail", pk=offer.pk)
     return _offer_page(request, offer, issue_form=form)
 

@@ -321,9 +321,11 @@ def test_issue_by_hand_needs_a_reason_and_a_live_member(member, store):
     with pytest.raises(ValidationError):
         services.coupon_issue_by_hand(offer=offer, member=erased, staff=hq, reason="补偿")
 
-    coupon = services.coupon_issue_by_hand(offer=offer, member=member, staff=hq, reason="投诉补偿")
+    coupon, created = services.coupon_issue_by_hand(
+        offer=offer, member=member, staff=hq, reason="投诉补偿"
+    )
 
-    assert coupon.member == member and coupon.issued_by == hq
+    assert created and coupon.member == member and coupon.issued_by == hq
     assert len(coupon.code) == services.CODE_LENGTH
     assert set(coupon.code) <= set(services.CODE_ALPHABET)
     assert AuditEvent.objects.filter(action="coupon.issue", reason="投诉补偿").count() == 1

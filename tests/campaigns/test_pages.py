@@ -340,15 +340,25 @@ def test_coupon_offer_create_with_clear_errors(world, client_for):
 def test_issue_by_hand_and_void(world, client_for, members, offer):
     client = client_for(world.staff_a[Role.HQ_STAFF])
     url = reverse("campaigns:offer_issue", args=[offer.pk])
-    no_reason = client.post(url, {"member_q": "13900000001", "reason": ""})
+    detail = client.get(reverse("campaigns:offer_detail", args=[offer.pk]))
+    token = detail.context["issue_form"].initial["token"]
+    no_reason = client.post(url, {"member_q": "13900000001", "reason": "", "token": token})
     assert no_reason.context["issue_form"].errors["reason"]
-    unknown = client.post(url, {"member_q": "13811112222", "reason": "补偿"})
+    unknown = client.post(url, {"member_q": "13811112222", "reason": "补偿", "token": token})
     assert "没有使用此手机号或卡号的会员。" in unknown.content.decode()
-    issued = client.post(url, {"member_q": "13900000001", "reason": "顾客投诉补偿"}, follow=True)
+    data = {"member_q": "13900000001", "reason": "顾客投诉补偿", "token": token}
+    issued = client.post(url, data, follow=True)
     with tenant_context(world.tenant_a):
         coupon = Coupon.objects.get()
         assert coupon.member == members["a1"][1] and coupon.issued_by == world.staff_a["hq_staff"]
     assert f"优惠券 {coupon.code} 已发给 甲会员1。" in issued.content.decode()
+
+    # The same submit again (a double click, a resent page) issues nothing more.
+    repeated = client.post(url, data, follow=True)
+    assert f"优惠券 {coupon.code} 已经发给 甲会员1，没有重复发放。" in repeated.content.decode()
+    with tenant_context(world.tenant_a):
+        assert Coupon.objects.count() == 1
+        assert AuditEvent.objects.filter(action="coupon.issue").count() == 1
 
     void_url = reverse("campaigns:coupon_void", args=[coupon.pk])
     refused = client.post(void_url, {"reason": ""}, follow=True)
