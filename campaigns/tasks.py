@@ -9,7 +9,7 @@ from django.db import transaction
 
 from campaigns import services
 from tenancy.context import current_tenant
-from tenancy.tasks import tenant_task
+from tenancy.tasks import enqueue, tenant_task
 
 DISPATCH_EXPIRES = 55  # seconds: just under the beat interval
 
@@ -31,14 +31,21 @@ def run_campaign(campaign_id: int, occurrence: str) -> int:
         return 0
     # The tenant is read now: the callback may run after this task has left its context.
     tenant_id = current_tenant().pk
-    transaction.on_commit(lambda: dispatch.delay(tenant_id))
+    # The messages are committed outbox rows: if the broker refuses this, beat's dispatcher
+    # sends them within a minute.
+    transaction.on_commit(lambda: enqueue(dispatch, tenant_id))
     return run.targeted
 
 
 def queue_campaign_now(campaign_id: int) -> None:
-    """After the scheduling transaction commits, run the campaign in the background."""
+    """After the scheduling transaction commits, run the campaign in the background.
+
+    The campaign row (scheduled, due now) is the durable record: when the broker refuses or
+    forgets this message, beat's `run_due` finds the campaign within a minute, and the
+    (campaign, occurrence) run row lets only one of them run it.
+    """
     tenant_id = current_tenant().pk
-    transaction.on_commit(lambda: run_campaign.delay(tenant_id, campaign_id, "once"))
+    transaction.on_commit(lambda: enqueue(run_campaign, tenant_id, campaign_id, "once"))
 
 
 @tenant_task(name="campaigns.dispatch")

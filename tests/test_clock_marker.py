@@ -24,6 +24,7 @@ OUT_OF_PROCESS = {
     "campaigns/test_celery_worker.py",
     "faults/test_worker_killed.py",
     "faults/test_durable_imports.py",
+    "faults/test_durable_campaigns.py",
 }
 
 
