@@ -32,6 +32,7 @@ from analytics.models import (
 )
 from campaigns.services import coupon_redeem
 from customers.models import Customer
+from interactions.services import referral_first_sale, referral_first_sale_refunded
 from loyalty.services import (
     points_earn_for_sale,
     points_excluded_categories,
@@ -312,6 +313,20 @@ def _loyalty_for_sale(
         sale.save(update_fields=["points_earned"])
 
 
+def _referral_for_sale(*, sale: Sale, original: Sale | None) -> None:
+    """A referred member's first paid purchase rewards their referrer (interactions decides
+    "first", once, under concurrency); a full refund of that purchase takes it back."""
+    if sale.member_id is None:
+        return
+    if original is None:
+        if sale.total > 0:
+            referral_first_sale(member=sale.member, sale_reference=str(sale.pk))
+        return
+    refunded = Sale.objects.filter(refund_of=original).aggregate(total=Sum("total"))["total"]
+    if original.total + (refunded or ZERO) <= 0:
+        referral_first_sale_refunded(member=sale.member, sale_reference=str(original.pk))
+
+
 def counter_sale_key(token: str) -> str:
     """The unique key of a counter sale: its form's one-time token (see CounterSaleForm)."""
     return f"counter-{token}"
@@ -444,6 +459,7 @@ def sale_record(
         sale.save(update_fields=["coupon", "coupon_discount", "total"])
     SaleLine.objects.bulk_create([SaleLine(sale=sale, **line) for line in totals.lines])
     _loyalty_for_sale(sale=sale, original=original, points_to_redeem=points_to_redeem, staff=staff)
+    _referral_for_sale(sale=sale, original=original)
     _mark_dirty_if_late(store=store, occurred_at=occurred_at)
     if audit:
         audit_record(

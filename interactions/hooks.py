@@ -19,6 +19,9 @@ Known hooks and their signatures:
 - "referral_rewarder"(*, referrer, referred, source_key: str) -> None
     loyalty: credit the referrer's points; `source_key` is unique per referral so the
     points ledger can refuse a duplicate.
+- "referral_reverser"(*, referrer, source_key: str, original_source_key: str) -> None
+    loyalty: take back the reward credited under `original_source_key` (the referred
+    member's first sale was refunded in full), once per `source_key`.
 - "behaviour_rewarder"(*, member, behaviour: str, source_key: str) -> None
     loyalty: credit points for a behaviour (see models.Behaviour), at most once each.
 """
@@ -34,6 +37,7 @@ KNOWN = frozenset(
         "sale_reference_check",
         "survey_sender",
         "referral_rewarder",
+        "referral_reverser",
         "behaviour_rewarder",
         "greeting_sender",
     }

@@ -499,6 +499,9 @@ class Referral(TenantScopedModel):
     first_sale_at = models.DateTimeField(_("first sale at"), null=True, blank=True)
     first_sale_reference = models.CharField(_("first sale"), max_length=64, blank=True)
     rewarded = models.BooleanField(_("referrer rewarded"), default=False)
+    # Set when the first sale was refunded in full and the reward taken back; the referral
+    # then stays spent (a later sale does not reward again).
+    reversed_at = models.DateTimeField(_("reward taken back at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("referral")

@@ -808,6 +808,35 @@ def referral_first_sale(*, member: Customer, sale_reference: str) -> bool:
     return True
 
 
+@transaction.atomic
+def referral_first_sale_refunded(*, member: Customer, sale_reference: str) -> bool:
+    """Called by the sales app when a sale is refunded in full; True when a reward was taken
+    back. Only the sale that earned the referral counts, and only once: the conditional
+    update of reversed_at decides, as first_sale_at does for the reward."""
+    taken = Referral.objects.filter(
+        referred=member,
+        first_sale_reference=sale_reference[:64],
+        rewarded=True,
+        reversed_at__isnull=True,
+    ).update(reversed_at=timezone.now())
+    if not taken:
+        return False
+    referral = Referral.objects.select_related("referrer").get(referred=member)
+    reverser = hooks.get("referral_reverser")
+    if reverser is not None:
+        reverser(
+            referrer=referral.referrer,
+            source_key=f"referral-reversal:{referral.pk}",
+            original_source_key=f"referral:{referral.pk}",
+        )
+    audit_record(
+        action="referral.reversed",
+        obj=member,
+        after={"sale": sale_reference, "points_taken_back": reverser is not None},
+    )
+    return True
+
+
 def behaviour_award(*, member: Customer, behaviour: str) -> bool:
     """Reward a configured behaviour at most once per member; True when this call did.
 

@@ -13,7 +13,12 @@ class LoyaltyConfig(AppConfig):
         from interactions import hooks
         from loyalty import tasks  # noqa: F401 - registers the Celery tasks
         from loyalty.selectors import points_timeline
-        from loyalty.services import behaviour_reward, on_customer_merged, referral_reward
+        from loyalty.services import (
+            behaviour_reward,
+            on_customer_merged,
+            referral_reward,
+            referral_reward_reverse,
+        )
         from loyalty.views import profile_panel_context
         from tenancy.models import ALL_ROLES, Role
         from tenancy.navigation import NavItem, register
@@ -33,6 +38,7 @@ class LoyaltyConfig(AppConfig):
         # and behaviour rewards and shows points movements on the member timeline; a member
         # merge moves the points inside the merge's own transaction.
         hooks.register("referral_rewarder", referral_reward)
+        hooks.register("referral_reverser", referral_reward_reverse)
         hooks.register("behaviour_rewarder", behaviour_reward)
         hooks.register_timeline_source("points", points_timeline)
         customer_merged.connect(on_customer_merged, dispatch_uid="loyalty.on_customer_merged")

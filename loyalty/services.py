@@ -539,6 +539,50 @@ def referral_reward(*, referrer: Customer, referred: Customer, source_key: str) 
     )
 
 
+@transaction.atomic
+def points_award_reverse(
+    *, customer: Customer, source_key: str, original_source_key: str, reason: str
+) -> PointsEntry | None:
+    """Take back a reward credited under `original_source_key`, once per `source_key`.
+
+    As with a refund, the points come out of the reward's own lot first and the balance
+    stops at zero; what could not be taken back (already spent) is recorded on the entry.
+    """
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    original = account.entries.filter(source_key=original_source_key, kind=EntryKind.EARN).first()
+    if original is None:
+        return None
+    taken = _draw(
+        account, min(original.points, account.balance), now=None, first=original.lots.first()
+    )
+    reversed_points = sum(n for _, n in taken)
+    entry = _append(
+        account,
+        kind=EntryKind.REVERSE,
+        points=-reversed_points,
+        source_key=source_key,
+        occurred_at=timezone.now(),
+        unreversed_points=original.points - reversed_points,
+        original=original,
+        reason=reason[:200],
+    )
+    _record_draws(entry, taken)
+    return entry
+
+
+def referral_reward_reverse(*, referrer: Customer, source_key: str, original_source_key: str):
+    """interactions hook "referral_reverser": the referred member's first sale was refunded."""
+    points_award_reverse(
+        customer=referrer,
+        source_key=source_key,
+        original_source_key=original_source_key,
+        reason=f"referral reward taken back ({original_source_key})",
+    )
+
+
 def behaviour_reward(*, member: Customer, behaviour: str, source_key: str) -> None:
     """interactions hook "behaviour_rewarder": interactions claims each behaviour once."""
     points_award(
