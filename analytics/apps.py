@@ -11,12 +11,17 @@ class AnalyticsConfig(AppConfig):
         from analytics import receivers
         from analytics.selectors import campaign_effect
         from campaigns import effect
-        from customers.profile import register_panel
-        from customers.signals import customer_merged
+        from customers.hooks import member_merged, personal_data_requested, register_panel
+        from interactions import hooks as interaction_hooks
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
-        customer_merged.connect(receivers.move_sales_on_merge, dispatch_uid="analytics_merge")
+        member_merged.connect(receivers.move_sales_on_merge, dispatch_uid="analytics_merge")
+        personal_data_requested.connect(
+            receivers.personal_data_requested, dispatch_uid="analytics_personal_data"
+        )
+        # interactions checks the sale number of a won lead against our sales.
+        interaction_hooks.register("sale_reference_check", receivers.sale_reference_check)
         # campaigns (below us) reads a campaign's effect through this seam.
         effect.register(campaign_effect)
         register_panel(

@@ -10,9 +10,18 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import tasks  # noqa: F401 - registers the Celery tasks
         from campaigns.selectors import coupons_panel_context, messages_timeline
-        from campaigns.services import on_customer_merged, send_via_outbox
-        from customers import profile
-        from customers.signals import customer_merged
+        from campaigns.services import (
+            on_customer_merged,
+            on_member_erased,
+            on_personal_data_requested,
+            send_via_outbox,
+        )
+        from customers.hooks import (
+            member_erased,
+            member_merged,
+            personal_data_requested,
+            register_panel,
+        )
         from interactions import hooks
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
@@ -30,7 +39,7 @@ class CampaignsConfig(AppConfig):
             ),
             NavItem(_("Messaging rules"), "campaigns:settings", roles={Role.HQ_ADMIN}, order=630),
         )
-        profile.register_panel(
+        register_panel(
             key="campaigns.coupons",
             title=_("Coupons"),
             template="campaigns/_coupons_panel.html",
@@ -41,4 +50,8 @@ class CampaignsConfig(AppConfig):
         hooks.register("survey_sender", send_via_outbox)
         hooks.register("greeting_sender", send_via_outbox)
         hooks.register_timeline_source("messages", messages_timeline)
-        customer_merged.connect(on_customer_merged, dispatch_uid="campaigns.on_customer_merged")
+        member_merged.connect(on_customer_merged, dispatch_uid="campaigns.on_customer_merged")
+        member_erased.connect(on_member_erased, dispatch_uid="campaigns.member_erased")
+        personal_data_requested.connect(
+            on_personal_data_requested, dispatch_uid="campaigns.personal_data"
+        )

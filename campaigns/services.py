@@ -1284,3 +1284,51 @@ def campaigns_merge(*, source: Customer, target: Customer) -> None:
 
 def on_customer_merged(sender, *, source: Customer, target: Customer, **kwargs) -> None:
     campaigns_merge(source=source, target=target)
+
+
+# --- personal data (customers' member_erased and personal_data_requested events) -------------
+
+
+def member_personal_data(*, customer: Customer) -> dict:
+    """The member's coupons and every message we queued or sent them."""
+    return {
+        "coupons": [
+            {
+                "code": row["code"],
+                "offer": row["offer__name"],
+                "status": row["status"],
+                "issued_at": row["issued_at"].isoformat(),
+            }
+            for row in Coupon.objects.filter(member=customer)
+            .order_by("issued_at", "pk")
+            .values("code", "offer__name", "status", "issued_at")
+        ],
+        "messages": [
+            {
+                "queued_at": row["created_at"].isoformat(),
+                "channel": row["channel"],
+                "to": row["address"],
+                "text": row["text"],
+                "status": row["status"],
+            }
+            for row in Delivery.objects.filter(member=customer)
+            .order_by("created_at", "pk")
+            .values("created_at", "channel", "address", "text", "status")
+        ],
+    }
+
+
+def member_messages_erase(*, customer: Customer) -> None:
+    """Blank addresses and texts (they carry the name and number); nothing queued goes out."""
+    Delivery.objects.filter(member=customer, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.FAILED, last_error="member erased"
+    )
+    Delivery.objects.filter(member=customer).update(address="", text="")
+
+
+def on_member_erased(sender, *, customer: Customer, **kwargs) -> None:
+    member_messages_erase(customer=customer)
+
+
+def on_personal_data_requested(sender, *, customer: Customer, **kwargs) -> tuple[str, dict]:
+    return "campaigns", member_personal_data(customer=customer)

@@ -15,8 +15,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from customers.hooks import (
+    member_erased,
+    member_merged,
+    members_bulk_written,
+    personal_data_requested,
+)
 from customers.models import ConsentChannel, Customer, CustomerTag, Gender, Segment, Tag
-from customers.signals import customer_merged
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import HQ_ROLES, Role, StaffMember
@@ -305,6 +310,11 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
         else None,
         "tier": customer.tier_name,
     }
+    # Every app above adds what it holds (profile details, points, coupons, messages, sales).
+    for _receiver, (key, section) in personal_data_requested.send(
+        sender=Customer, customer=customer
+    ):
+        data[key] = section
     with transaction.atomic():
         audit_record(action="customer.personal_data_exported", actor=staff, obj=customer)
     return data
@@ -332,6 +342,8 @@ def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Cu
     customer.is_erased = True
     customer.save()
     CustomerTag.objects.filter(customer=customer).delete()
+    # The apps above blank what they keep about the member, in this same transaction.
+    member_erased.send(sender=Customer, customer=customer)
     audit_record(action="customer.erased", actor=staff, obj=customer, reason=reason.strip())
     return customer
 
@@ -419,7 +431,7 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
     """Fold the duplicate `source` into `target` in one transaction, audited.
 
     customers moves its own data (tags, notes, consent, blank details, purchase totals);
-    loyalty, campaigns and analytics move theirs in receivers of `customer_merged`, sent
+    loyalty, campaigns and analytics move theirs in receivers of `member_merged`, sent
     here before the source is marked merged. Any failure rolls everything back.
     """
     if source.pk == target.pk:
@@ -465,7 +477,7 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
         target.last_purchase_at = source.last_purchase_at
     target.save()
 
-    customer_merged.send(sender=Customer, source=source, target=target)
+    member_merged.send(sender=Customer, source=source, target=target)
 
     source.merged_into = target
     source.is_erased = True
@@ -715,6 +727,13 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
             customer.updated_at = now
             changed.append(customer)
         _bulk_update(changed, sorted(fields))
+    # The writes above skip save() and its signals: tell the apps above which members
+    # changed, so their derived rows (profiles, search keys) are filled in this transaction.
+    written = [row.values["pk"] for row in updates]
+    for start in range(0, len(new), IMPORT_BATCH):
+        phones = [row.phone for row in new[start : start + IMPORT_BATCH]]
+        written += Customer.objects.filter(phone__in=phones).values_list("pk", flat=True)
+    members_bulk_written.send(sender=Customer, member_ids=written)
     return len(new), len(updates)
 
 

@@ -20,10 +20,21 @@ class InteractionsConfig(AppConfig):
         hooks.case_resolved.connect(
             receivers.survey_on_case_resolved, dispatch_uid="interactions_case_survey"
         )
-        from customers.profile import register_panel
-        from customers.signals import customer_merged
+        from customers import hooks as member_hooks
+        from customers.hooks import register_panel
 
-        customer_merged.connect(receivers.member_merged, dispatch_uid="interactions_merge")
+        member_hooks.member_merged.connect(
+            receivers.member_merged, dispatch_uid="interactions_merge"
+        )
+        member_hooks.member_erased.connect(
+            receivers.member_erased, dispatch_uid="interactions_erase"
+        )
+        member_hooks.personal_data_requested.connect(
+            receivers.personal_data_requested, dispatch_uid="interactions_personal_data"
+        )
+        member_hooks.members_bulk_written.connect(
+            receivers.members_bulk_written, dispatch_uid="interactions_bulk_written"
+        )
         register_panel(
             key="interactions",
             title=_("Contacts and cases"),

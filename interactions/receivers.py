@@ -17,8 +17,21 @@ def member_saved(sender, *, instance, raw=False, **kwargs) -> None:
     services.member_name_keys_sync(member=instance)
 
 
+def members_bulk_written(sender, *, member_ids, **kwargs) -> None:
+    """An import wrote members without save(): their search keys and anniversaries too."""
+    services.member_name_keys_sync_many(member_ids=list(member_ids))
+
+
 def member_merged(sender, *, source, target, **kwargs) -> None:
     services.interactions_merge(source=source, target=target)
+
+
+def member_erased(sender, *, customer, **kwargs) -> None:
+    services.member_personal_data_erase(member=customer)
+
+
+def personal_data_requested(sender, *, customer, **kwargs) -> tuple[str, dict]:
+    return "interactions", services.member_personal_data(member=customer)
 
 
 def profile_panel_context(request, customer) -> dict:

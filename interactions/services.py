@@ -685,6 +685,35 @@ def _member_keys(member: Customer, zone) -> dict[str, str]:
     return {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
 
 
+def member_name_keys_sync_many(*, member_ids: list[int], batch_size: int = 2000) -> int:
+    """member_name_keys_sync for members written in bulk (an import): set-based per batch.
+
+    Returns how many profile rows were created or changed.
+    """
+    zone = _tenant().zone
+    touched = 0
+    for start in range(0, len(member_ids), batch_size):
+        chunk = member_ids[start : start + batch_size]
+        profiles = {p.member_id: p for p in MemberProfile.objects.filter(member_id__in=chunk)}
+        new, changed = [], []
+        for member in Customer.objects.filter(pk__in=chunk).only("pk", "name", "created_at"):
+            keys = _member_keys(member, zone)
+            profile = profiles.get(member.pk)
+            if profile is None:
+                new.append(MemberProfile(member_id=member.pk, **keys))
+            elif any(getattr(profile, name) != value for name, value in keys.items()):
+                for name, value in keys.items():
+                    setattr(profile, name, value)
+                changed.append(profile)
+        MemberProfile.objects.bulk_create(new, batch_size=batch_size)
+        if changed:
+            MemberProfile.objects.bulk_update(
+                changed, ["name_pinyin", "name_initials", "anniversary"], batch_size=batch_size
+            )
+        touched += len(new) + len(changed)
+    return touched
+
+
 def member_name_keys_rebuild(*, batch_size: int = 2000) -> int:
     """Backfill keys for members written without signals (bulk imports); returns how many.
 
@@ -907,7 +936,7 @@ def anniversaries_greet(*, today: datetime.date | None = None) -> int:
 def interactions_merge(*, source: Customer, target: Customer) -> None:
     """Move a merged-away member's contacts, cases, leads, surveys and claims to the survivor.
 
-    Runs inside customers' merge transaction (customer_merged). One-per-member rows (profile,
+    Runs inside customers' merge transaction (member_merged). One-per-member rows (profile,
     referral, behaviour and anniversary claims) move only where the survivor has none, so a
     reward or greeting already claimed by the survivor is never claimed twice.
     """
@@ -945,3 +974,59 @@ def interactions_merge(*, source: Customer, target: Customer) -> None:
         claimed = set(model.objects.filter(member=target).values_list(key, flat=True))
         model.objects.filter(member=source, **{f"{key}__in": claimed}).delete()
         model.objects.filter(member=source).update(member=target)
+
+
+# --- personal data (customers' member_erased and personal_data_requested events) -------------
+
+PROFILE_PERSONAL_FIELDS = (
+    "wechat_id",
+    "occupation",
+    "interests",
+    "preferred_brands",
+    "preferred_categories",
+    "price_sensitivity",
+)
+
+
+def member_personal_data(*, member: Customer) -> dict:
+    """What interactions holds about one member, for a data-subject request."""
+    profile = MemberProfile.objects.filter(member=member).values(*PROFILE_PERSONAL_FIELDS).first()
+    referral = Referral.objects.filter(referred=member).select_related("referrer").first()
+    return {
+        "profile": profile or {},
+        "referred_by": referral.referrer.card_number if referral else None,
+        "contacts": [
+            {"at": row["occurred_at"].isoformat(), "channel": row["channel"], "text": row["text"]}
+            for row in Interaction.objects.filter(member=member)
+            .order_by("occurred_at")
+            .values("occurred_at", "channel", "text")
+        ],
+        "cases": [
+            {
+                "opened_at": row["created_at"].isoformat(),
+                "subject": row["subject"],
+                "description": row["description"],
+                "status": row["status"],
+            }
+            for row in ServiceCase.objects.filter(member=member)
+            .order_by("created_at")
+            .values("created_at", "subject", "description", "status")
+        ],
+        "survey_answers": [
+            {
+                "answered_at": row["answered_at"].isoformat(),
+                "score": row["score"],
+                "comment": row["comment"],
+            }
+            for row in SurveyResponse.objects.filter(survey__member=member)
+            .order_by("answered_at")
+            .values("answered_at", "score", "comment")
+        ],
+    }
+
+
+def member_personal_data_erase(*, member: Customer) -> None:
+    """Blank the profile details a member gave (the name keys follow the erased name)."""
+    MemberProfile.objects.filter(member=member).update(
+        **{name: "" for name in PROFILE_PERSONAL_FIELDS}, updated_at=timezone.now()
+    )

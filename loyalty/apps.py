@@ -8,14 +8,14 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from customers import profile
-        from customers.signals import customer_merged
+        from customers.hooks import member_merged, personal_data_requested, register_panel
         from interactions import hooks
         from loyalty import tasks  # noqa: F401 - registers the Celery tasks
         from loyalty.selectors import points_timeline
         from loyalty.services import (
             behaviour_reward,
             on_customer_merged,
+            on_personal_data_requested,
             referral_reward,
             referral_reward_reverse,
         )
@@ -27,7 +27,7 @@ class LoyaltyConfig(AppConfig):
             NavItem(_("Redeem points"), "loyalty:counter", roles=ALL_ROLES, order=40),
             NavItem(_("Loyalty rules"), "loyalty:settings", roles={Role.HQ_ADMIN}, order=80),
         )
-        profile.register_panel(
+        register_panel(
             key="loyalty",
             title=_("Points"),
             template="loyalty/_panel.html",
@@ -41,4 +41,7 @@ class LoyaltyConfig(AppConfig):
         hooks.register("referral_reverser", referral_reward_reverse)
         hooks.register("behaviour_rewarder", behaviour_reward)
         hooks.register_timeline_source("points", points_timeline)
-        customer_merged.connect(on_customer_merged, dispatch_uid="loyalty.on_customer_merged")
+        member_merged.connect(on_customer_merged, dispatch_uid="loyalty.on_customer_merged")
+        personal_data_requested.connect(
+            on_personal_data_requested, dispatch_uid="loyalty.personal_data"
+        )

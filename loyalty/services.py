@@ -748,7 +748,7 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
 
 
 def on_customer_merged(sender, *, source: Customer, target: Customer, **kwargs) -> None:
-    """Receiver for customers.signals.customer_merged (sent inside the merge transaction)."""
+    """Receiver for customers.hooks.member_merged (sent inside the merge transaction)."""
     points_merge(source=source, target=target, actor=kwargs.get("actor"))
 
 
@@ -996,3 +996,27 @@ def loyalty_nightly(*, now: datetime.datetime | None = None) -> dict[str, int]:
     result.update(tiers_evaluate(now=now))
     result["notices"] = points_notify_expiring(now=now)
     return result
+
+
+# --- personal data (customers' personal_data_requested event) --------------------------------
+
+
+def member_personal_data(*, customer: Customer) -> dict:
+    """The member's points account and every ledger entry, for a data-subject request."""
+    account = PointsAccount.objects.filter(customer=customer).select_related("tier").first()
+    if account is None:
+        return {"balance": 0, "tier": None, "entries": []}
+    return {
+        "balance": account.balance,
+        "tier": account.tier.name if account.tier else None,
+        "entries": [
+            {"at": row["occurred_at"].isoformat(), "points": row["points"], "reason": row["reason"]}
+            for row in account.entries.order_by("occurred_at", "pk").values(
+                "occurred_at", "points", "reason"
+            )
+        ],
+    }
+
+
+def on_personal_data_requested(sender, *, customer: Customer, **kwargs) -> tuple[str, dict]:
+    return "points", member_personal_data(customer=customer)

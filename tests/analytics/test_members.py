@@ -69,13 +69,13 @@ def test_a_real_merge_moves_the_sales_inside_its_transaction(world):
 
 
 def test_a_failing_receiver_rolls_the_move_back(world, monkeypatch):
+    from customers.hooks import member_merged
     from customers.services import customer_merge
-    from customers.signals import customer_merged
 
     def explode(sender, **kwargs):
         raise RuntimeError("another app failed")
 
-    customer_merged.connect(explode, dispatch_uid="test_explode")
+    member_merged.connect(explode, dispatch_uid="test_explode")
     try:
         with tenant_context(world.tenant_a):
             source = CustomerFactory(home_store=world.store_a1)
@@ -86,7 +86,7 @@ def test_a_failing_receiver_rolls_the_move_back(world, monkeypatch):
             sale.refresh_from_db()
             assert sale.member == source
     finally:
-        customer_merged.disconnect(dispatch_uid="test_explode")
+        member_merged.disconnect(dispatch_uid="test_explode")
 
 
 def test_the_member_profile_shows_recent_purchases(world, client_for):

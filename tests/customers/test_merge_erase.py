@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.hooks import member_merged
 from customers.models import Customer, CustomerTag
 from customers.selectors import duplicate_groups
 from customers.services import (
@@ -18,7 +19,6 @@ from customers.services import (
     customers_tag_bulk_add,
     customers_tag_bulk_remove,
 )
-from customers.signals import customer_merged
 from tenancy.models import AuditEvent, Role
 from tests.customers.factories import TagFactory
 from tests.factories import CustomerFactory
@@ -89,11 +89,11 @@ def test_merge_moves_data_sends_signal_and_audits(pair, in_a):
         # Inside the transaction and before the source is marked merged.
         seen.append((source.pk, target.pk, source.is_erased, source.merged_into_id))
 
-    customer_merged.connect(receiver)
+    member_merged.connect(receiver)
     try:
         customer_merge(source=source, target=target, staff=hq)
     finally:
-        customer_merged.disconnect(receiver)
+        member_merged.disconnect(receiver)
 
     assert seen == [(source.pk, target.pk, False, None)]
     source.refresh_from_db()
@@ -117,12 +117,12 @@ def test_a_failing_receiver_rolls_the_whole_merge_back(pair, in_a):
     def broken(sender, **kwargs):
         raise RuntimeError("ledger refused")
 
-    customer_merged.connect(broken)
+    member_merged.connect(broken)
     try:
         with pytest.raises(RuntimeError):
             customer_merge(source=source, target=target, staff=in_a.staff_a[Role.HQ_ADMIN])
     finally:
-        customer_merged.disconnect(broken)
+        member_merged.disconnect(broken)
     source.refresh_from_db()
     assert not source.is_erased
     assert source.tags.filter(name="回滚").exists()

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from interactions import hooks, services
+from interactions import services
 from interactions.models import Lead, LeadStatus
 from tenancy.context import tenant_context
 from tenancy.models import Notification, Role
@@ -60,39 +60,48 @@ def test_today_list_shows_a_clerks_own_due_follow_ups(world, client_for):
     assert client_for(clerk).get(reverse("interactions:lead_today")).status_code == 200
 
 
+def _sale_of(member, store):
+    from django.utils import timezone
+
+    from tests.analytics.factories import line, record_sale
+
+    return record_sale(store, timezone.now(), lines=[line("A", 1, "99.00")], member=member)
+
+
 def test_won_and_lost_close_a_lead_once(world):
     clerk = world.staff_a[Role.CLERK]
     with tenant_context(world.tenant_a):
         lead = LeadFactory(store=world.store_a1, owner=clerk)
+        sale = _sale_of(lead.member, world.store_a1)
         with pytest.raises(ValidationError):
             services.lead_win(staff=clerk, lead=lead, sale_reference=" ")
-        lead = services.lead_win(staff=clerk, lead=lead, sale_reference="S0001")
-        assert (lead.status, lead.sale_reference) == (LeadStatus.WON, "S0001")
+        lead = services.lead_win(staff=clerk, lead=lead, sale_reference=f"#{sale.pk}")
+        assert (lead.status, lead.sale_reference) == (LeadStatus.WON, f"#{sale.pk}")
         with pytest.raises(ValidationError):
             services.lead_lose(staff=clerk, lead=lead, reason="太贵")
         with pytest.raises(ValidationError):
             services.lead_follow_up(staff=clerk, lead=lead, note="再联系")
 
 
-def test_the_sales_app_can_check_the_sale_reference(world):
+def test_a_won_lead_needs_a_real_sale_of_its_member(world):
+    """The sales app's registered check (no fake): unknown numbers and other members' sales
+    are refused with a message, the member's own sale or POS id is taken."""
     clerk = world.staff_a[Role.CLERK]
-    seen = []
-
-    def fake_check(*, member, reference):
-        seen.append((member.pk, reference))
-        return None if reference == "S-REAL" else "没有这笔销售"
-
-    hooks.register("sale_reference_check", fake_check)
-    try:
-        with tenant_context(world.tenant_a):
-            lead = LeadFactory(store=world.store_a1, owner=clerk)
-            with pytest.raises(ValidationError, match="没有这笔销售"):
-                services.lead_win(staff=clerk, lead=lead, sale_reference="S-FAKE")
-            assert Lead.objects.get(pk=lead.pk).status == LeadStatus.OPEN
-            services.lead_win(staff=clerk, lead=lead, sale_reference="S-REAL")
-    finally:
-        hooks.unregister("sale_reference_check")
-    assert seen == [(lead.member_id, "S-FAKE"), (lead.member_id, "S-REAL")]
+    with tenant_context(world.tenant_a):
+        lead = LeadFactory(store=world.store_a1, owner=clerk)
+        other = LeadFactory(store=world.store_a1, owner=clerk)
+        others_sale = _sale_of(other.member, world.store_a1)
+        with pytest.raises(ValidationError, match="没有这个编号的销售"):
+            services.lead_win(staff=clerk, lead=lead, sale_reference="S-FAKE")
+        with pytest.raises(ValidationError, match="没有这个编号的销售"):
+            services.lead_win(staff=clerk, lead=lead, sale_reference="9" * 40)
+        with pytest.raises(ValidationError, match="不是这位会员的消费"):
+            services.lead_win(staff=clerk, lead=lead, sale_reference=str(others_sale.pk))
+        assert Lead.objects.get(pk=lead.pk).status == LeadStatus.OPEN
+        own = _sale_of(lead.member, world.store_a1)
+        assert services.lead_win(staff=clerk, lead=lead, sale_reference=str(own.pk)).status == (
+            LeadStatus.WON
+        )
 
 
 def test_conversion_per_store_and_per_clerk(world, client_for):

@@ -1,0 +1,43 @@
+"""The customers app's contract with the apps above it (interactions, loyalty, campaigns,
+analytics): every event it sends and every extension point it offers, in one place.
+
+customers never imports those apps. They connect here in their AppConfig.ready(); the
+contract test (tests/test_contracts.py) fails when a seam below has no production
+registration or no production caller.
+
+Events (Django signals, sent with `sender=Customer`):
+- `member_merged(source, target)`: inside `customer_merge`'s transaction, before the source is
+  marked merged. Receivers move their own rows from source to target; an exception rolls the
+  whole merge back.
+- `member_erased(customer)`: inside `customer_erase`'s transaction, after the member row is
+  anonymised. Receivers blank the personal fields they keep about the member.
+- `members_bulk_written(member_ids)`: inside the transaction of a bulk write that bypasses
+  `Customer.save()` (member import): receivers fill in what their `post_save` receivers would
+  have (profiles, search keys), set-based, for exactly these ids.
+- `personal_data_requested(customer)`: while answering a data-subject request. Each receiver
+  returns `(section_title, {field: value})` with every personal field its app holds.
+
+Extension points:
+- `register_panel(...)` (customers.profile): a section of the member profile page.
+"""
+
+from __future__ import annotations
+
+import django.dispatch
+
+from customers.profile import register_panel
+
+member_merged = django.dispatch.Signal()
+member_erased = django.dispatch.Signal()
+members_bulk_written = django.dispatch.Signal()
+personal_data_requested = django.dispatch.Signal()
+
+# Every event of this contract, for the contract test: name -> signal.
+EVENTS = {
+    "member_merged": member_merged,
+    "member_erased": member_erased,
+    "members_bulk_written": members_bulk_written,
+    "personal_data_requested": personal_data_requested,
+}
+
+__all__ = ["EVENTS", "register_panel", *EVENTS]
