@@ -34,6 +34,7 @@ test: setup
 lint: $(REQS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(REQS_STAMP)
 	$(BIN)/ruff check --fix .

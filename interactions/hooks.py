@@ -49,6 +49,9 @@ _timeline_sources: dict[str, Callable] = {}
 # Sent inside the resolving transaction, with case=ServiceCase.
 case_resolved = Signal()
 
+# Every event of this contract, for the contract test (tests/test_contracts.py).
+EVENTS = {"case_resolved": case_resolved}
+
 
 def register(name: str, func: Callable) -> None:
     if name not in KNOWN:
