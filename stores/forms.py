@@ -12,6 +12,7 @@ from stores.models import (
     StoreStatus,
     StoreType,
 )
+from tenancy.models import HQ_ROLES, StaffMember
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -138,6 +139,24 @@ class ReviewOutcomeForm(forms.Form):
 
 class ReviewIntervalForm(forms.Form):
     months = forms.IntegerField(label=_("Re-review every (months)"), min_value=1, max_value=60)
+
+
+class CodeRecipientsForm(forms.Form):
+    """Which HQ people hear about every store-code application, approval and re-review."""
+
+    recipients = forms.ModelMultipleChoiceField(
+        label=_("HQ people told about store codes"),
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Nobody ticked: every HQ administrator is told."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].queryset = StaffMember.objects.filter(
+            is_active=True, role__in=HQ_ROLES
+        ).order_by("display_name")
 
 
 class ImportForm(forms.Form):

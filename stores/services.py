@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,8 +32,8 @@ from stores.models import (
     StoreType,
 )
 from tenancy.context import current_tenant
-from tenancy.models import StaffMember, Tenant
-from tenancy.services import audit_record
+from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
+from tenancy.services import audit_record, notify
 
 REVIEW_MONTHS_SETTING = "store_review_months"
 DEFAULT_REVIEW_MONTHS = 12
@@ -249,6 +250,69 @@ def _check_active(region: Region, store_type: StoreType) -> None:
         )
 
 
+# --- Who hears about store codes -------------------------------------------------------------
+
+CODE_RECIPIENTS_SETTING = "store_code_recipients"
+
+
+def store_code_hq_recipients(tenant: Tenant | None = None) -> list[StaffMember]:
+    """The HQ people told about every store-code event: those chosen on the setup page, or
+    every HQ administrator while nobody was chosen."""
+    tenant = tenant or current_tenant()
+    chosen = tenant.setting(CODE_RECIPIENTS_SETTING) or []
+    staff = StaffMember.objects.filter(is_active=True).select_related("user")
+    if chosen:
+        return list(staff.filter(pk__in=chosen, role__in=HQ_ROLES))
+    return list(staff.filter(role=Role.HQ_ADMIN))
+
+
+@transaction.atomic
+def store_code_recipients_set(*, staff_ids: list[int], actor: StaffMember) -> None:
+    tenant = Tenant.objects.select_for_update().get(pk=current_tenant().pk)
+    valid = sorted(
+        StaffMember.objects.filter(pk__in=staff_ids, role__in=HQ_ROLES).values_list("pk", flat=True)
+    )
+    before = tenant.setting(CODE_RECIPIENTS_SETTING) or []
+    tenant.settings = {**tenant.settings, CODE_RECIPIENTS_SETTING: valid}
+    tenant.save(update_fields=["settings"])
+    current_tenant().settings = tenant.settings
+    audit_record(
+        action="stores.code_recipients_set",
+        actor=actor,
+        obj=tenant,
+        before={"staff": before},
+        after={"staff": valid},
+    )
+
+
+def _store_managers(store: Store | None) -> list[StaffMember]:
+    if store is None:
+        return []
+    return list(
+        StaffMember.objects.filter(
+            is_active=True, role=Role.STORE_MANAGER, store_assignments__store=store
+        ).select_related("user")
+    )
+
+
+def _tell(
+    recipients: Iterable[StaffMember],
+    *,
+    actor: StaffMember | None,
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+) -> None:
+    """One inbox item (and an e-mail copy where asked for) to each recipient but the actor."""
+    people = [staff for staff in recipients if actor is None or staff.pk != actor.pk]
+    notify(recipients=people, kind=kind, title=title, body=body, link=link)
+
+
+def _application_link(application: StoreCodeApplication) -> str:
+    return reverse("stores:application_detail", args=[application.pk])
+
+
 @transaction.atomic
 def application_create(
     *,
@@ -337,6 +401,14 @@ def application_submit(
         after=_application_snapshot(application),
         reason=application.reason,
     )
+    _tell(
+        store_code_hq_recipients(),
+        actor=actor,
+        kind="stores.application_submitted",
+        title=_("Store code application to review: %(name)s") % {"name": application.store_name},
+        body=application.reason,
+        link=_application_link(application),
+    )
     return application
 
 
@@ -384,6 +456,25 @@ def application_approve(
         obj=application,
         after={**_application_snapshot(application), "issued_code": store.code},
         reason=note,
+    )
+    if application.kind == ApplicationKind.CODE_CHANGE:
+        title = _("Store code changed: %(old)s → %(new)s (%(name)s)") % {
+            "old": application.previous_code,
+            "new": store.code,
+            "name": store.name,
+        }
+    else:
+        title = _("Store code application approved: %(code)s %(name)s") % {
+            "code": store.code,
+            "name": store.name,
+        }
+    _tell(
+        [application.applicant, *_store_managers(store), *store_code_hq_recipients()],
+        actor=reviewer,
+        kind="stores.application_approved",
+        title=title,
+        body=note,
+        link=_application_link(application),
     )
     return store
 
@@ -472,6 +563,14 @@ def application_reject(
         obj=application,
         after=_application_snapshot(application),
         reason=reason,
+    )
+    _tell(
+        [application.applicant, *store_code_hq_recipients()],
+        actor=reviewer,
+        kind="stores.application_rejected",
+        title=_("Store code application returned: %(name)s") % {"name": application.store_name},
+        body=reason,
+        link=_application_link(application),
     )
     return application
 
@@ -603,7 +702,30 @@ def reviews_mark_due(*, today: datetime.date | None = None) -> int:
             action="stores.reviews_due",
             after={"stores": len(created), "date": today.isoformat()},
         )
+        _tell_reviews_due([review.store_id for review in created])
     return len(created)
+
+
+def _tell_reviews_due(store_ids: list[int]) -> None:
+    """HQ hears once how many stores are due; each store's managers hear about their store."""
+    queue = reverse("stores:review_queue")
+    _tell(
+        store_code_hq_recipients(),
+        actor=None,
+        kind="stores.reviews_due",
+        title=_("%(count)d stores are due for their periodic re-review")
+        % {"count": len(store_ids)},
+        link=queue,
+    )
+    for store in Store.objects.filter(pk__in=store_ids).order_by("code"):
+        _tell(
+            _store_managers(store),
+            actor=None,
+            kind="stores.reviews_due",
+            title=_("Your store %(code)s %(name)s is due for its periodic re-review")
+            % {"code": store.code, "name": store.name},
+            link=reverse("stores:store_detail", args=[store.pk]),
+        )
 
 
 @transaction.atomic

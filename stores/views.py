@@ -324,10 +324,24 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @roles_allowed(Role.HQ_ADMIN)
 def setup(request: HttpRequest) -> HttpResponse:
+    posted = request.POST if request.method == "POST" else None
+    which = request.POST.get("form") if posted else None
     interval_form = forms.ReviewIntervalForm(
-        request.POST or None, initial={"months": services.review_interval_months()}
+        posted if which != "recipients" else None,
+        initial={"months": services.review_interval_months()},
     )
-    if request.method == "POST" and interval_form.is_valid():
+    recipients_form = forms.CodeRecipientsForm(
+        posted if which == "recipients" else None,
+        initial={"recipients": request.tenant.setting(services.CODE_RECIPIENTS_SETTING) or []},
+    )
+    if which == "recipients" and recipients_form.is_valid():
+        services.store_code_recipients_set(
+            staff_ids=[staff.pk for staff in recipients_form.cleaned_data["recipients"]],
+            actor=request.staff,
+        )
+        messages.success(request, _("The store-code recipients were saved."))
+        return redirect("stores:setup")
+    if posted and which != "recipients" and interval_form.is_valid():
         try:
             services.review_interval_set(
                 months=interval_form.cleaned_data["months"], actor=request.staff
@@ -341,6 +355,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         "regions": Region.objects.select_related("parent"),
         "store_types": StoreType.objects.all(),
         "interval_form": interval_form,
+        "recipients_form": recipients_form,
     }
     return render(request, "stores/setup.html", context)
 
