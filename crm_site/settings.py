@@ -215,14 +215,25 @@ AUTH_PASSWORD_VALIDATORS = [
 # How many reverse proxies in front of the site append to X-Forwarded-For. 0 means the
 # client talks to gunicorn directly and the header is ignored (it could be forged).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sign-in throttling (tenancy/throttle.py): an account + address pair locks after
+# LOGIN_FAILURE_LIMIT failures; an account after LOGIN_ACCOUNT_FAILURE_LIMIT from anywhere and
+# an address after LOGIN_ADDRESS_FAILURE_LIMIT against any accounts, both only for devices
+# the account has not signed in from. Locking the account or the address outright let an
+# attacker lock the real person, or a whole store behind one NAT address, out.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
-# Lock an account after repeated failures from anywhere, and an address after repeated
-# failures against any accounts.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=20)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=100)
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+LOGIN_DEVICE_COOKIE_DAYS = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180)
+AXES_HANDLER = "tenancy.throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "tenancy.throttle.lockout_response"
+# Refused attempts during a lock are not counted: the lock ends on time, and an attacker who
+# keeps trying cannot keep a pair locked for ever by doing so.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "tenancy.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 # --- Internationalisation ------------------------------------------------------------------
