@@ -10,14 +10,15 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab  # noqa: F401 - used by the beat schedule entries
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-# The default key is refused by `check --deploy` (it starts with "django-insecure"), so a
-# production that forgets SECRET_KEY is caught before it serves anything.
+# The default key is an error in `check --deploy` (tenancy/checks.py; Django itself only
+# warns), so a production that forgets SECRET_KEY is caught before it serves anything.
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-development-only-key-do-not-use-in-production"
 )
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "csp",
     "django_filters",
     "import_export",
     "tenancy",
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so static files carry the policy too: every response has it.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -281,6 +285,22 @@ SESSION_COOKIE_AGE = 12 * 60 * 60
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response. Our templates have no inline
+# script, style attribute or event handler (tests/tenancy/test_csp.py scans them), so nothing
+# inline may run: an injected <script> or onerror= is refused by the browser even if it
+# slipped past escaping.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
