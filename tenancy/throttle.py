@@ -116,5 +116,7 @@ class LoginThrottleHandler(AxesDatabaseHandler):
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):
     """The page a locked sign-in gets (AXES_LOCKOUT_CALLABLE): why, for how long, what to do."""
-    minutes = int(get_cool_off(request).total_seconds() // 60)
+    cool_off = get_cool_off(request) or timedelta(0)
+    # Rounded up: "try again in 0 minutes" would invite a retry that is refused again.
+    minutes = max(1, -(-int(cool_off.total_seconds()) // 60))
     return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
