@@ -10,14 +10,15 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab  # noqa: F401 - used by the beat schedule entries
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-# The default key is refused by `check --deploy` (it starts with "django-insecure"), so a
-# production that forgets SECRET_KEY is caught before it serves anything.
+# The default key is an error in `check --deploy` (tenancy/checks.py; Django itself only
+# warns), so a production that forgets SECRET_KEY is caught before it serves anything.
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-development-only-key-do-not-use-in-production"
 )
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "csp",
     "django_filters",
     "import_export",
     "tenancy",
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so static files carry the policy too: every response has it.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -215,14 +219,25 @@ AUTH_PASSWORD_VALIDATORS = [
 # How many reverse proxies in front of the site append to X-Forwarded-For. 0 means the
 # client talks to gunicorn directly and the header is ignored (it could be forged).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sign-in throttling (tenancy/throttle.py): an account + address pair locks after
+# LOGIN_FAILURE_LIMIT failures; an account after LOGIN_ACCOUNT_FAILURE_LIMIT from anywhere and
+# an address after LOGIN_ADDRESS_FAILURE_LIMIT against any accounts, both only for devices
+# the account has not signed in from. Locking the account or the address outright let an
+# attacker lock the real person, or a whole store behind one NAT address, out.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
-# Lock an account after repeated failures from anywhere, and an address after repeated
-# failures against any accounts.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=20)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=100)
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+LOGIN_DEVICE_COOKIE_DAYS = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180)
+AXES_HANDLER = "tenancy.throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "tenancy.throttle.lockout_response"
+# Refused attempts during a lock are not counted: the lock ends on time, and an attacker who
+# keeps trying cannot keep a pair locked for ever by doing so.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "tenancy.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 # --- Internationalisation ------------------------------------------------------------------
@@ -270,6 +285,22 @@ SESSION_COOKIE_AGE = 12 * 60 * 60
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every response. Our templates have no inline
+# script, style attribute or event handler (tests/tenancy/test_csp.py scans them), so nothing
+# inline may run: an injected <script> or onerror= is refused by the browser even if it
+# slipped past escaping.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")

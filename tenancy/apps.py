@@ -10,7 +10,7 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenancy import membership, navigation
+        from tenancy import checks, membership, navigation  # noqa: F401 - checks registers
         from tenancy.context import reapply_on_new_connection
         from tenancy.models import Role
         from tenancy.rls import check_role_cannot_bypass_rls, ensure_tenant_foreign_keys

@@ -105,7 +105,10 @@ def staff_create(
     """A new person who signs in for this tenant, with a role and (for store roles) stores."""
     user_model = get_user_model()
     if user_model.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": _("This user name is already taken.")})
+        # User names are global (Django's auth User), so "already taken" would tell an HQ
+        # admin that another company has this person. One message for every clash, ours or
+        # theirs, and a name in our own namespace to try instead.
+        raise ValidationError({"username": _unusable_username_message(actor.tenant, username)})
     _check_store_roles(role, stores)
     user = user_model(username=username)
     validate_password(password, user)
@@ -115,6 +118,15 @@ def staff_create(
     _assign_stores(staff, stores)
     audit_record(action="staff.create", actor=actor, obj=staff, after=_staff_snapshot(staff))
     return staff
+
+
+def _unusable_username_message(tenant, username: str) -> str:
+    prefix = f"{tenant.slug}."
+    if username.lower().startswith(prefix):
+        return _("This user name cannot be used; choose another.")
+    return _("This user name cannot be used; choose another, for example %(suggestion)s.") % {
+        "suggestion": prefix + username
+    }
 
 
 @transaction.atomic

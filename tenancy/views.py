@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from tenancy import services
+from tenancy import services, throttle
 from tenancy.access import public, roles_allowed
 from tenancy.filters import AuditEventFilter
 from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
@@ -25,11 +25,20 @@ from tenancy.models import (
     StaffMember,
 )
 
-sign_in = public(
-    auth_views.LoginView.as_view(
-        template_name="registration/login.html", redirect_authenticated_user=True
-    )
-)
+
+class SignInView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # This browser now passes the per-account and per-address limits for this account
+        # (tenancy/throttle.py), so an attack on the account does not lock its owner out.
+        throttle.remember_device(self.request, response, form.get_user().get_username())
+        return response
+
+
+sign_in = public(SignInView.as_view())
 sign_out = public(auth_views.LogoutView.as_view())
 
 

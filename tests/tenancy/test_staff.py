@@ -49,23 +49,58 @@ def test_store_roles_need_a_store_and_weak_passwords_are_refused(world, client_f
         assert not StaffMember.objects.filter(user__username="x1").exists()
 
 
-def test_duplicate_user_name_across_tenants_is_refused_without_revealing_the_tenant(
-    world, client_for
-):
-    taken = world.staff_b[Role.CLERK].user.username
-    client = client_for(world.staff_a[Role.HQ_ADMIN])
-    response = client.post(
+def create_staff_named(client, username: str):
+    return client.post(
         reverse("staff_create"),
         {
-            "username": taken,
+            "username": username,
             "display_name": "重复",
             "role": Role.HQ_STAFF,
             "password": "Spring-Counter-88",
         },
     )
-    html = response.content.decode()
-    assert "用户名已被使用" in html
+
+
+def username_errors(response) -> list[str]:
+    return response.context["form"].errors["username"]
+
+
+def test_a_user_name_of_another_tenant_cannot_be_told_from_one_of_our_own(world, client_for):
+    admin_a = client_for(world.staff_a[Role.HQ_ADMIN])
+    theirs = create_staff_named(admin_a, world.staff_b[Role.CLERK].user.username)
+    ours = create_staff_named(admin_a, world.staff_a[Role.CLERK].user.username)
+    assert theirs.status_code == ours.status_code == 200
+    assert username_errors(theirs) == [
+        f"该用户名不可用，请换一个，例如 alpha.{world.staff_b[Role.CLERK].user.username}。"
+    ]
+    assert username_errors(ours) == [
+        f"该用户名不可用，请换一个，例如 alpha.{world.staff_a[Role.CLERK].user.username}。"
+    ]
+    html = theirs.content.decode()
+    assert "已被使用" not in html
     assert world.tenant_b.name not in html
+    with tenant_context(world.tenant_a):
+        assert not StaffMember.objects.filter(display_name="重复").exists()
+
+
+def test_the_same_message_answers_the_other_tenant_probing_back(world, client_for):
+    admin_b = client_for(world.staff_b[Role.HQ_ADMIN])
+    probed = world.staff_a[Role.HQ_ADMIN].user.username.upper()
+    response = create_staff_named(admin_b, probed)
+    assert username_errors(response) == [f"该用户名不可用，请换一个，例如 beta.{probed}。"]
+
+
+def test_a_name_already_in_our_namespace_gets_no_suggestion(world, client_for):
+    admin_a = client_for(world.staff_a[Role.HQ_ADMIN])
+    assert create_staff_named(admin_a, "alpha.zhang").status_code == 302
+    response = create_staff_named(admin_a, "alpha.zhang")
+    assert username_errors(response) == ["该用户名不可用，请换一个。"]
+
+
+def test_staff_of_the_same_tenant_without_the_role_cannot_probe_at_all(world, client_for):
+    hq_staff_a = client_for(world.staff_a[Role.HQ_STAFF])
+    response = create_staff_named(hq_staff_a, world.staff_b[Role.CLERK].user.username)
+    assert response.status_code == 403
 
 
 def test_editing_moves_a_manager_to_another_store_and_is_audited(world, client_for):
