@@ -121,6 +121,11 @@ class Customer(TenantScopedModel):
         return f"{self.phone[:3]}****{self.phone[-4:]}"
 
     @property
+    def masked_label(self) -> str:
+        """会员1 · 138****5678 · 8000000001: names a member on a form without full PII."""
+        return " · ".join(part for part in (self.name, self.masked_phone, self.card_number) if part)
+
+    @property
     def masked_email(self) -> str:
         """z***@example.com: the first letter and the domain, enough to tell two apart."""
         local, at, domain = (self.email or "").partition("@")
