@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import ConsentChannel, Gender, Tag
+from customers.models import ConsentChannel, Customer, Gender, Tag
 from customers.services import normalise_phone, validate_birthday
 from stores.models import Store, StoreStatus
 
@@ -65,7 +66,17 @@ class EnrolForm(BirthdayMixin, forms.Form):
 
 
 class CustomerEditForm(BirthdayMixin, forms.Form):
-    phone = forms.CharField(label=_("Mobile phone"), max_length=20)
+    """A member's details. Phone and e-mail are shown masked, as everywhere else: the full
+    values are read only through the audited reveal, never through a form's initial value.
+    Posting the masked value back (or, for the phone, nothing) keeps what is stored."""
+
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=20,
+        required=False,
+        help_text=_("Shown masked. Leave it as shown to keep the number, or type a new one."),
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
     name = forms.CharField(label=_("Name"), max_length=50)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices)
     birth_year = forms.IntegerField(label=_("Birth year (optional)"), required=False)
@@ -74,17 +85,61 @@ class CustomerEditForm(BirthdayMixin, forms.Form):
     )
     birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
     home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
-    email = forms.EmailField(label=_("E-mail (optional)"), required=False)
+    email = forms.CharField(
+        label=_("E-mail (optional)"),
+        max_length=254,
+        required=False,
+        help_text=_(
+            "Shown masked. Leave it as shown to keep the address, type a new one, "
+            "or clear it to remove it."
+        ),
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, customer: Customer, **kwargs):
+        self.customer = customer
+        initial = {
+            "phone": customer.masked_phone,
+            "name": customer.name,
+            "gender": customer.gender,
+            "birth_year": customer.birth_year,
+            "birth_month": customer.birth_month,
+            "birth_day": customer.birth_day,
+            "home_store": customer.home_store_id,
+            "email": customer.masked_email,
+            "notes": customer.notes,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
         self.fields["home_store"].queryset = Store.objects.order_by("code")
 
     def clean_phone(self):
-        return normalise_phone(self.cleaned_data["phone"])
+        value = self.cleaned_data["phone"].strip()
+        if self.customer.phone and value in ("", self.customer.masked_phone):
+            return self.customer.phone
+        if "*" in value:
+            # An edited masked value would otherwise read as "not a valid number".
+            raise ValidationError(
+                _("Type the whole new number, or leave the masked one as it was."),
+                code="partial",
+            )
+        return normalise_phone(value)
+
+    def clean_email(self):
+        value = self.cleaned_data["email"].strip()
+        if self.customer.email and value == self.customer.masked_email:
+            return self.customer.email
+        if "***" in value:
+            # "*" is legal in an address, so an edited masked value would be saved as typed.
+            raise ValidationError(
+                _("Type the whole new address, or leave the masked one as it was."),
+                code="partial",
+            )
+        if value:
+            validate_email(value)
+        return value
 
 
 class ConsentForm(forms.Form):

@@ -120,6 +120,19 @@ class Customer(TenantScopedModel):
             return ""
         return f"{self.phone[:3]}****{self.phone[-4:]}"
 
+    @property
+    def masked_label(self) -> str:
+        """会员1 · 138****5678 · 8000000001: names a member on a form without full PII."""
+        return " · ".join(part for part in (self.name, self.masked_phone, self.card_number) if part)
+
+    @property
+    def masked_email(self) -> str:
+        """z***@example.com: the first letter and the domain, enough to tell two apart."""
+        local, at, domain = (self.email or "").partition("@")
+        if not at:
+            return ""
+        return f"{local[:1]}***@{domain}"
+
 
 class Tag(TenantScopedModel):
     """A label on members: presets every tenant gets, plus the tenant's own."""

@@ -115,6 +115,8 @@ def _snapshot(customer: Customer, fields) -> dict[str, Any]:
         value = getattr(customer, name)
         if name == "phone" and value:
             value = customer.masked_phone  # the audit log itself must not hold full PII
+        if name == "email" and value:
+            value = customer.masked_email
         if name == "home_store":
             value = str(value) if value else None
         values[name] = value

@@ -134,18 +134,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer(pk)
     if customer.is_erased:
         raise PermissionDenied
-    initial = {
-        "phone": customer.phone,
-        "name": customer.name,
-        "gender": customer.gender,
-        "birth_year": customer.birth_year,
-        "birth_month": customer.birth_month,
-        "birth_day": customer.birth_day,
-        "home_store": customer.home_store_id,
-        "email": customer.email,
-        "notes": customer.notes,
-    }
-    form = CustomerEditForm(request.POST or None, initial=initial)
+    form = CustomerEditForm(request.POST or None, customer=customer)
     if request.method == "POST" and form.is_valid():
         try:
             services.customer_update(customer=customer, staff=request.staff, **form.cleaned_data)

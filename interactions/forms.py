@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from customers.models import Customer
 from interactions.models import CaseCategory, CaseKind, Channel, PriceSensitivity, Priority
 from stores.models import Store
 from tenancy.models import StaffMember
@@ -39,12 +40,59 @@ class QuickEntryForm(forms.Form):
             self.fields["store"].initial = stores.order_by("code").first()
 
 
-class CaseForm(forms.Form):
+def find_member(value: str) -> Customer:
+    """The member a clerk typed: an 11-digit phone or a card number."""
+    value = value.strip()
+    members = Customer.objects.filter(is_erased=False)
+    if value.isdigit() and len(value) == 11:
+        member = members.filter(phone=value).first()
+    else:
+        member = members.filter(card_number=value).first()
+    if member is None:
+        raise forms.ValidationError(_("No member has this phone or card number."))
+    return member
+
+
+class MemberFieldMixin(forms.Form):
+    """A member typed as phone or card number, or prefilled from the member's page.
+
+    A prefilled member travels as its id with a masked label in the text box: the full
+    phone is read only through the audited reveal, so a form never carries it. Posting
+    the label back untouched keeps the prefilled member; typing replaces it.
+    """
+
+    member_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     member = forms.CharField(
         label=_("Member (phone or card number)"),
-        max_length=20,
+        # Room for the masked label (name up to 50 characters, masked phone, card number).
+        max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+    def prefill_member(self, member: Customer | None) -> None:
+        if member is None or self.is_bound:
+            return
+        self.initial.update(member_id=member.pk, member=member.masked_label)
+        self.fields["member"].help_text = _(
+            "Leave it as shown for this member, or type another member's phone or card number."
+        )
+
+    def clean_member(self) -> Customer:
+        value = self.cleaned_data["member"].strip()
+        member_id = self.cleaned_data.get("member_id")
+        if member_id is not None:
+            prefilled = Customer.objects.filter(pk=member_id, is_erased=False).first()
+            if prefilled is not None and value == prefilled.masked_label:
+                return prefilled
+        return find_member(value)
+
+    def clean(self):
+        data = super().clean()
+        data.pop("member_id", None)  # resolved into "member"; services take the member
+        return data
+
+
+class CaseForm(MemberFieldMixin):
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
     category = forms.ModelChoiceField(label=_("Category"), queryset=CaseCategory.unscoped.none())
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial="normal")
@@ -64,19 +112,6 @@ class CaseForm(forms.Form):
         if not self.is_bound and not staff.is_hq:
             self.fields["store"].initial = stores.order_by("code").first()
         self.fields["category"].queryset = CaseCategory.objects.filter(is_active=True)
-
-    def clean_member(self):
-        from customers.models import Customer
-
-        value = self.cleaned_data["member"].strip()
-        members = Customer.objects.filter(is_erased=False)
-        if value.isdigit() and len(value) == 11:
-            member = members.filter(phone=value).first()
-        else:
-            member = members.filter(card_number=value).first()
-        if member is None:
-            raise forms.ValidationError(_("No member has this phone or card number."))
-        return member
 
 
 class TransitionForm(forms.Form):
@@ -114,12 +149,7 @@ class CategoryForm(forms.Form):
     is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
 
-class LeadForm(forms.Form):
-    member = forms.CharField(
-        label=_("Member (phone or card number)"),
-        max_length=20,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
+class LeadForm(MemberFieldMixin):
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
     product = forms.CharField(label=_("Product"), max_length=200)
     budget = forms.DecimalField(
@@ -131,8 +161,6 @@ class LeadForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-
-    clean_member = CaseForm.clean_member
 
     def __init__(self, *args, staff: StaffMember, **kwargs):
         super().__init__(*args, **kwargs)
@@ -202,5 +230,4 @@ class ReferralForm(forms.Form):
     )
 
     def clean_referrer(self):
-        self.cleaned_data["member"] = self.cleaned_data["referrer"]
-        return CaseForm.clean_member(self)
+        return find_member(self.cleaned_data["referrer"])

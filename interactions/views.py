@@ -56,6 +56,14 @@ def _member_or_404(pk: int) -> Customer:
     return get_object_or_404(Customer.objects.select_related("home_store"), pk=pk, is_erased=False)
 
 
+def _member_from_query(request: HttpRequest) -> Customer | None:
+    # "Open a case" / "Record a lead" on a member's page name the member as ?member=<id>.
+    member_pk = request.GET.get("member", "")
+    if not member_pk.isdigit():
+        return None
+    return Customer.objects.filter(pk=member_pk, is_erased=False).first()
+
+
 def _case_or_404(request: HttpRequest, pk: int):
     return get_scoped_or_404(selectors.cases_for(request.staff), request.staff, pk=pk)
 
@@ -132,13 +140,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 @roles_allowed(ALL_ROLES)
 def case_create(request: HttpRequest) -> HttpResponse:
-    initial = {}
-    member_pk = request.GET.get("member", "")
-    if member_pk.isdigit():
-        member = Customer.objects.filter(pk=member_pk, is_erased=False).first()
-        if member is not None:
-            initial["member"] = member.phone or member.card_number
-    form = CaseForm(request.POST or None, staff=request.staff, initial=initial)
+    form = CaseForm(request.POST or None, staff=request.staff)
+    form.prefill_member(_member_from_query(request))
     if request.method == "POST" and form.is_valid():
         try:
             case = services.case_open(actor=request.staff, **form.cleaned_data)
@@ -347,13 +350,8 @@ def lead_today(request: HttpRequest) -> HttpResponse:
 
 @roles_allowed(ALL_ROLES)
 def lead_create(request: HttpRequest) -> HttpResponse:
-    initial = {}
-    member_pk = request.GET.get("member", "")
-    if member_pk.isdigit():
-        member = Customer.objects.filter(pk=member_pk, is_erased=False).first()
-        if member is not None:
-            initial["member"] = member.phone or member.card_number
-    form = LeadForm(request.POST or None, staff=request.staff, initial=initial)
+    form = LeadForm(request.POST or None, staff=request.staff)
+    form.prefill_member(_member_from_query(request))
     if request.method == "POST" and form.is_valid():
         try:
             lead = services.lead_create(staff=request.staff, **form.cleaned_data)

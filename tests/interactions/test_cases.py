@@ -131,11 +131,12 @@ def test_comments_and_checked_attachments(world, client_for, member_a, category_
 def test_open_case_page_creates_a_case(world, client_for, member_a, category_a):
     client = client_for(world.staff_a[Role.CLERK])
     page = client.get(reverse("interactions:case_create"), {"member": member_a.pk})
-    assert page.context["form"]["member"].value() == member_a.phone
+    assert page.context["form"]["member"].value() == "张伟 · 138****5678 · " + member_a.card_number
     response = client.post(
         reverse("interactions:case_create"),
         {
-            "member": member_a.phone,
+            "member_id": member_a.pk,
+            "member": page.context["form"]["member"].value(),
             "store": world.store_a1.pk,
             "category": category_a.pk,
             "priority": "high",
