@@ -79,6 +79,12 @@ def interaction_record(
         text=text.strip(),
         occurred_at=occurred_at or timezone.now(),
     )
+    audit_record(
+        action="interaction.record",
+        actor=staff,
+        obj=member,
+        after={"interaction": interaction.pk, "channel": channel, "store": store.code},
+    )
     return interaction
 
 
@@ -264,6 +270,7 @@ def case_comment_add(*, actor: StaffMember, case: ServiceCase, text: str) -> Cas
         raise ValidationError({"text": _("Write a comment first.")})
     comment = CaseComment.objects.create(case=case, author=actor, text=text)
     ServiceCase.objects.filter(pk=case.pk).update(updated_at=timezone.now())
+    audit_record(action="case.comment", actor=actor, obj=case, after={"comment": comment.pk})
     if case.assignee_id and case.assignee_id != actor.pk:
         notify(
             recipients=[case.assignee],
@@ -419,6 +426,16 @@ def lead_follow_up(
     locked.next_step = next_step.strip()
     locked.follow_up_on = follow_up_on
     locked.save(update_fields=["next_step", "follow_up_on"])
+    audit_record(
+        action="lead.follow_up",
+        actor=staff,
+        obj=locked,
+        after={
+            "follow_up": follow_up.pk,
+            "next_step": locked.next_step,
+            "follow_up_on": follow_up_on.isoformat() if follow_up_on else None,
+        },
+    )
     return follow_up
 
 
@@ -639,6 +656,8 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
             )
     except IntegrityError as error:  # the unique constraint, should the lock be bypassed
         raise SurveyRefused("answered") from error
+    # Answered by the member through the link: no staff actor.
+    audit_record(action="survey.answer", obj=survey, after={"score": score})
     if score <= LOW_SCORE[survey.kind]:
         case = case_open(
             actor=None,
