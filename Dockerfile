@@ -9,7 +9,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN python manage.py compilemessages --ignore=.venv -v0 \
     && DEBUG=0 python manage.py collectstatic --noinput -v0
-RUN useradd --create-home crm && chown -R crm /app
+# /app/media exists in the image so the named media volume starts owned by crm.
+RUN useradd --create-home crm && mkdir -p /app/media && chown -R crm /app
 USER crm
 EXPOSE 8000
 CMD ["gunicorn", "crm_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
