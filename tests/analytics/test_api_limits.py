@@ -17,7 +17,7 @@ from analytics.services import api_token_create
 from tenancy.context import tenant_context
 from tenancy.models import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]  # occurred_at is bounded by now
 URL = "/api/v1/sales/"
 VALID_LINE = {"sku": "TEA-1", "name": "绿茶", "quantity": 1, "unit_price": "12.50"}
 
