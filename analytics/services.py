@@ -49,7 +49,15 @@ from tenancy.tasks import enqueue
 CENT = Decimal("0.01")
 # A POS clock may run a little ahead of ours; anything later than this is a typo.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=10)
+# No store of a tenant sold anything before this; an earlier time is a broken POS clock.
+EARLIEST_SALE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 MAX_LINES = 200
+MAX_QUANTITY = 100000
+# The most one unit, one line or one sale may cost. Far above any retail ticket, and low
+# enough that nothing derived from a sale overflows: the points ledger is a 32-bit integer
+# (10 million yuan at 100 points per yuan still fits) and daily aggregates are MONEY
+# (14 digits) sums of many sales.
+MAX_SALE_AMOUNT = Decimal("9999999.99")
 # Imports with more rows than this run as a background job.
 IMPORT_SYNC_LIMIT = 300
 
@@ -113,13 +121,21 @@ def _product_for(line: LineInput, line_no: int) -> Product:
 def _price_lines(lines: list[LineInput]) -> _Totals:
     totals = _Totals()
     for index, line in enumerate(lines, start=1):
-        if line.quantity is None or line.quantity <= 0:
+        if line.quantity is None or not 1 <= line.quantity <= MAX_QUANTITY:
             raise ValidationError(
-                _("Line %(line)s: quantity must be at least 1.") % {"line": index}
+                _("Line %(line)s: quantity must be from 1 to %(max)s.")
+                % {"line": index, "max": MAX_QUANTITY}
             )
         if line.unit_price is None or line.unit_price < 0:
             raise ValidationError(
                 _("Line %(line)s: enter a unit price of 0 or more.") % {"line": index}
+            )
+        # Bounded before multiplying: a huge price would overflow the decimal context in
+        # quantize() and the MONEY columns after it.
+        if line.unit_price > MAX_SALE_AMOUNT or line.unit_price * line.quantity > MAX_SALE_AMOUNT:
+            raise ValidationError(
+                _("Line %(line)s: the line amount is at most ¥%(max)s.")
+                % {"line": index, "max": MAX_SALE_AMOUNT}
             )
         gross = (line.unit_price * line.quantity).quantize(CENT, ROUND_HALF_UP)
         discount = (line.discount or ZERO).quantize(CENT, ROUND_HALF_UP)
@@ -141,6 +157,8 @@ def _price_lines(lines: list[LineInput]) -> _Totals:
                 "line_total": gross - discount,
             }
         )
+    if totals.subtotal > MAX_SALE_AMOUNT:
+        raise ValidationError(_("A sale amounts to at most ¥%(max)s.") % {"max": MAX_SALE_AMOUNT})
     return totals
 
 
@@ -384,6 +402,8 @@ def sale_record(
         raise ValueError("occurred_at must be aware")
     if occurred_at > timezone.now() + FUTURE_TOLERANCE:
         raise ValidationError(_("The time of sale is in the future."))
+    if occurred_at < EARLIEST_SALE:
+        raise ValidationError(_("The time of sale is before the year 2000."))
     if store.status == StoreStatus.CLOSED:
         raise ValidationError(_("This store is closed and cannot record sales."))
     if staff is not None and not staff.can_access_store(store.pk):

@@ -102,12 +102,21 @@ def sale_list(request: HttpRequest) -> HttpResponse:
     sales = scope_to_stores(
         Sale.objects.select_related("store", "member", "staff"), request.staff
     ).order_by("-occurred_at", "-id")
+    stores = _my_stores(request)
     store_id = request.GET.get("store")
-    if store_id and store_id.isdigit():
-        sales = sales.filter(store_id=int(store_id))
+    store_error = ""
+    if store_id:
+        # A store that is not one of the list's choices is an error, not "all my stores".
+        if store_id.isdigit() and stores.filter(pk=int(store_id)).exists():
+            sales = sales.filter(store_id=int(store_id))
+        else:
+            sales, store_error = sales.none(), _("Choose one of your stores.")
     page = Paginator(sales, 50).get_page(request.GET.get("page"))
     return render(
-        request, "analytics/sale_list.html", {"page": page, "stores": _my_stores(request)}
+        request,
+        "analytics/sale_list.html",
+        {"page": page, "stores": stores, "store_error": store_error},
+        status=400 if store_error else 200,
     )
 
 
@@ -279,6 +288,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 @roles_allowed(DASHBOARD_ROLES)
 def report_download(request: HttpRequest) -> HttpResponse:
     form, period = _period_context(request)
+    if form.is_bound and not form.is_valid():
+        # period() falls back to this month on an invalid date: a download must not.
+        problems = [error for errors in form.errors.values() for error in errors]
+        return HttpResponse(
+            " ".join([_("Nothing was exported: the period is invalid."), *problems]),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     report = request.GET.get("report", "stores")
     file_format = request.GET.get("format", "csv")
     store = None

@@ -67,8 +67,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
     cursor.execute(
         f"INSERT INTO {t['rule']} (tenant_id, points_per_yuan, excluded_categories, "  # noqa: S608
         "expiry_months, redeem_points_per_yuan, redeem_minimum, expiry_notice_days, "
-        "adjust_limit_store_manager, adjust_limit_hq, referral_points, behaviour_points, "
-        "updated_at) VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 0, 0, now())",
+        "adjust_limit_store_manager, adjust_limit_hq, adjust_budget_store_manager, "
+        "adjust_budget_hq, referral_points, behaviour_points, updated_at) "
+        "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 2000, 500000, 0, 0, now())",
         [tenant_id],
     )
     cursor.execute(

@@ -39,6 +39,7 @@ from campaigns.models import (
     Schedule,
 )
 from tenancy.access import roles_allowed
+from tenancy.filters import filtered
 from tenancy.models import HQ_ROLES, Role, StaffMember
 from tenancy.views import apply_validation_error
 
@@ -381,8 +382,9 @@ def outbox(request: HttpRequest) -> HttpResponse:
     if not staff.is_hq:
         rows = rows.filter(member__home_store_id__in=staff.store_ids)
     found = DeliveryFilter(request.GET or None, queryset=rows, campaigns=_campaigns_for(staff))
-    page = Paginator(found.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "campaigns/outbox.html", {"filter": found, "page": page})
+    rows, status = filtered(found)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "campaigns/outbox.html", {"filter": found, "page": page}, status=status)
 
 
 @roles_allowed(Role.HQ_ADMIN)

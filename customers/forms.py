@@ -163,6 +163,17 @@ class BulkTagForm(TagChoiceForm):
     action = forms.ChoiceField(
         label=_("Action"), choices=[("add", _("Add tag")), ("remove", _("Remove tag"))]
     )
+    # Empty on the list page's form: the first POST only asks for confirmation with the count,
+    # the confirmation page sends the count back and the action runs only on that many.
+    expected_count = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+
+    @classmethod
+    def confirmation(cls, *, tag: Tag, action: str, count: int) -> BulkTagForm:
+        """The confirmation page's form: every choice made, hidden, with the count shown."""
+        form = cls(initial={"tag": tag, "action": action, "expected_count": count})
+        for name in ("tag", "action"):
+            form.fields[name].widget = forms.HiddenInput()
+        return form
 
 
 class TagCreateForm(forms.Form):

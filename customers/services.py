@@ -393,13 +393,32 @@ def customer_tag_remove(*, customer: Customer, tag: Tag, staff: StaffMember) -> 
     return bool(deleted)
 
 
+def _check_confirmed_count(customers: QuerySet[Customer], expected_count: int) -> None:
+    """A bulk action runs only on the number of members the user confirmed: if a filter was
+    dropped or the list changed since, the count differs and nothing happens."""
+    count = customers.count()
+    if count != expected_count:
+        raise ValidationError(
+            _(
+                "The list changed: the filters now match %(n)s members, not the %(expected)s "
+                "you confirmed. Nothing was changed; check the list and confirm again."
+            )
+            % {"n": count, "expected": expected_count},
+            code="count_changed",
+        )
+
+
 @transaction.atomic
-def customers_tag_bulk_add(*, customers: QuerySet[Customer], tag: Tag, staff: StaffMember) -> int:
+def customers_tag_bulk_add(
+    *, customers: QuerySet[Customer], tag: Tag, staff: StaffMember, expected_count: int
+) -> int:
     """Tag every member of a filtered list at once; returns how many got the tag newly.
 
-    Subqueries instead of id lists: a list of 100,000 ids would exceed SQLite's parameter
-    limit and bloat the statement on PostgreSQL.
+    `expected_count` is how many members the user confirmed the action for (see
+    _check_confirmed_count). Subqueries instead of id lists: a list of 100,000 ids would
+    exceed SQLite's parameter limit and bloat the statement on PostgreSQL.
     """
+    _check_confirmed_count(customers, expected_count)
     tagged = CustomerTag.objects.filter(tag=tag).values("customer_id")
     new = list(customers.exclude(pk__in=tagged).order_by().values_list("pk", flat=True))
     CustomerTag.objects.bulk_create(
@@ -408,19 +427,26 @@ def customers_tag_bulk_add(*, customers: QuerySet[Customer], tag: Tag, staff: St
         ignore_conflicts=True,
     )
     audit_record(
-        action="customer.tag_bulk_added", actor=staff, obj=tag, after={"members": len(new)}
+        action="customer.tag_bulk_added",
+        actor=staff,
+        obj=tag,
+        after={"members": len(new), "confirmed": expected_count},
     )
     return len(new)
 
 
 @transaction.atomic
 def customers_tag_bulk_remove(
-    *, customers: QuerySet[Customer], tag: Tag, staff: StaffMember
+    *, customers: QuerySet[Customer], tag: Tag, staff: StaffMember, expected_count: int
 ) -> int:
+    _check_confirmed_count(customers, expected_count)
     links = CustomerTag.objects.filter(tag=tag, customer_id__in=customers.order_by().values("pk"))
     deleted, _rows = links.delete()
     audit_record(
-        action="customer.tag_bulk_removed", actor=staff, obj=tag, after={"members": deleted}
+        action="customer.tag_bulk_removed",
+        actor=staff,
+        obj=tag,
+        after={"members": deleted, "confirmed": expected_count},
     )
     return deleted
 

@@ -228,17 +228,27 @@ def _criteria_form(request: HttpRequest) -> CriteriaForm:
 
 
 def _filtered(request: HttpRequest, form: CriteriaForm):
+    """The members in the staff's scope that match the filters; None when a filter value is
+    invalid (e.g. another tenant's store), which the caller refuses instead of dropping it."""
     rows = selectors.customer_list(staff=request.staff)
-    if form.is_bound and form.is_valid():
-        rows = rows.filter(pk__in=selectors.criteria_queryset(form.criteria()).values("pk"))
-    return rows
+    if not form.is_bound:
+        return rows
+    if not form.is_valid():
+        return None
+    return rows.filter(pk__in=selectors.criteria_queryset(form.criteria()).values("pk"))
 
 
-@roles_allowed(LIST_ROLES)
-def member_list(request: HttpRequest) -> HttpResponse:
-    form = _criteria_form(request)
-    rows = _filtered(request, form).order_by("-created_at", "-id")
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+def _list_url(request: HttpRequest) -> str:
+    url = reverse("customers:list")
+    return f"{url}?{request.GET.urlencode()}" if request.GET else url
+
+
+def _member_list_page(request: HttpRequest, form: CriteriaForm, rows) -> HttpResponse:
+    """The list, or, when a filter is invalid, its errors with no rows and a 400."""
+    status = 200
+    if rows is None:
+        rows, status = Customer.objects.none(), 400
+    page = Paginator(rows.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "customers/member_list.html",
@@ -249,40 +259,90 @@ def member_list(request: HttpRequest) -> HttpResponse:
             "query": request.GET.urlencode(),
             "is_hq": request.staff.is_hq,
         },
+        status=status,
     )
+
+
+@roles_allowed(LIST_ROLES)
+def member_list(request: HttpRequest) -> HttpResponse:
+    form = _criteria_form(request)
+    return _member_list_page(request, form, _filtered(request, form))
 
 
 @roles_allowed(LIST_ROLES)
 @require_POST
 def bulk_tag(request: HttpRequest) -> HttpResponse:
+    """Two steps: the list's form asks, a page confirms with the count, the confirmation runs.
+
+    The confirmation carries the count it showed; the service refuses when the filters now
+    match another number, so an action never reaches more members than the user saw.
+    """
     form = _criteria_form(request)
+    rows = _filtered(request, form)
+    if rows is None:
+        messages.error(
+            request, _("Nothing was tagged: a filter value is invalid. Correct the filters first.")
+        )
+        return redirect(_list_url(request))
     bulk = BulkTagForm(request.POST)
-    if bulk.is_valid():
-        rows = _filtered(request, form)
-        tag = bulk.cleaned_data["tag"]
-        if bulk.cleaned_data["action"] == "add":
-            count = services.customers_tag_bulk_add(customers=rows, tag=tag, staff=request.staff)
-            messages.success(
-                request, _("Tag %(tag)s added to %(n)s members.") % {"tag": tag, "n": count}
+    if not bulk.is_valid():
+        messages.error(request, _("Nothing was tagged: choose a tag and an action."))
+        return redirect(_list_url(request))
+    tag, action = bulk.cleaned_data["tag"], bulk.cleaned_data["action"]
+    expected = bulk.cleaned_data["expected_count"]
+    error = None
+    if expected is not None:
+        bulk_action = (
+            services.customers_tag_bulk_add
+            if action == "add"
+            else services.customers_tag_bulk_remove
+        )
+        try:
+            count = bulk_action(
+                customers=rows, tag=tag, staff=request.staff, expected_count=expected
             )
+        except ValidationError as exc:
+            error = exc.messages[0]
         else:
-            count = services.customers_tag_bulk_remove(customers=rows, tag=tag, staff=request.staff)
-            messages.success(
-                request, _("Tag %(tag)s removed from %(n)s members.") % {"tag": tag, "n": count}
+            message = (
+                _("Tag %(tag)s added to %(n)s members.")
+                if action == "add"
+                else _("Tag %(tag)s removed from %(n)s members.")
             )
-    url = reverse("customers:list")
-    return redirect(f"{url}?{request.GET.urlencode()}" if request.GET else url)
+            messages.success(request, message % {"tag": tag, "n": count})
+            return redirect(_list_url(request))
+    count = rows.count()
+    return render(
+        request,
+        "customers/bulk_tag_confirm.html",
+        {
+            "form": BulkTagForm.confirmation(tag=tag, action=action, count=count),
+            "count": count,
+            "tag": tag,
+            "adding": action == "add",
+            "filtered": bool(form.is_bound and form.criteria()),
+            "error": error,
+            "query": request.GET.urlencode(),
+            "list_url": _list_url(request),
+        },
+        status=409 if error else 200,
+    )
 
 
 @roles_allowed(HQ_ROLES)
 def export(request: HttpRequest) -> HttpResponse:
     form = _criteria_form(request)
+    rows = _filtered(request, form)
+    if rows is None:
+        messages.error(
+            request,
+            _("Nothing was exported: a filter value is invalid. Correct the filters first."),
+        )
+        return _member_list_page(request, form, rows)
     file_format = request.GET.get("format", "csv")
     if file_format not in ("csv", "xlsx"):
         file_format = "csv"
-    data = services.customers_export(
-        customers=_filtered(request, form), staff=request.staff, file_format=file_format
-    )
+    data = services.customers_export(customers=rows, staff=request.staff, file_format=file_format)
     content_type = {
         "csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

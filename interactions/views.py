@@ -44,6 +44,7 @@ from interactions.models import (
 )
 from tenancy.access import get_scoped_or_404, public, roles_allowed, scope_to_stores
 from tenancy.context import tenant_context
+from tenancy.filters import filtered
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 from tenancy.views import apply_validation_error
 
@@ -128,13 +129,15 @@ def member_timeline(request: HttpRequest, member_pk: int) -> HttpResponse:
 def case_list(request: HttpRequest) -> HttpResponse:
     visible = selectors.cases_for(request.staff)
     case_filter = CaseFilter(request.GET, queryset=visible, staff=request.staff)
-    cases = case_filter.qs.order_by("due_at", "pk")
+    cases, status = filtered(case_filter)
+    cases = cases.order_by("due_at", "pk")
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
     figures = selectors.sla_figures(visible) if request.staff.role in MANAGERS else None
     return render(
         request,
         "interactions/case_list.html",
         {"filter": case_filter, "page": page, "figures": figures},
+        status=status,
     )
 
 

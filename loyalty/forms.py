@@ -63,6 +63,8 @@ class PointsRuleForm(forms.ModelForm):
             "expiry_notice_days",
             "adjust_limit_store_manager",
             "adjust_limit_hq",
+            "adjust_budget_store_manager",
+            "adjust_budget_hq",
             "referral_points",
             "behaviour_points",
         ]

@@ -103,6 +103,25 @@ class PointsRule(TenantScopedModel):
         _("store manager adjustment limit (points)"), default=500
     )
     adjust_limit_hq = models.PositiveIntegerField(_("HQ adjustment limit (points)"), default=50000)
+    # Monthly budgets: a per-adjustment limit alone let a manager add 500 points again and
+    # again. Summed over the adjuster's own adjustments (added and removed) in the calendar
+    # month on the tenant's clock.
+    adjust_budget_store_manager = models.PositiveIntegerField(
+        _("store manager monthly adjustment budget (points)"),
+        default=2000,
+        help_text=_(
+            "Points each store manager may adjust per calendar month, added and removed "
+            "together; 0: none."
+        ),
+    )
+    adjust_budget_hq = models.PositiveIntegerField(
+        _("HQ monthly adjustment budget (points)"),
+        default=500000,
+        help_text=_(
+            "Points each HQ administrator may adjust per calendar month, added and removed "
+            "together; 0: none."
+        ),
+    )
     referral_points = models.PositiveIntegerField(
         _("points for a referral"),
         default=0,

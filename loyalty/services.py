@@ -18,7 +18,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -605,8 +605,56 @@ def adjust_limit_for(staff: StaffMember, rule: PointsRule) -> int:
     return 0
 
 
+def adjust_budget_for(staff: StaffMember, rule: PointsRule) -> int:
+    """How many points (either way, summed) this role may adjust per calendar month."""
+    if staff.role == Role.HQ_ADMIN:
+        return rule.adjust_budget_hq
+    if staff.role == Role.STORE_MANAGER:
+        return rule.adjust_budget_store_manager
+    return 0
+
+
+def adjust_allowed_for(staff: StaffMember, customer: Customer) -> bool:
+    """Whether this person may adjust this member's points at all: HQ administrators any
+    member of the tenant, store managers the members whose home store is one of theirs."""
+    if staff.role == Role.HQ_ADMIN:
+        return True
+    return staff.role == Role.STORE_MANAGER and customer.home_store_id in staff.store_ids
+
+
+def adjust_used_this_month(staff: StaffMember, *, now: datetime.datetime | None = None) -> int:
+    """Points this person adjusted (added and removed) since the month began, tenant time."""
+    zone = current_tenant().zone
+    local_day = (now or timezone.now()).astimezone(zone).date()
+    month_start = datetime.datetime.combine(local_day.replace(day=1), datetime.time.min, zone)
+    used = PointsEntry.objects.filter(
+        kind=EntryKind.ADJUST, staff=staff, occurred_at__gte=month_start
+    ).aggregate(total=Sum(Abs("points")))["total"]
+    return used or 0
+
+
+def points_adjust(**kwargs) -> PointsEntry:
+    """Add (positive) or remove (negative) points by hand; see _points_adjust.
+
+    A refusal for another store's member or an exhausted budget is audited after the
+    adjustment's transaction rolled back, so repeated attempts leave a trace.
+    """
+    try:
+        return _points_adjust(**kwargs)
+    except PointsError as error:
+        if error.code in ("not_your_member", "over_budget"):
+            audit_record(
+                action="loyalty.points_adjust_refused",
+                actor=kwargs["staff"],
+                obj=kwargs["customer"],
+                after={"points": kwargs["points"], "refused": error.code},
+                reason=(kwargs.get("reason") or "").strip(),
+            )
+        raise
+
+
 @transaction.atomic
-def points_adjust(
+def _points_adjust(
     *,
     customer: Customer,
     points: int,
@@ -615,8 +663,9 @@ def points_adjust(
     source_key: str | None = None,
     now: datetime.datetime | None = None,
 ) -> PointsEntry:
-    """Add (positive) or remove (negative) points by hand, with a reason, within the role's
-    limit. Added points form a lot that expires like earned points."""
+    """Add (positive) or remove (negative) points by hand, with a reason, for a member the
+    adjuster may adjust, within the role's limit per adjustment and budget per month. Added
+    points form a lot that expires like earned points."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
@@ -631,12 +680,32 @@ def points_adjust(
             code="over_limit",
             params={"limit": limit},
         )
+    if not adjust_allowed_for(staff, customer):
+        raise PointsError(
+            _("You may adjust points only for members of your own stores."),
+            code="not_your_member",
+        )
+    # Lock the adjuster's row: two adjustments by the same person at once (two tabs, two
+    # members) would each read the month's total before the other wrote, and together go
+    # over the budget. Taken before the account lock, the order every adjustment uses.
+    StaffMember.objects.select_for_update().filter(pk=staff.pk).first()
     # Same lock as a redemption: a removal must not race a redemption for the same points.
     account = _lock_account(customer)
     source_key = source_key or f"adjust:{uuid.uuid4().hex}"
     existing = _existing(source_key)
     if existing is not None:
         return existing
+    budget = adjust_budget_for(staff, rule)
+    used = adjust_used_this_month(staff, now=now)
+    if used + abs(points) > budget:
+        raise PointsError(
+            _(
+                "Your monthly adjustment budget is %(budget)d points; %(used)d are used this "
+                "month, so at most %(left)d more can be adjusted."
+            ),
+            code="over_budget",
+            params={"budget": budget, "used": used, "left": max(budget - used, 0)},
+        )
     if points > 0:
         entry = _append(
             account,
@@ -672,7 +741,12 @@ def points_adjust(
         actor=staff,
         obj=customer,
         before={"balance": account.balance - points},
-        after={"balance": account.balance, "points": points},
+        after={
+            "balance": account.balance,
+            "points": points,
+            "month_used": used + abs(points),
+            "month_budget": budget,
+        },
         reason=reason,
     )
     return entry

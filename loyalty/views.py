@@ -90,7 +90,8 @@ def member_points(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "summary": summary,
             "page": page,
-            "can_adjust": request.staff.role in ADJUST_ROLES,
+            "can_adjust": request.staff.role in ADJUST_ROLES
+            and services.adjust_allowed_for(request.staff, customer),
         },
     )
 
@@ -122,6 +123,9 @@ def adjust(request: HttpRequest, pk: int) -> HttpResponse:
             "customer": customer,
             "form": form,
             "limit": services.adjust_limit_for(request.staff, rule),
+            "budget": services.adjust_budget_for(request.staff, rule),
+            "used": services.adjust_used_this_month(request.staff),
+            "allowed": services.adjust_allowed_for(request.staff, customer),
             "summary": selectors.points_summary(customer=customer),
         },
     )

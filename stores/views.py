@@ -27,6 +27,7 @@ from stores.models import (
 )
 from stores.resources import StoreResource
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
+from tenancy.filters import filtered
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
 APPLICANTS = HQ_ROLES | {Role.STORE_MANAGER}
@@ -74,8 +75,11 @@ def store_list(request: HttpRequest) -> HttpResponse:
         Store.objects.select_related("region", "store_type"), request.staff, "pk"
     )
     store_filter = StoreFilter(request.GET, queryset=stores)
-    page = Paginator(store_filter.qs, 50).get_page(request.GET.get("page"))
-    return render(request, "stores/store_list.html", {"filter": store_filter, "page": page})
+    rows, status = filtered(store_filter)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request, "stores/store_list.html", {"filter": store_filter, "page": page}, status=status
+    )
 
 
 @roles_allowed(ALL_ROLES)
@@ -148,9 +152,13 @@ def application_list(request: HttpRequest) -> HttpResponse:
     if not staff.is_hq:
         applications = applications.filter(Q(applicant=staff) | Q(store__in=staff.store_ids))
     application_filter = ApplicationFilter(data, queryset=applications)
-    page = Paginator(application_filter.qs, 50).get_page(request.GET.get("page"))
+    rows, status = filtered(application_filter)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
-        request, "stores/application_list.html", {"filter": application_filter, "page": page}
+        request,
+        "stores/application_list.html",
+        {"filter": application_filter, "page": page},
+        status=status,
     )
 
 

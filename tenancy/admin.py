@@ -5,13 +5,42 @@ Only HQ administrators get in; store codes and the audit log are read-only here.
 """
 
 from django.contrib import admin
+from django.contrib.admin.filters import FieldListFilter, ListFilter
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.models import Group, User
 
 from tenancy.models import AuditEvent, Role, StaffMember
 
 
 class TenantModelAdmin(admin.ModelAdmin):
-    """Grants by role instead of Django's per-user permissions."""
+    """Grants by role instead of Django's per-user permissions; filters only by list_filter."""
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        """Deny by default: only the query-string parameters of this admin's own list filters.
+
+        Django allows any lookup on a local field (`?phone__startswith=1390`), so counting the
+        rows of a changelist would rebuild a phone number digit by digit, unaudited. A refused
+        lookup raises DisallowedModelAdminLookup, which Django answers with a 400.
+        """
+        return lookup in self._allowed_lookups(request)
+
+    def _allowed_lookups(self, request) -> set[str]:
+        allowed: set[str] = set()
+        for item in self.get_list_filter(request) if request else self.list_filter:
+            if isinstance(item, type) and issubclass(item, ListFilter):
+                spec = item(request, {}, self.model, self)
+            else:
+                path, filter_class = item if isinstance(item, list | tuple) else (item, None)
+                field = get_fields_from_path(self.model, path)[-1]
+                # The filter class names its own parameters (e.g. `region__id__exact` and
+                # `region__isnull` for a relation), exactly the ones its links produce.
+                spec = (filter_class or FieldListFilter.create)(
+                    field, request, {}, self.model, self, field_path=path
+                )
+            allowed.update(spec.expected_parameters() or [])
+        if self.date_hierarchy:
+            allowed.update(f"{self.date_hierarchy}__{part}" for part in ("year", "month", "day"))
+        return allowed
 
     def _is_hq_admin(self, request) -> bool:
         staff = getattr(request, "staff", None)

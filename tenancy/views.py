@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from tenancy import services, throttle
 from tenancy.access import public, roles_allowed
-from tenancy.filters import AuditEventFilter
+from tenancy.filters import AuditEventFilter, filtered
 from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
 from tenancy.models import (
     ALL_ROLES,
@@ -50,8 +50,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @roles_allowed(Role.HQ_ADMIN)
 def audit_list(request: HttpRequest) -> HttpResponse:
     events = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all())
-    page = Paginator(events.qs, 50).get_page(request.GET.get("page"))
-    return render(request, "tenancy/audit_list.html", {"filter": events, "page": page})
+    rows, status = filtered(events)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request, "tenancy/audit_list.html", {"filter": events, "page": page}, status=status
+    )
 
 
 @public

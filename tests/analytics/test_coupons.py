@@ -286,7 +286,9 @@ def test_pos_api_refused_coupon_is_a_field_error_and_writes_nothing(world, membe
     assert response.status_code == 400
     with override("zh-hans"):
         expected = gettext("This coupon needs a spend of at least ¥%(min)s.") % {"min": "100.00"}
-    assert response.json() == {"errors": [{"field": "coupon_code", "message": expected}]}
+    assert response.json() == {
+        "errors": [{"field": "coupon_code", "code": "coupon_refused", "message": expected}]
+    }
     assert sale_count(world.tenant_a) == 0
 
 

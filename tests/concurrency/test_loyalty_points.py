@@ -11,7 +11,9 @@ from django.db.models import Sum
 from loyalty import services
 from loyalty.models import PointsAccount, PointsEntry
 from tenancy.context import tenant_context
+from tenancy.models import Role
 from tests.concurrency.threads import run_threads
+from tests.conftest import make_staff
 from tests.factories import CustomerFactory, StoreFactory, TenantFactory
 from tests.loyalty.conftest import at
 
@@ -87,3 +89,29 @@ def test_the_same_sale_replayed_twenty_times_concurrently_earns_once(setup):
         account = PointsAccount.objects.get(customer=member)
         assert account.balance == 260
         assert account.entries.aggregate(s=Sum("points"))["s"] == 260
+
+
+def test_ten_adjustments_at_once_stay_within_the_managers_monthly_budget(setup):
+    """Each thread adjusts another member (no shared account lock): only the lock on the
+    adjuster's row keeps them from all reading the month's total before any of them wrote."""
+    tenant, store, _member = setup
+    manager = make_staff(tenant, Role.STORE_MANAGER, store)
+    with tenant_context(tenant):
+        rule = services.points_rule()
+        rule.adjust_budget_store_manager = 500
+        rule.save()
+        members = [CustomerFactory(home_store=store) for _ in range(10)]
+
+    def adjust(index: int):
+        with tenant_context(tenant):
+            return services.points_adjust(
+                customer=members[index], points=100, reason="补偿", staff=manager
+            )
+
+    results = run_threads(10, adjust)
+    succeeded = [r for r in results if isinstance(r, PointsEntry)]
+    refused = [r for r in results if isinstance(r, services.PointsError)]
+    assert len(succeeded) == 5, results
+    assert len(refused) == 5 and {r.code for r in refused} == {"over_budget"}
+    with tenant_context(tenant):
+        assert PointsEntry.objects.filter(staff=manager).aggregate(s=Sum("points"))["s"] == 500

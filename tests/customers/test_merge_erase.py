@@ -195,16 +195,12 @@ def test_bulk_tag_on_a_filtered_list(in_a, client_for):
     in_march = [CustomerFactory(birth_month=3, birth_day=1) for _ in range(3)]
     CustomerFactory(birth_month=4, birth_day=1)
     hq = in_a.staff_a[Role.HQ_ADMIN]
-    added = customers_tag_bulk_add(
-        customers=Customer.objects.filter(birth_month=3), tag=tag, staff=hq
-    )
-    assert added == 3
-    assert (
-        customers_tag_bulk_add(customers=Customer.objects.filter(birth_month=3), tag=tag, staff=hq)
-        == 0
-    )
+    march = Customer.objects.filter(birth_month=3)
+    assert customers_tag_bulk_add(customers=march, tag=tag, staff=hq, expected_count=3) == 3
+    assert customers_tag_bulk_add(customers=march, tag=tag, staff=hq, expected_count=3) == 0
     assert set(tag.customers.all()) == set(in_march)
-    assert customers_tag_bulk_remove(customers=Customer.objects.all(), tag=tag, staff=hq) == 3
+    everyone = Customer.objects.all()
+    assert customers_tag_bulk_remove(customers=everyone, tag=tag, staff=hq, expected_count=4) == 3
 
 
 def test_bulk_tag_page_tags_only_the_filtered_members_of_the_managers_stores(in_a, client_for):
@@ -212,9 +208,12 @@ def test_bulk_tag_page_tags_only_the_filtered_members_of_the_managers_stores(in_
     mine = CustomerFactory(birth_month=5, birth_day=1, home_store=in_a.store_a1)
     CustomerFactory(birth_month=5, birth_day=1, home_store=in_a.store_a2)  # another store
     CustomerFactory(birth_month=6, birth_day=1, home_store=in_a.store_a1)  # filtered out
-    response = client_for(in_a.staff_a[Role.STORE_MANAGER]).post(
-        reverse("customers:bulk_tag") + "?birth_month=5", {"tag": tag.pk, "action": "add"}
-    )
+    url = reverse("customers:bulk_tag") + "?birth_month=5"
+    client = client_for(in_a.staff_a[Role.STORE_MANAGER])
+    asked = client.post(url, {"tag": tag.pk, "action": "add"})
+    assert asked.status_code == 200 and asked.context["count"] == 1
+    assert not tag.customers.exists()  # asking only shows the count
+    response = client.post(url, {"tag": tag.pk, "action": "add", "expected_count": 1})
     assert response.status_code == 302
     assert list(tag.customers.all()) == [mine]
 

@@ -128,6 +128,8 @@ def test_hq_admin_configures_rules_and_tiers_in_the_browser(world, client_for):
             "expiry_notice_days": "30",
             "adjust_limit_store_manager": "300",
             "adjust_limit_hq": "10000",
+            "adjust_budget_store_manager": "1000",
+            "adjust_budget_hq": "100000",
             "excluded_categories_text": "烟草，礼品卡, 烟草",
             "referral_points": "200",
             "behaviour_points": "50",
