@@ -17,3 +17,8 @@ def run_sale_import(sale_import_id: int) -> str:
 @tenant_task(name="analytics.sweep_sale_imports", time_limit=5 * 60, soft_time_limit=4 * 60)
 def sweep_sale_imports() -> int:
     return services.sale_imports_sweep()
+
+
+@tenant_task(name="analytics.purchase_surveys", time_limit=30 * 60, soft_time_limit=25 * 60)
+def purchase_surveys() -> int:
+    return services.purchase_surveys_send()

@@ -196,6 +196,13 @@ IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=10 * 60)
 #                 "schedule": crontab(minute=15)}
 # Hourly, so every tenant gets yesterday's aggregates in the first hour after its own
 # midnight; the job skips a day that is already built (analytics/aggregation.py).
+# Hourly: a sample of the last two days' buyers is asked for a rating (tenant settings
+# survey_purchase_sample_rate, survey_purchase_min_days); nobody is asked twice.
+CELERY_BEAT_SCHEDULE["analytics-purchase-surveys"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.purchase_surveys"],
+    "schedule": crontab(minute=45),
+}
 CELERY_BEAT_SCHEDULE["analytics-nightly-aggregates"] = {
     "task": "tenancy.fan_out",
     "args": ["analytics.nightly_aggregates"],
