@@ -93,8 +93,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Behind PgBouncer in transaction mode (DATABASE_POOLED=1) server-side cursors cannot
+    # live across transactions, and PgBouncer keeps the connections (docs/scaling.md).
+    POOLED = env.bool("DATABASE_POOLED", default=False)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if POOLED else 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = POOLED
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The PostgreSQL role the web and worker processes connect as. It must be neither superuser

@@ -11,12 +11,12 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         from tenancy import checks, membership, navigation  # noqa: F401 - checks registers
-        from tenancy.context import reapply_on_new_connection
+        from tenancy.context import install_tenant_settings
         from tenancy.models import Role
         from tenancy.rls import check_role_cannot_bypass_rls, ensure_tenant_foreign_keys
 
         connection_created.connect(check_role_cannot_bypass_rls, dispatch_uid="rls_role_check")
-        connection_created.connect(reapply_on_new_connection, dispatch_uid="rls_reapply")
+        connection_created.connect(install_tenant_settings, dispatch_uid="rls_tenant_settings")
         post_migrate.connect(ensure_tenant_foreign_keys, dispatch_uid="tenant_foreign_keys")
         membership.connect_signals()
 

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
-from tenancy.context import set_database_tenant
+from tenancy.context import database_user
 from tenancy.models import StaffMember
 
 CACHE_SECONDS = 300
@@ -55,11 +55,8 @@ def load_staff_member(user) -> StaffMember | None:
     key = staff_key(user.pk)
     staff = getattr(user, "_cached_staff", None) or cache.get(key)
     if staff is None:
-        set_database_tenant(None, user_id=user.pk)
-        try:
+        with database_user(user.pk):
             staff = StaffMember.unscoped.select_related("tenant").filter(user_id=user.pk).first()
-        finally:
-            set_database_tenant(None)
         if staff is None:
             return None
         cache.set(key, staff, CACHE_SECONDS)

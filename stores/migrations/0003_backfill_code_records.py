@@ -1,7 +1,8 @@
 """Stores created before codes had a history and counters: record their codes.
 
-Each tenant is selected (transaction-local) before its rows are touched, because row-level
-security refuses rows of a tenant that is not selected.
+Each tenant is selected before its rows are touched, because row-level security refuses rows
+of a tenant that is not selected; the selection travels with each statement
+(tenancy.context.tenant_settings_wrapper).
 """
 
 import re
@@ -16,12 +17,10 @@ def backfill(apps, schema_editor):
     Store = apps.get_model("stores", "Store")
     History = apps.get_model("stores", "StoreCodeHistory")
     Counter = apps.get_model("stores", "StoreCodeCounter")
-    postgres = schema_editor.connection.vendor == "postgresql"
+    from tenancy.context import set_database_tenant
+
     for tenant in Tenant.objects.all():
-        if postgres:
-            schema_editor.execute(
-                "SELECT set_config('app.tenant_id', %s, true)", [str(tenant.pk)]
-            )
+        set_database_tenant(tenant.pk)
         highest = {}
         for store in Store.objects.filter(tenant_id=tenant.pk):
             if not History.objects.filter(tenant_id=tenant.pk, code=store.code).exists():
@@ -37,8 +36,7 @@ def backfill(apps, schema_editor):
             if counter.last_sequence < sequence:
                 counter.last_sequence = sequence
                 counter.save(update_fields=["last_sequence"])
-    if postgres:
-        schema_editor.execute("SELECT set_config('app.tenant_id', '', true)")
+    set_database_tenant(None)
 
 
 class Migration(migrations.Migration):

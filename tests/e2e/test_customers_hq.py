@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from tenancy.context import tenant_context
 from tenancy.models import Role
@@ -17,12 +18,12 @@ def test_segment_count_follows_the_criteria_live(world, page, sign_in):
     page.goto("/members/segments/new/")
     count = page.locator("#segment-count")
     page.get_by_label("生日月份").select_option("3")
-    page.wait_for_function("document.querySelector('#segment-count').textContent.trim() === '3'")
+    expect(count).to_have_text("3")
     page.get_by_label("所属门店").select_option(label="BJ-ZY-002 甲二店")
-    page.wait_for_function("document.querySelector('#segment-count').textContent.trim() === '0'")
+    expect(count).to_have_text("0")
     assert count.inner_text().strip() == "0"
     page.get_by_label("所属门店").select_option(label="BJ-ZY-001 甲一店")
-    page.wait_for_function("document.querySelector('#segment-count').textContent.trim() === '3'")
+    expect(count).to_have_text("3")
     page.get_by_label("分群名称").fill("三月生日")
     screenshot(page, "customers-segment-live-count")
     page.get_by_role("button", name="保存分群").click()

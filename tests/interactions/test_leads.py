@@ -16,7 +16,7 @@ from tenancy.models import Notification, Role
 from tests.conftest import make_staff
 from tests.interactions.factories import LeadFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 TODAY = datetime.date(2026, 3, 10)
 
