@@ -15,6 +15,7 @@ from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
 from customers.models import Customer, Gender
+from tenancy.tabular import escape_row
 
 FORMATS = {"csv": CSV, "xlsx": XLSX}
 
@@ -45,20 +46,11 @@ GENDER_ALIASES = {
 YES = {"1", "true", "yes", "y", "是", "同意"}
 NO = {"0", "false", "no", "n", "否", "不同意"}
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
 
 def escape_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
     escaped = tablib.Dataset(headers=dataset.headers)
     for row in dataset:
-        escaped.append([escape_cell(cell) for cell in row])
+        escaped.append(escape_row(row))
     return escaped
 
 

@@ -12,10 +12,7 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from stores.models import Region, Store, StoreCodeHistory, StoreStatus, StoreType
-
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); a
-# leading apostrophe makes it plain text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from tenancy.tabular import escape_cell
 
 # Status as written in a file: the stored value, or its Chinese or English label.
 STATUS_BY_TEXT = {
@@ -25,12 +22,6 @@ STATUS_BY_TEXT = {
     "停业": StoreStatus.SUSPENDED,
     "闭店": StoreStatus.CLOSED,
 }
-
-
-def escape_formula(value):
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 class StatusWidget(widgets.Widget):
@@ -92,7 +83,7 @@ class StoreResource(resources.ModelResource):
         import_id_fields = ("code",)
 
     def export_field(self, field, instance, **kwargs):
-        return escape_formula(super().export_field(field, instance, **kwargs))
+        return escape_cell(super().export_field(field, instance, **kwargs))
 
 
 class StoreImportResource(StoreResource):

@@ -9,7 +9,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from customers.models import Customer, ImportJob, ImportStatus
-from customers.resources import escape_cell
 from tenancy.models import AuditEvent, Role
 from tests.factories import CustomerFactory
 
@@ -139,16 +138,6 @@ def test_import_and_export_are_hq_only(in_a, client_for, upload):
         client = client_for(in_a.staff_a[role])
         assert client.get(reverse("customers:import")).status_code == 403
         assert client.get(reverse("customers:export")).status_code == 403
-
-
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
-def test_escape_cell(value):
-    assert escape_cell(value) == "'" + value
-
-
-def test_escape_leaves_normal_values():
-    assert escape_cell("王芳") == "王芳"
-    assert escape_cell(12) == 12
 
 
 def test_export_csv_escapes_formulas_and_is_audited(in_a, client_for):
