@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customers import selectors, services
+from customers import importing, selectors, services
 from customers.forms import (
     BulkTagForm,
     ConsentForm,
@@ -414,7 +414,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.import_job_create(
+            job = importing.import_job_create(
                 staff=request.staff, upload=form.cleaned_data["file"], language=get_language()
             )
         except ValidationError as exc:

@@ -166,7 +166,7 @@ def test_export_xlsx_escapes_formulas(in_a, client_for):
 
 
 def test_a_redelivered_import_job_does_nothing(in_a, client_for, upload):
-    from customers.services import import_job_run
+    from customers.importing import import_job_run
 
     content = csv_bytes([["13900000001", "一次", "", "", "", "", "BJ-ZY-001", "", ""]])
     upload(client_for(in_a.staff_a[Role.HQ_ADMIN]), "once.csv", content)
