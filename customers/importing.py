@@ -7,6 +7,7 @@ once its lease has passed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
@@ -16,38 +17,87 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import ConsentChannel, Customer, Gender
+from customers.resources import COLUMN_LABELS, GENDER_ALIASES, MEMBER_COLUMNS, NO, YES
 from customers.services import _generate_card_number, normalise_phone, validate_birthday
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember
 from tenancy.services import audit_record
+from tenancy.tabular import (
+    DATE_FORMATS_HINT,
+    EXTENSIONS,
+    Table,
+    TableUnreadable,
+    cell_error,
+    cell_text,
+    map_headers,
+    parse_partial_date,
+    read_table,
+    table_bytes,
+    value_at,
+)
 
 IMPORT_PROGRESS_EVERY = 5000
 IMPORT_BATCH = 2000
 IMPORT_UPDATE_BATCH = 1000
 MAX_STORED_ERRORS = 1000
+# Limits that keep one upload from taking a worker down; each is said to the uploader.
+MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+MAX_ROWS = 200_000
+PREVIEW_ROWS = 20
+READY_KEPT_FOR = datetime.timedelta(days=1)
+GENDER_LABELS = {Gender.UNKNOWN: "", Gender.FEMALE: "女", Gender.MALE: "男"}
 
 
-def import_job_create(*, staff: StaffMember, upload, language: str = "zh-hans"):
-    """Store an uploaded member file and queue its background import."""
+@dataclasses.dataclass
+class ImportRow:
+    line: int  # the row number Excel shows
+    phone: str
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    consent: bool | None = None
+    errors: list[dict] = dataclasses.field(default_factory=list)
+
+
+def import_job_create(
+    *,
+    staff: StaffMember,
+    upload,
+    language: str = "zh-hans",
+    default_store: Store | None = None,
+    preview: bool = False,
+):
+    """Store an uploaded member file and queue its background check (and import).
+
+    With `preview` the job stops after checking, showing what it found, until the uploader
+    confirms (import_job_confirm); without it the job writes as soon as the file is clean.
+    """
     import os
     import uuid
 
     from django.core.files.storage import default_storage
 
     from customers.models import ImportJob
-    from customers.resources import FORMATS
     from customers.tasks import import_members
     from tenancy.tasks import enqueue
 
     extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
-    if extension not in FORMATS:
+    if extension not in EXTENSIONS:
         raise ValidationError(_("Upload a CSV or XLSX file."))
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            _("The file is larger than %(mb)s MB. Split it into several files.")
+            % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
+        )
     tenant = current_tenant()
     path = default_storage.save(f"imports/{tenant.pk}/{uuid.uuid4().hex}.{extension}", upload)
     with transaction.atomic():
         job = ImportJob.objects.create(
-            file_path=path, original_name=upload.name[:255], created_by=staff, language=language
+            file_path=path,
+            original_name=upload.name[:255],
+            created_by=staff,
+            language=language,
+            default_store=default_store,
+            awaits_confirmation=preview,
         )
         audit_record(action="customer.import_uploaded", actor=staff, obj=job)
         # The row is the durable record: if the broker refuses the message the sweeper
@@ -56,72 +106,158 @@ def import_job_create(*, staff: StaffMember, upload, language: str = "zh-hans"):
     return job
 
 
-def _import_validate(job, dataset) -> tuple[list, list[dict]]:
-    """Check every row; returns (rows, errors). Writes only progress counters."""
-    from customers.models import ImportJob
-    from customers.resources import (
-        GENDER_ALIASES,
-        ImportRow,
-        cell_text,
-        map_headers,
-        parse_consent,
-        parse_int,
-    )
+def import_job_confirm(*, job, staff: StaffMember) -> None:
+    """The uploader read the preview: check the whole file again and write it."""
+    from customers.models import ImportJob, ImportStatus
+    from customers.tasks import import_members
+    from tenancy.tasks import enqueue
 
-    index, _unknown = map_headers(dataset.headers)
-    if "phone" not in index or "name" not in index:
-        return [], [{"line": 1, "errors": [_("The file needs a phone column and a name column.")]}]
-    stores = {s.code.upper(): s.pk for s in Store.objects.all()}
+    tenant = current_tenant()
+    with transaction.atomic():
+        # A conditional update: a double click or two tabs confirm once.
+        confirmed = ImportJob.objects.filter(
+            pk=job.pk, status=ImportStatus.READY, awaits_confirmation=True
+        ).update(
+            status=ImportStatus.PENDING,
+            awaits_confirmation=False,
+            processed_rows=0,
+            # The check before the preview used up attempts that the write should have.
+            attempts=0,
+        )
+        if not confirmed:
+            raise ValidationError(_("This import is not waiting for confirmation."))
+        audit_record(action="customer.import_confirmed", actor=staff, obj=job)
+        transaction.on_commit(lambda: enqueue(import_members, tenant.pk, job.pk))
+
+
+def import_job_discard(*, job, staff: StaffMember) -> None:
+    """The uploader does not want this file imported: forget it and delete the upload."""
+    from customers.models import ImportStatus
+
+    if job.status != ImportStatus.READY:
+        raise ValidationError(_("This import is not waiting for confirmation."))
+    with transaction.atomic():
+        job.awaits_confirmation = False
+        _finish(
+            job,
+            ImportStatus.FAILED,
+            errors=[cell_error(None, "", "", _("Cancelled before importing; nothing was saved."))],
+        )
+        audit_record(action="customer.import_discarded", actor=staff, obj=job)
+
+
+def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], dict]:
+    """Check every row; returns (rows, errors, preview). Writes only progress counters."""
+    from customers.models import ImportJob
+
+    mapping = map_headers(table.headers, MEMBER_COLUMNS)
+    preview: dict[str, Any] = {
+        "encoding": table.encoding,
+        "columns": mapping.columns(table.headers, MEMBER_COLUMNS),
+        "ignored": [header or f"#{position + 1}" for position, header in mapping.ignored],
+        "rows": [],
+    }
+    missing = [COLUMN_LABELS[key] for key in ("phone", "name") if key not in mapping.index]
+    if missing:
+        message = _("The file needs a phone column and a name column.")
+        return [], [cell_error(1, "、".join(missing), "", message)], preview
+    # The column as the file names it, so that an error points at what the user sees.
+    header = {key: table.headers[position] for key, position in mapping.index.items()}
+    stores = {s.code.upper(): s for s in Store.objects.all()}
     # Looked up once, not per row: gettext and the tenant's date cost 0.1 ms a row together.
     today = timezone.localdate(timezone=current_tenant().zone)
-    year_label, month_label, day_label = _("Birth year"), _("Birth month"), _("Birth day")
+    not_a_number = _("Not a whole number.")
+    not_a_date = _("Not a date.") + " " + str(DATE_FORMATS_HINT)
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
+    seen_cards: dict[str, int] = {}
+    has_birthday = "birthday" in mapping.index
+    split_birthday = [k for k in ("birth_year", "birth_month", "birth_day") if k in mapping.index]
 
-    def cell(raw, key):
-        position = index.get(key)
-        return cell_text(raw[position]) if position is not None and position < len(raw) else ""
+    for offset, (line, cells) in enumerate(table.rows):
+        errors: list[dict] = []
 
-    for offset, raw in enumerate(dataset):
-        line = offset + 2  # line 1 is the header
-        errors: list[str] = []
+        def raw(key, cells=cells):
+            return value_at(cells, mapping, key)
+
+        def fail(key, message, line=line, errors=errors, cells=cells):
+            errors.append(cell_error(line, header.get(key, ""), raw(key, cells), message))
+
         phone = ""
         try:
-            phone = normalise_phone(cell(raw, "phone"))
+            phone = normalise_phone(cell_text(raw("phone")))
         except ValidationError as exc:
-            errors.extend(exc.messages)
+            fail("phone", " ".join(exc.messages))
         if phone and phone in seen:
-            errors.append(_("Same mobile number as line %(line)s.") % {"line": seen[phone]})
+            fail("phone", _("Same mobile number as line %(line)s.") % {"line": seen[phone]})
         elif phone:
             seen[phone] = line
         values: dict[str, Any] = {}
-        name = cell(raw, "name")
+        name = cell_text(raw("name"))
         if not name:
-            errors.append(_("Enter the member's name."))
+            fail("name", _("Enter the member's name."))
         elif len(name) > 50:
-            errors.append(_("The name is longer than 50 characters."))
+            fail("name", _("The name is longer than 50 characters."))
         values["name"] = name
-        gender = cell(raw, "gender").lower()
+        gender = cell_text(raw("gender")).lower()
         if gender not in GENDER_ALIASES:
-            errors.append(_("Gender must be 男, 女 or empty."))
+            fail("gender", _("Gender must be 男, 女 or empty."))
         values["gender"] = GENDER_ALIASES.get(gender, Gender.UNKNOWN)
-        year = parse_int(cell(raw, "birth_year"), year_label, errors)
-        month = parse_int(cell(raw, "birth_month"), month_label, errors)
-        day = parse_int(cell(raw, "birth_day"), day_label, errors)
+
+        year = month = day = None
+        birthday_key = "birthday"
+        if has_birthday and cell_text(raw("birthday")):
+            try:
+                born = parse_partial_date(raw("birthday"))
+                year, month, day = born.year, born.month, born.day
+            except ValueError:
+                fail("birthday", not_a_date)
+        elif split_birthday:
+            birthday_key = split_birthday[0]
+            parts = {}
+            for key in ("birth_year", "birth_month", "birth_day"):
+                text = cell_text(raw(key))
+                try:
+                    parts[key] = int(text) if text else None
+                except ValueError:
+                    fail(key, not_a_number)
+                    parts[key] = None
+            year, month, day = parts["birth_year"], parts["birth_month"], parts["birth_day"]
         try:
             validate_birthday(year=year, month=month, day=day, today=today)
         except ValidationError as exc:
-            errors.extend(exc.messages)
+            fail(birthday_key, " ".join(exc.messages))
         values.update(birth_year=year, birth_month=month, birth_day=day)
-        store_code = cell(raw, "home_store").upper()
+
+        card = cell_text(raw("card_number"))
+        if card:
+            if len(card) > 20:
+                fail("card_number", _("A card number has at most 20 characters."))
+            elif card in seen_cards:
+                fail(
+                    "card_number",
+                    _("Same card number as line %(line)s.") % {"line": seen_cards[card]},
+                )
+            else:
+                seen_cards[card] = line
+                values["card_number"] = card
+        store_code = cell_text(raw("home_store")).upper()
         if store_code:
-            if store_code not in stores:
-                errors.append(_("Unknown store code %(code)s.") % {"code": store_code})
-            values["home_store_id"] = stores.get(store_code)
-        notes = cell(raw, "notes")
+            store = stores.get(store_code)
+            if store is None:
+                fail("home_store", _("Unknown store code %(code)s.") % {"code": store_code})
+            values["home_store_id"] = store.pk if store else None
+        notes = cell_text(raw("notes"))
         if notes:
             values["notes"] = notes
-        consent = parse_consent(cell(raw, "marketing_consent"), errors)
+        consent = None
+        consent_text = cell_text(raw("marketing_consent")).lower()
+        if consent_text in YES:
+            consent = True
+        elif consent_text in NO:
+            consent = False
+        elif consent_text:
+            fail("marketing_consent", _("Marketing consent must be yes or no."))
         rows.append(
             ImportRow(line=line, phone=phone, values=values, consent=consent, errors=errors)
         )
@@ -136,19 +272,79 @@ def _import_validate(job, dataset) -> tuple[list, list[dict]]:
     for start in range(0, len(phones), IMPORT_BATCH):
         chunk = phones[start : start + IMPORT_BATCH]
         existing.update(Customer.objects.filter(phone__in=chunk).values_list("phone", "pk"))
+    # A card number given in the file must not belong to someone else already.
+    card_owner: dict[str, str | None] = {}
+    cards = list(seen_cards)
+    for start in range(0, len(cards), IMPORT_BATCH):
+        chunk = cards[start : start + IMPORT_BATCH]
+        card_owner.update(
+            Customer.objects.filter(card_number__in=chunk).values_list("card_number", "phone")
+        )
+    default_store_id = job.default_store_id
     for row in rows:
         row.values["pk"] = existing.get(row.phone)
-        if row.values["pk"] is None and not row.values.get("home_store_id") and not row.errors:
-            row.errors.append(_("A new member needs a home store code."))
-    errors = [{"line": row.line, "errors": row.errors} for row in rows if row.errors]
-    return rows, errors
+        card = row.values.get("card_number")
+        if card in card_owner and card_owner[card] != row.phone:
+            row.errors.append(
+                cell_error(
+                    row.line,
+                    header["card_number"],
+                    card,
+                    _("Card number %(card)s belongs to another member.") % {"card": card},
+                )
+            )
+        if row.values["pk"] is None and "home_store_id" not in row.values:
+            if default_store_id:
+                row.values["home_store_id"] = default_store_id
+            elif not row.errors:
+                row.errors.append(
+                    cell_error(
+                        row.line,
+                        header.get("home_store", COLUMN_LABELS["home_store"]),
+                        "",
+                        _(
+                            "A new member needs a home store: fill in the store code, or "
+                            "choose a default store on the import page."
+                        ),
+                    )
+                )
+    store_codes = {store.pk: code for code, store in stores.items()}
+    preview["rows"] = [_preview_row(row, store_codes) for row in rows[:PREVIEW_ROWS]]
+    preview["total"] = len(rows)
+    preview["new"] = sum(1 for row in rows if row.values["pk"] is None)
+    errors = [error for row in rows for error in row.errors]
+    return rows, errors, preview
 
 
-def _unused_card_numbers(count: int) -> list[str]:
-    """`count` fresh card numbers, checked against the table in one query per batch."""
+def _preview_row(row: ImportRow, store_codes: dict[int, str]) -> dict[str, Any]:
+    """A row as it will be stored, in the words of the page (not the file)."""
+    values = row.values
+    month, day = values.get("birth_month"), values.get("birth_day")
+    birthday = ""
+    if month and day:
+        year = values.get("birth_year")
+        birthday = f"{year}-{month:02d}-{day:02d}" if year else f"{month:02d}-{day:02d}"
+    return {
+        "row": row.line,
+        "new": values.get("pk") is None,
+        "phone": row.phone,
+        "name": values.get("name", ""),
+        "gender": GENDER_LABELS.get(values.get("gender"), ""),
+        "birthday": birthday,
+        "card_number": values.get("card_number", ""),
+        "home_store": store_codes.get(values.get("home_store_id"), ""),
+        "marketing_consent": {True: "是", False: "否", None: ""}[row.consent],
+        "notes": values.get("notes", ""),
+    }
+
+
+def _unused_card_numbers(count: int, *, reserved: set[str]) -> list[str]:
+    """`count` fresh card numbers, checked against the table in one query per batch and
+    never one of `reserved` (the numbers the file itself gives)."""
     chosen: set[str] = set()
     while len(chosen) < count:
-        candidates = {_generate_card_number() for _ in range(count - len(chosen))} - chosen
+        candidates = {_generate_card_number() for _ in range(count - len(chosen))}
+        candidates -= chosen | reserved
         taken = set(
             Customer.objects.filter(card_number__in=candidates).values_list(
                 "card_number", flat=True
@@ -164,7 +360,12 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
     now = timezone.now()
     new = [row for row in rows if row.values["pk"] is None]
     updates = [row for row in rows if row.values["pk"] is not None]
-    cards = iter(_unused_card_numbers(len(new)))
+    given = {row.values["card_number"] for row in rows if "card_number" in row.values}
+    cards = iter(
+        _unused_card_numbers(
+            sum(1 for row in new if "card_number" not in row.values), reserved=given
+        )
+    )
     for start in range(0, len(new), IMPORT_BATCH):
         batch = []
         for row in new[start : start + IMPORT_BATCH]:
@@ -173,7 +374,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 {
                     "phone": row.phone,
                     "phone_last4": row.phone[-4:],  # bulk writes skip save(), which fills it
-                    "card_number": next(cards),
+                    "card_number": values.pop("card_number", None) or next(cards),
                     "enrolled_by_id": staff.pk if staff else None,
                     "marketing_consent": bool(row.consent),
                     "consent_at": now if row.consent is not None else None,
@@ -342,34 +543,42 @@ def import_job_run(*, job_id: int) -> None:
     from django.utils import translation
 
     from customers.models import ImportJob, ImportStatus
-    from customers.resources import read_dataset
 
     if not _import_claim(job_id):
         return
     job = ImportJob.objects.select_related("created_by__user").get(pk=job_id)
     with translation.override(job.language):
         if job.attempts > IMPORT_MAX_ATTEMPTS:
-            _finish(
-                job, ImportStatus.FAILED, errors=[{"line": 1, "errors": [_worker_lost_message()]}]
-            )
+            _finish(job, ImportStatus.FAILED, errors=[_file_error(_worker_lost_message())])
             return
         try:
             with default_storage.open(job.file_path, "rb") as handle:
                 content = handle.read()
-            dataset = read_dataset(content, job.file_path.rsplit(".", 1)[-1])
-        except Exception:  # noqa: BLE001 - any unreadable file is the uploader's to fix
-            _finish(
-                job,
-                ImportStatus.FAILED,
-                errors=[{"line": 1, "errors": [_("The file could not be read as CSV or XLSX.")]}],
-            )
+            table = read_table(content, job.file_path, max_rows=MAX_ROWS)
+        except TableUnreadable as exc:
+            _finish(job, ImportStatus.FAILED, errors=[_file_error(" ".join(exc.messages))])
             return
-        job.total_rows = len(dataset)
+        except Exception:  # noqa: BLE001 - any unreadable file is the uploader's to fix
+            message = _("The file could not be read as CSV or XLSX.")
+            _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
+            return
+        job.total_rows = len(table.rows)
         job.save(update_fields=["total_rows"])
-        rows, errors = _import_validate(job, dataset)
+        rows, errors, preview = _import_validate(job, table)
         job.processed_rows = len(rows)
+        job.preview = preview
         if errors:
             _finish(job, ImportStatus.FAILED, errors=errors)
+            return
+        if job.awaits_confirmation:
+            # Checked and clean: the file stays until the uploader confirms or cancels it
+            # (or the sweeper forgets it, see import_jobs_sweep).
+            job.status = ImportStatus.READY
+            job.lease_expires_at = None
+            job.errors = []
+            job.save(
+                update_fields=["status", "lease_expires_at", "errors", "preview", "processed_rows"]
+            )
             return
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportStatus.WRITING, processed_rows=len(rows), lease_expires_at=_lease_end()
@@ -386,20 +595,14 @@ def import_job_run(*, job_id: int) -> None:
                     after={"created": created, "updated": updated},
                 )
         except IntegrityError:
-            _finish(
-                job,
-                ImportStatus.FAILED,
-                errors=[
-                    {
-                        "line": 1,
-                        "errors": [
-                            _("Members changed while importing; nothing was saved. Upload again.")
-                        ],
-                    }
-                ],
-            )
+            message = _("Members changed while importing; nothing was saved. Upload again.")
+            _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
             return
         _delete_upload(job)
+
+
+def _file_error(message: str) -> dict:
+    return cell_error(None, "", "", message)
 
 
 def _worker_lost_message() -> str:
@@ -417,6 +620,7 @@ def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
     harmless: only one claim wins (_import_claim).
     """
     from django.db.models import Q
+    from django.utils import translation
 
     from customers.models import ImportJob, ImportStatus
     from customers.tasks import import_members
@@ -437,6 +641,14 @@ def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
     ids = list(due)
     for job_id in ids:
         enqueue(import_members, tenant_id, job_id)
+    # A checked file nobody confirmed is personal data without a purpose: forget it.
+    forgotten = ImportJob.objects.filter(
+        status=ImportStatus.READY, created_at__lt=now - READY_KEPT_FOR
+    )
+    for job in forgotten:
+        with translation.override(job.language):
+            message = _("Not confirmed within a day; nothing was saved. Upload the file again.")
+        _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
     return len(ids)
 
 
@@ -458,3 +670,28 @@ def _finish(job, status: str, *, errors: list[dict], delete_file: bool = True) -
     if status == "failed":
         job.created_count = job.updated_count = 0
     job.save()
+
+
+def import_errors_csv(*, job) -> bytes:
+    """The job's errors as a CSV: row (as Excel numbers it), column, value, problem."""
+    headers = [_("Row number"), _("Column"), _("Value"), _("Problem")]
+    rows = [
+        [error["row"] or "", error["column"], error["value"], error["message"]]
+        for error in job.error_rows
+    ]
+    return table_bytes(headers, rows, file_format="csv")[0]
+
+
+TEMPLATE_SKIPS = {"birth_year", "birth_month", "birth_day"}  # 生日 is the one to fill in
+
+
+def import_template(*, file_format: str) -> tuple[bytes, str]:
+    """An empty member file with the canonical headers, one example row and, in the XLSX,
+    a note per column."""
+    columns = [column for column in MEMBER_COLUMNS if column.key not in TEMPLATE_SKIPS]
+    return table_bytes(
+        [column.label for column in columns],
+        [[column.example for column in columns]],
+        file_format=file_format,
+        notes=[(column.label, str(column.note)) for column in columns],
+    )

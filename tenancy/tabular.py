@@ -270,18 +270,27 @@ def normalise_header(text: Any) -> str:
 
 def map_headers(headers: list[str], spec: Iterable[Column]) -> HeaderMapping:
     """Which position holds which column. Nothing is dropped silently: a header no column
-    claims (or a second column for a field already taken) is listed in `ignored`."""
-    by_alias: dict[str, str] = {}
+    claims, or a second column for a field already taken, is listed in `ignored`.
+
+    When two headers name one field (手机 and 联系电话), the one matching the earlier alias
+    wins, whatever their order in the file: aliases are listed most specific first.
+    """
+    by_alias: dict[str, tuple[str, int]] = {}
     for column in spec:
-        for alias in (column.key, column.label, *column.aliases):
-            by_alias[normalise_header(alias)] = column.key
-    mapping = HeaderMapping()
+        for rank, alias in enumerate((column.key, column.label, *column.aliases)):
+            by_alias.setdefault(normalise_header(alias), (column.key, rank))
+    best: dict[str, tuple[int, int]] = {}  # key -> (rank, position)
     for position, header in enumerate(headers):
-        key = by_alias.get(normalise_header(header))
-        if key is None or key in mapping.index:
-            mapping.ignored.append((position, cell_text(header)))
-            continue
-        mapping.index[key] = position
+        found = by_alias.get(normalise_header(header))
+        if found and (found[0] not in best or found[1] < best[found[0]][0]):
+            best[found[0]] = (found[1], position)
+    mapping = HeaderMapping(index={key: position for key, (_rank, position) in best.items()})
+    taken = set(mapping.index.values())
+    mapping.ignored = [
+        (position, cell_text(header))
+        for position, header in enumerate(headers)
+        if position not in taken
+    ]
     return mapping
 
 
@@ -348,3 +357,42 @@ def _checked(year: int, month: int, day: int) -> PartialDate:
 
 
 DATE_FORMATS_HINT = gettext_lazy("Write dates as 1990-01-02, 1990/1/2, 19900102 or 1990年1月2日.")
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+def table_bytes(
+    headers: list[str],
+    rows: Iterable[Iterable[Any]],
+    *,
+    file_format: str,
+    notes: list[tuple[str, str]] | None = None,
+) -> tuple[bytes, str]:
+    """A small table as CSV (UTF-8 with BOM, so that Excel opens Chinese text) or XLSX, with
+    every cell escaped; `notes` become a second sheet of an XLSX. Returns (bytes, type)."""
+    rows = [escape_row(row) for row in rows]
+    if file_format == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(_("Data"))
+        sheet.append(escape_row(headers))
+        for row in rows:
+            sheet.append(row)
+        if notes:
+            explained = book.create_sheet(_("Notes"))
+            explained.append([_("Column"), _("What to write")])
+            for column, note in notes:
+                explained.append(escape_row([column, str(note)]))
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return (
+            buffer.getvalue(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(escape_row(headers))
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"

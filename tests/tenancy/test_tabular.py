@@ -130,9 +130,10 @@ def test_headers_map_by_alias_and_unknown_ones_are_listed():
     ]
     headers = ["联系电话", " 会员姓名 ", "爱好", "生日（YYYY-MM-DD）", "手机", ""]
     mapping = map_headers(headers, spec)
-    assert mapping.index == {"phone": 0, "name": 1, "birthday": 3}
-    # A second phone column and an unnamed one are not imported either, and say so.
-    assert mapping.ignored == [(2, "爱好"), (4, "手机"), (5, "")]
+    # 手机 is the more specific alias: it wins over 联系电话 although it comes later.
+    assert mapping.index == {"phone": 4, "name": 1, "birthday": 3}
+    # The second phone column and an unnamed one are not imported either, and say so.
+    assert mapping.ignored == [(0, "联系电话"), (2, "爱好"), (5, "")]
 
 
 def test_one_error_format():
