@@ -17,8 +17,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import ConsentChannel, Customer, Gender
-from customers.resources import COLUMN_LABELS, GENDER_ALIASES, MEMBER_COLUMNS, NO, YES
+from customers.resources import (
+    COLUMN_LABELS,
+    EXTENSION_KEYS,
+    GENDER_ALIASES,
+    MEMBER_COLUMNS,
+    NO,
+    YES,
+)
 from customers.services import _generate_card_number, normalise_phone, validate_birthday
+from customers.signals import member_import_checking, members_imported
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember
@@ -26,6 +34,7 @@ from tenancy.services import audit_record
 from tenancy.tabular import (
     DATE_FORMATS_HINT,
     EXTENSIONS,
+    Column,
     Table,
     TableUnreadable,
     cell_error,
@@ -56,6 +65,8 @@ class ImportRow:
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     consent: bool | None = None
     errors: list[dict] = dataclasses.field(default_factory=list)
+    # Values of columns another app writes (resources.EXTENSION_KEYS), as text.
+    extras: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def import_job_create(
@@ -150,12 +161,15 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
     """Check every row; returns (rows, errors, preview). Writes only progress counters."""
     from customers.models import ImportJob
 
-    mapping = map_headers(table.headers, MEMBER_COLUMNS)
+    spec = member_columns()
+    mapping = map_headers(table.headers, spec)
+    extension_keys = [key for key in EXTENSION_KEYS if key in mapping.index]
     preview: dict[str, Any] = {
         "encoding": table.encoding,
-        "columns": mapping.columns(table.headers, MEMBER_COLUMNS),
+        "columns": mapping.columns(table.headers, spec),
         "ignored": [header or f"#{position + 1}" for position, header in mapping.ignored],
         "rows": [],
+        "extras": bool(extension_keys),
     }
     missing = [COLUMN_LABELS[key] for key in ("phone", "name") if key not in mapping.index]
     if missing:
@@ -258,8 +272,20 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
             consent = False
         elif consent_text:
             fail("marketing_consent", _("Marketing consent must be yes or no."))
+        extras = {}
+        for key in extension_keys:
+            text = cell_text(raw(key))
+            if text:
+                extras[key] = text
         rows.append(
-            ImportRow(line=line, phone=phone, values=values, consent=consent, errors=errors)
+            ImportRow(
+                line=line,
+                phone=phone,
+                values=values,
+                consent=consent,
+                errors=errors,
+                extras=extras,
+            )
         )
         if (offset + 1) % IMPORT_PROGRESS_EVERY == 0:
             ImportJob.objects.filter(pk=job.pk).update(
@@ -308,12 +334,36 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                         ),
                     )
                 )
+    _check_extras(rows, header)
     store_codes = {store.pk: code for code, store in stores.items()}
     preview["rows"] = [_preview_row(row, store_codes) for row in rows[:PREVIEW_ROWS]]
     preview["total"] = len(rows)
     preview["new"] = sum(1 for row in rows if row.values["pk"] is None)
     errors = [error for row in rows for error in row.errors]
     return rows, errors, preview
+
+
+def member_columns() -> tuple[Column, ...]:
+    if members_imported.has_listeners():
+        return MEMBER_COLUMNS
+    return tuple(column for column in MEMBER_COLUMNS if column.key not in EXTENSION_KEYS)
+
+
+def _check_extras(rows: list[ImportRow], header: dict[str, str]) -> None:
+    """Let the apps that own the extension columns refuse values (an unknown tier, say)."""
+    values = {
+        row.line: {"customer_id": row.values["pk"], **row.extras} for row in rows if row.extras
+    }
+    if not values:
+        return
+    by_row = {row.line: row for row in rows}
+    for _receiver, refused in member_import_checking.send(sender=ImportRow, values=values):
+        for line, messages in (refused or {}).items():
+            row = by_row[line]
+            for key, message in messages.items():
+                row.errors.append(cell_error(line, header[key], row.extras.get(key), message))
+    for row in rows:
+        row.errors.sort(key=lambda error: error["row"])
 
 
 def _preview_row(row: ImportRow, store_codes: dict[int, str]) -> dict[str, Any]:
@@ -335,6 +385,8 @@ def _preview_row(row: ImportRow, store_codes: dict[int, str]) -> dict[str, Any]:
         "home_store": store_codes.get(values.get("home_store_id"), ""),
         "marketing_consent": {True: "是", False: "否", None: ""}[row.consent],
         "notes": values.get("notes", ""),
+        "tier": row.extras.get("tier", ""),
+        "opening_points": row.extras.get("opening_points", ""),
     }
 
 
@@ -409,7 +461,23 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
             customer.updated_at = now
             changed.append(customer)
         _bulk_update(changed, sorted(fields))
+    _hand_over_extras(rows, staff=staff)
     return len(new), len(updates)
+
+
+def _hand_over_extras(rows: list[ImportRow], *, staff: StaffMember | None) -> None:
+    """Send the extension columns to the apps that own them, inside the write transaction."""
+    with_extras = [row for row in rows if row.extras]
+    if not with_extras:
+        return
+    ids: dict[str, int] = {}
+    phones = [row.phone for row in with_extras]
+    for start in range(0, len(phones), IMPORT_BATCH):
+        chunk = phones[start : start + IMPORT_BATCH]
+        ids.update(Customer.objects.filter(phone__in=chunk).values_list("phone", "pk"))
+    members_imported.send(
+        sender=ImportRow, values={ids[row.phone]: row.extras for row in with_extras}, staff=staff
+    )
 
 
 def _bulk_insert(members: list[dict[str, Any]], *, now) -> None:
@@ -688,7 +756,7 @@ TEMPLATE_SKIPS = {"birth_year", "birth_month", "birth_day"}  # 生日 is the one
 def import_template(*, file_format: str) -> tuple[bytes, str]:
     """An empty member file with the canonical headers, one example row and, in the XLSX,
     a note per column."""
-    columns = [column for column in MEMBER_COLUMNS if column.key not in TEMPLATE_SKIPS]
+    columns = [column for column in member_columns() if column.key not in TEMPLATE_SKIPS]
     return table_bytes(
         [column.label for column in columns],
         [[column.example for column in columns]],

@@ -62,7 +62,28 @@ MEMBER_COLUMNS = (
         "是",
     ),
     Column("notes", "备注", (), gettext_lazy("Optional."), ""),
+    # Written by loyalty through customers.signals (see EXTENSION_KEYS).
+    Column(
+        "tier",
+        "会员等级",
+        ("等级", "会员级别", "卡类型"),
+        gettext_lazy("Optional. The name of one of your tiers, e.g. 金卡."),
+        "",
+    ),
+    Column(
+        "opening_points",
+        "积分",
+        ("当前积分", "剩余积分", "可用积分", "期初积分"),
+        gettext_lazy(
+            "Optional. The points balance brought over from the old system, credited once "
+            "per member."
+        ),
+        "",
+    ),
 )
+# Columns another app writes (customers.signals.members_imported); without a receiver they
+# are not imported, and the preview says so.
+EXTENSION_KEYS = ("tier", "opening_points")
 COLUMN_LABELS = {column.key: column.label for column in MEMBER_COLUMNS}
 GENDER_ALIASES = {
     "": Gender.UNKNOWN,

@@ -429,7 +429,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "customers/import.html",
-        {"form": form, "jobs": jobs, "columns": importing.MEMBER_COLUMNS},
+        {"form": form, "jobs": jobs, "columns": importing.member_columns()},
     )
 
 

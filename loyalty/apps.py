@@ -9,9 +9,10 @@ class LoyaltyConfig(AppConfig):
 
     def ready(self) -> None:
         from customers import profile
-        from customers.signals import customer_merged
+        from customers.signals import customer_merged, member_import_checking, members_imported
         from interactions import hooks
         from loyalty import tasks  # noqa: F401 - registers the Celery tasks
+        from loyalty.importing import on_member_import_checking, on_members_imported
         from loyalty.selectors import points_timeline
         from loyalty.services import behaviour_reward, on_customer_merged, referral_reward
         from loyalty.views import profile_panel_context
@@ -36,3 +37,8 @@ class LoyaltyConfig(AppConfig):
         hooks.register("behaviour_rewarder", behaviour_reward)
         hooks.register_timeline_source("points", points_timeline)
         customer_merged.connect(on_customer_merged, dispatch_uid="loyalty.on_customer_merged")
+        # The member import's 会员等级 and 积分 columns (customers reads, loyalty writes).
+        member_import_checking.connect(
+            on_member_import_checking, dispatch_uid="loyalty.on_member_import_checking"
+        )
+        members_imported.connect(on_members_imported, dispatch_uid="loyalty.on_members_imported")

@@ -353,3 +353,22 @@ def test_the_template_imports_as_it_is(in_a, admin_client, check, confirm, file_
     assert job.status == ImportStatus.DONE, job.errors
     example = Customer.objects.get()
     assert (example.name, example.birth_month, example.home_store) == ("王芳", 1, in_a.store_a1)
+
+
+def test_loyalty_columns_without_a_receiver_are_not_imported_and_say_so(check):
+    # customers knows 会员等级 and 积分 but does not write them: with no app to receive them
+    # they must show as not imported rather than vanish.
+    from customers.signals import members_imported
+    from loyalty.importing import on_members_imported
+
+    members_imported.disconnect(dispatch_uid="loyalty.on_members_imported")
+    try:
+        content = text_file(
+            [["手机号", "姓名", "门店编码", "积分"], ["13900000001", "甲", "BJ-ZY-001", "100"]],
+            encoding="utf-8",
+        )
+        job = check("m.csv", content)
+    finally:
+        members_imported.connect(on_members_imported, dispatch_uid="loyalty.on_members_imported")
+    assert job.status == ImportStatus.READY
+    assert job.preview["ignored"] == ["积分"]
