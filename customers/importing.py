@@ -186,6 +186,8 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
     seen: dict[str, int] = {}
     seen_cards: dict[str, int] = {}
     has_birthday = "birthday" in mapping.index
+    has_enrolled_at = "enrolled_at" in mapping.index
+    zone = current_tenant().zone
     split_birthday = [k for k in ("birth_year", "birth_month", "birth_day") if k in mapping.index]
 
     for offset, (line, cells) in enumerate(table.rows):
@@ -264,6 +266,20 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
         notes = cell_text(raw("notes"))
         if notes:
             values["notes"] = notes
+        if has_enrolled_at and cell_text(raw("enrolled_at")):
+            try:
+                joined = parse_partial_date(raw("enrolled_at"))
+                if joined.year is None:
+                    raise ValueError
+                enrolled = datetime.datetime(joined.year, joined.month, joined.day, tzinfo=zone)
+            except ValueError:
+                fail("enrolled_at", not_a_date)
+            else:
+                if enrolled.date() > today:
+                    fail("enrolled_at", _("The date cannot be in the future."))
+                # Only a new member takes it (see _import_write): a member already in the
+                # CRM keeps the enrolment it has.
+                values["created_at"] = enrolled
         consent = None
         consent_text = cell_text(raw("marketing_consent")).lower()
         if consent_text in YES:
@@ -385,6 +401,7 @@ def _preview_row(row: ImportRow, store_codes: dict[int, str]) -> dict[str, Any]:
         "home_store": store_codes.get(values.get("home_store_id"), ""),
         "marketing_consent": {True: "是", False: "否", None: ""}[row.consent],
         "notes": values.get("notes", ""),
+        "enrolled_at": values["created_at"].date().isoformat() if "created_at" in values else "",
         "tier": row.extras.get("tier", ""),
         "opening_points": row.extras.get("opening_points", ""),
     }
@@ -444,7 +461,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
         for row in chunk:
             customer = current[row.values["pk"]]
             for key, value in row.values.items():
-                if key == "pk" or value is None and key == "home_store_id":
+                if key in ("pk", "created_at") or value is None and key == "home_store_id":
                     continue
                 if (
                     key in ("birth_year", "birth_month", "birth_day")
@@ -499,6 +516,7 @@ def _bulk_insert(members: list[dict[str, Any]], *, now) -> None:
     # preparations each looked it up through the proxy.
     connection = connections[router.db_for_write(Customer)]
     if connection.vendor != "postgresql":
+        # SQLite (trying the CRM out) only: auto_now_add replaces an imported enrolment date.
         Customer.objects.bulk_create([Customer(**values) for values in members])
         return
     # created_at/updated_at are auto_now(_add): set here as save() would.

@@ -62,6 +62,13 @@ MEMBER_COLUMNS = (
         "是",
     ),
     Column("notes", "备注", (), gettext_lazy("Optional."), ""),
+    Column(
+        "enrolled_at",
+        "入会日期",
+        ("注册时间", "入会时间", "注册日期", "开卡日期", "开卡时间"),
+        gettext_lazy("Optional. When a new member joined in the old system; a date."),
+        "2020-05-01",
+    ),
     # Written by loyalty through customers.signals (see EXTENSION_KEYS).
     Column(
         "tier",

@@ -372,3 +372,31 @@ def test_loyalty_columns_without_a_receiver_are_not_imported_and_say_so(check):
         members_imported.connect(on_members_imported, dispatch_uid="loyalty.on_members_imported")
     assert job.status == ImportStatus.READY
     assert job.preview["ignored"] == ["积分"]
+
+
+def test_enrolment_dates_from_the_old_system_are_kept_for_new_members(in_a, check, confirm):
+    member = CustomerFactory(phone="13900000009", home_store=in_a.store_a1)
+    joined_before = member.created_at
+    content = text_file(
+        [
+            ["手机号", "姓名", "门店编码", "入会时间"],
+            ["13900000001", "甲", "BJ-ZY-001", "2019/5/1"],
+            ["13900000009", "老会员", "BJ-ZY-001", "2001-01-01"],  # already a member: kept
+        ],
+        encoding="utf-8",
+    )
+    job = confirm(check("m.csv", content))
+    assert job.status == ImportStatus.DONE, job.errors
+    new = Customer.objects.get(phone="13900000001")
+    assert new.created_at.astimezone(in_a.tenant_a.zone).date() == datetime.date(2019, 5, 1)
+    member.refresh_from_db()
+    assert member.created_at == joined_before
+
+    future = text_file(
+        [
+            ["手机号", "姓名", "门店编码", "注册时间"],
+            ["13900000002", "乙", "BJ-ZY-001", "2999-01-01"],
+        ],
+        encoding="utf-8",
+    )
+    assert [e["column"] for e in check("m.csv", future).errors] == ["注册时间"]
