@@ -7,9 +7,7 @@ category/品类, quantity/数量, unit_price/单价, discount/折扣, refund_of/
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 from analytics.models import Sale, SaleChannel, SaleImport
 from analytics.services import LineInput, sale_record
 from customers.models import Customer
+from tenancy import tabular
 from tenancy.context import current_tenant
 
 MAX_ROWS = 50_000
@@ -59,36 +58,23 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def read_table(upload) -> list[list[str]]:
-    """The file's rows as lists of strings (header first)."""
-    name = (getattr(upload, "name", "") or "").lower()
-    data = upload.read()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
+def read_table(upload) -> list[tuple[int, list[str]]]:
+    """The file's rows as text, each with its row number as Excel shows it (header first).
 
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same error
-            raise ValidationError(_("This is not a readable XLSX file.")) from exc
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    if not name.endswith(".csv"):
-        raise ValidationError(_("Upload a .csv or .xlsx file."))
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(_("The CSV file is neither UTF-8 nor GB18030 encoded."))
-    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    Read by the one reader of tabular uploads (tenancy.tabular): UTF-8, GBK/GB18030 and
+    UTF-16 text with any separator and line end, or XLSX.
+    """
+    table = tabular.read_table(upload.read(), getattr(upload, "name", "") or "", max_rows=MAX_ROWS)
+    return [(1, table.headers)] + [
+        (number, [_cell(value) for value in cells]) for number, cells in table.rows
+    ]
 
 
-def parse_rows(table: list[list[str]]) -> list[dict]:
+def parse_rows(table: list[tuple[int, list[str]]]) -> list[dict]:
     """Map the header to known columns; every row keeps its line number in the file."""
     if not table:
         raise ValidationError(_("The file is empty."))
-    header = [h.strip().lower() for h in table[0]]
+    header = [h.strip().lower() for h in table[0][1]]
     index = {}
     for key, names in COLUMNS.items():
         for position, title in enumerate(header):
@@ -102,7 +88,7 @@ def parse_rows(table: list[list[str]]) -> list[dict]:
     if len(table) - 1 > MAX_ROWS:
         raise ValidationError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
     rows = []
-    for line_no, raw in enumerate(table[1:], start=2):
+    for line_no, raw in table[1:]:
         if not any(cell.strip() for cell in raw):
             continue
         row = {"line": line_no}
