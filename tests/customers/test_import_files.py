@@ -400,3 +400,20 @@ def test_enrolment_dates_from_the_old_system_are_kept_for_new_members(in_a, chec
         encoding="utf-8",
     )
     assert [e["column"] for e in check("m.csv", future).errors] == ["注册时间"]
+
+
+def test_a_preview_nobody_confirms_is_forgotten_after_a_day(check, media):
+    from customers.importing import import_jobs_sweep
+
+    job = check("m.csv", text_file([HEADERS, *ROWS], encoding="gbk"))
+    assert import_jobs_sweep() == 0
+    job.refresh_from_db()
+    assert job.status == ImportStatus.READY  # a fresh preview waits
+    ImportJob.objects.filter(pk=job.pk).update(
+        created_at=job.created_at - datetime.timedelta(days=2)
+    )
+    import_jobs_sweep()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and "一天内未确认" in job.errors[0]["message"]
+    assert not [path for path in media.rglob("*") if path.is_file()]
+    assert Customer.objects.count() == 0
