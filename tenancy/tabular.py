@@ -189,7 +189,9 @@ def _read_text(text: str, encoding: str, *, max_rows: int) -> Table:
         raise TableUnreadable(
             _("Row %(row)s cannot be read: %(reason)s") % {"row": number, "reason": exc}
         ) from exc
-    return Table(headers=_trim_headers(headers), rows=rows, encoding=encoding, delimiter=delimiter)
+    return Table(
+        headers=_trim_headers(headers, rows), rows=rows, encoding=encoding, delimiter=delimiter
+    )
 
 
 def _read_xlsx(content: bytes, *, max_rows: int) -> Table:
@@ -220,16 +222,24 @@ def _read_xlsx(content: bytes, *, max_rows: int) -> Table:
             rows.append((number, cells))
     finally:
         book.close()
-    return Table(headers=_trim_headers(headers), rows=rows, encoding="XLSX")
+    return Table(headers=_trim_headers(headers, rows), rows=rows, encoding="XLSX")
 
 
-def _trim_headers(headers: list[str] | None) -> list[str]:
+def _trim_headers(headers: list[str] | None, rows: list[tuple[int, list[Any]]]) -> list[str]:
+    """Spreadsheets carry empty trailing columns: drop those, but keep a column with data
+    and no header, so that it is reported as not imported rather than lost."""
     if not headers:
         raise TableUnreadable(_("The file is empty."))
+    used = 0
+    for _number, cells in rows:
+        for position in range(len(cells) - 1, used - 1, -1):
+            if cells[position] not in (None, ""):
+                used = position + 1
+                break
     headers = list(headers)
-    while headers and not headers[-1]:
-        headers.pop()  # spreadsheets often carry empty trailing columns
-    return headers
+    while len(headers) > used and not headers[-1]:
+        headers.pop()
+    return headers + [""] * (used - len(headers))
 
 
 # Header mapping ---------------------------------------------------------------------------

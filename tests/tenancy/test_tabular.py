@@ -57,6 +57,11 @@ def test_blank_rows_keep_the_row_numbers_excel_shows():
     assert [number for number, _cells in table.rows] == [3, 5]
 
 
+def test_a_column_with_data_but_no_header_is_kept_to_be_reported():
+    table = read_table(b"phone,name,,\n1,a,x,\n", "a.csv", max_rows=10)
+    assert table.headers == ["phone", "name", ""]
+
+
 def test_an_undecodable_file_says_what_is_wrong_and_what_to_do():
     with translation.override("zh-hans"), pytest.raises(TableUnreadable) as caught:
         read_table(bytes(range(128, 256)) * 4, "members.csv", max_rows=10)
