@@ -175,6 +175,8 @@ def test_ready_connects_the_merge_receiver_to_customer_merged(monkeypatch, store
 
     fake = types.ModuleType("customers.signals")
     fake.customer_merged = Signal()
+    fake.member_import_checking = Signal()  # the member import's loyalty columns
+    fake.members_imported = Signal()
     monkeypatch.setitem(sys.modules, "customers.signals", fake)
     apps.get_app_config("loyalty").ready()
     source = CustomerFactory(home_store=store)
