@@ -44,8 +44,9 @@ class ImportFailed(Exception):
         self.errors = errors
 
 
-def _error(line: int, message: str) -> dict:
-    return {"line": line, "message": str(message)}
+def _error(line: int, key: str, value: str, message: str) -> dict:
+    """The one error format of every import (tenancy.tabular.cell_error)."""
+    return tabular.cell_error(line, COLUMNS[key][1] if key else "", value, message)
 
 
 def _cell(value) -> str:
@@ -138,10 +139,10 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
         problems = []
         for key in REQUIRED:
             if not row.get(key):
-                problems.append(_("%(column)s is empty") % {"column": COLUMNS[key][1]})
+                problems.append((key, _("%(column)s is empty") % {"column": COLUMNS[key][1]}))
         occurred_at = _parse_time(row.get("time", ""), tenant.zone) if row.get("time") else None
         if row.get("time") and occurred_at is None:
-            problems.append(_("time must look like 2026-01-31 14:05"))
+            problems.append(("time", _("time must look like 2026-01-31 14:05")))
         quantity = None
         if row.get("quantity"):
             try:
@@ -149,19 +150,20 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 if quantity <= 0:
                     raise ValueError
             except ValueError:
-                problems.append(_("quantity must be a whole number of at least 1"))
+                problems.append(("quantity", _("quantity must be a whole number of at least 1")))
         is_refund = bool(row.get("refund_of"))
         price = _decimal(row.get("unit_price", ""))
         if not is_refund and (price is None or price < 0):
-            problems.append(_("unit price must be a number of 0 or more"))
+            problems.append(("unit_price", _("unit price must be a number of 0 or more")))
         discount = _decimal(row.get("discount", ""), default="0")
         if discount is None or discount < 0:
-            problems.append(_("discount must be a number of 0 or more"))
+            problems.append(("discount", _("discount must be a number of 0 or more")))
         member = None
         if row.get("member"):
             member = members.get(row["member"])
             if member is None:
-                problems.append(_("no member with card or phone %(v)s") % {"v": row["member"]})
+                message = _("no member with card or phone %(v)s") % {"v": row["member"]}
+                problems.append(("member", message))
         group = groups.get(row.get("sale_id", ""))
         if (
             group
@@ -172,9 +174,10 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 or group["refund_of"] != row.get("refund_of", "")
             )
         ):
-            problems.append(_("lines of one sale must share time, member and original sale"))
+            message = _("lines of one sale must share time, member and original sale")
+            problems.append(("sale_id", message))
         if problems:
-            errors.append(_error(line, "；".join(str(p) for p in problems)))
+            errors.extend(_error(line, key, row.get(key, ""), message) for key, message in problems)
             continue
         if group is None:
             group = groups[row["sale_id"]] = {
@@ -217,6 +220,8 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 errors.append(
                     _error(
                         group["line"],
+                        "refund_of",
+                        group["refund_of"],
                         _("original sale %(id)s is not known for this store")
                         % {"id": group["refund_of"]},
                     )
@@ -234,9 +239,9 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 audit=False,  # one audit event for the whole file instead
             )
         except ValidationError as exc:
-            errors.append(_error(group["line"], "；".join(exc.messages)))
+            errors.append(_error(group["line"], "sale_id", sale_id, "；".join(exc.messages)))
             continue
         created += 1
     if errors:
-        raise ImportFailed(sorted(errors, key=lambda e: e["line"]))
+        raise ImportFailed(sorted(errors, key=lambda e: e["row"]))
     return created, skipped

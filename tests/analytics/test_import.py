@@ -84,7 +84,9 @@ def test_a_file_with_bad_rows_writes_nothing_and_names_each_line(world, client_f
         assert sale_import.status == "failed"
         assert not Sale.objects.exists()
         assert not DirtyDay.objects.exists()
-    lines = {e["line"]: e["message"] for e in sale_import.errors}
+    lines: dict[int, str] = {}
+    for e in sale_import.errors:  # one error per cell: row, column, value, message
+        lines[e["row"]] = lines.get(e["row"], "") + e["message"]
     assert set(lines) == {3, 4, 5}  # R1 is checked only once every row parses
     assert "时间格式应为" in lines[3]
     assert "数量必须是不小于 1 的整数" in lines[4]
@@ -96,7 +98,9 @@ def test_a_refund_of_an_unknown_sale_rolls_back_the_whole_file(world, client_for
     body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\nR1,{day_before} 12:00,,A,,,1,,,T9\n"
     upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))
     with tenant_context(world.tenant_a):
-        assert SaleImport.objects.get().errors == [{"line": 3, "message": "本门店没有原小票 T9"}]
+        assert SaleImport.objects.get().errors == [
+            {"row": 3, "column": "原小票号", "value": "T9", "message": "本门店没有原小票 T9"}
+        ]
         assert not Sale.objects.exists()
 
 
@@ -173,7 +177,7 @@ def test_gbk_and_utf16_pos_exports_import_with_excel_row_numbers(
     upload(client, world.store_a1, SimpleUploadedFile(name, content))
     with tenant_context(world.tenant_a):
         sale_import = SaleImport.objects.get()
-        assert [e["line"] for e in sale_import.errors] == [4]  # quantity 0
+        assert [(e["row"], e["column"]) for e in sale_import.errors] == [(4, "数量")]
         assert not Sale.objects.exists()
         rows[3][6] = "1"
         content = "".join(separator.join(row) + newline for row in rows).encode(encoding)

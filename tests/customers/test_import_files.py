@@ -14,7 +14,7 @@ from customers.models import Customer, ImportJob, ImportStatus
 from tenancy.models import Role
 from tests.factories import CustomerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 # A POS export: alias headers, one birthday column, and a column the CRM does not know.
 HEADERS = ["手机", "会员姓名", "性别", "出生日期", "所属门店", "爱好"]
