@@ -7,9 +7,7 @@ category/品类, quantity/数量, unit_price/单价, discount/折扣, refund_of/
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 from analytics.models import Sale, SaleChannel, SaleImport
 from analytics.services import LineInput, sale_record
 from customers.models import Customer
+from tenancy import tabular
 from tenancy.context import current_tenant
 
 MAX_ROWS = 50_000
@@ -45,8 +44,9 @@ class ImportFailed(Exception):
         self.errors = errors
 
 
-def _error(line: int, message: str) -> dict:
-    return {"line": line, "message": str(message)}
+def _error(line: int, key: str, value: str, message: str) -> dict:
+    """The one error format of every import (tenancy.tabular.cell_error)."""
+    return tabular.cell_error(line, COLUMNS[key][1] if key else "", value, message)
 
 
 def _cell(value) -> str:
@@ -59,36 +59,23 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def read_table(upload) -> list[list[str]]:
-    """The file's rows as lists of strings (header first)."""
-    name = (getattr(upload, "name", "") or "").lower()
-    data = upload.read()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
+def read_table(upload) -> list[tuple[int, list[str]]]:
+    """The file's rows as text, each with its row number as Excel shows it (header first).
 
-        try:
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same error
-            raise ValidationError(_("This is not a readable XLSX file.")) from exc
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    if not name.endswith(".csv"):
-        raise ValidationError(_("Upload a .csv or .xlsx file."))
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(_("The CSV file is neither UTF-8 nor GB18030 encoded."))
-    return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    Read by the one reader of tabular uploads (tenancy.tabular): UTF-8, GBK/GB18030 and
+    UTF-16 text with any separator and line end, or XLSX.
+    """
+    table = tabular.read_table(upload.read(), getattr(upload, "name", "") or "", max_rows=MAX_ROWS)
+    return [(1, table.headers)] + [
+        (number, [_cell(value) for value in cells]) for number, cells in table.rows
+    ]
 
 
-def parse_rows(table: list[list[str]]) -> list[dict]:
+def parse_rows(table: list[tuple[int, list[str]]]) -> list[dict]:
     """Map the header to known columns; every row keeps its line number in the file."""
     if not table:
         raise ValidationError(_("The file is empty."))
-    header = [h.strip().lower() for h in table[0]]
+    header = [h.strip().lower() for h in table[0][1]]
     index = {}
     for key, names in COLUMNS.items():
         for position, title in enumerate(header):
@@ -102,7 +89,7 @@ def parse_rows(table: list[list[str]]) -> list[dict]:
     if len(table) - 1 > MAX_ROWS:
         raise ValidationError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
     rows = []
-    for line_no, raw in enumerate(table[1:], start=2):
+    for line_no, raw in table[1:]:
         if not any(cell.strip() for cell in raw):
             continue
         row = {"line": line_no}
@@ -152,10 +139,10 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
         problems = []
         for key in REQUIRED:
             if not row.get(key):
-                problems.append(_("%(column)s is empty") % {"column": COLUMNS[key][1]})
+                problems.append((key, _("%(column)s is empty") % {"column": COLUMNS[key][1]}))
         occurred_at = _parse_time(row.get("time", ""), tenant.zone) if row.get("time") else None
         if row.get("time") and occurred_at is None:
-            problems.append(_("time must look like 2026-01-31 14:05"))
+            problems.append(("time", _("time must look like 2026-01-31 14:05")))
         quantity = None
         if row.get("quantity"):
             try:
@@ -163,19 +150,20 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 if quantity <= 0:
                     raise ValueError
             except ValueError:
-                problems.append(_("quantity must be a whole number of at least 1"))
+                problems.append(("quantity", _("quantity must be a whole number of at least 1")))
         is_refund = bool(row.get("refund_of"))
         price = _decimal(row.get("unit_price", ""))
         if not is_refund and (price is None or price < 0):
-            problems.append(_("unit price must be a number of 0 or more"))
+            problems.append(("unit_price", _("unit price must be a number of 0 or more")))
         discount = _decimal(row.get("discount", ""), default="0")
         if discount is None or discount < 0:
-            problems.append(_("discount must be a number of 0 or more"))
+            problems.append(("discount", _("discount must be a number of 0 or more")))
         member = None
         if row.get("member"):
             member = members.get(row["member"])
             if member is None:
-                problems.append(_("no member with card or phone %(v)s") % {"v": row["member"]})
+                message = _("no member with card or phone %(v)s") % {"v": row["member"]}
+                problems.append(("member", message))
         group = groups.get(row.get("sale_id", ""))
         if (
             group
@@ -186,9 +174,10 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 or group["refund_of"] != row.get("refund_of", "")
             )
         ):
-            problems.append(_("lines of one sale must share time, member and original sale"))
+            message = _("lines of one sale must share time, member and original sale")
+            problems.append(("sale_id", message))
         if problems:
-            errors.append(_error(line, "；".join(str(p) for p in problems)))
+            errors.extend(_error(line, key, row.get(key, ""), message) for key, message in problems)
             continue
         if group is None:
             group = groups[row["sale_id"]] = {
@@ -231,6 +220,8 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 errors.append(
                     _error(
                         group["line"],
+                        "refund_of",
+                        group["refund_of"],
                         _("original sale %(id)s is not known for this store")
                         % {"id": group["refund_of"]},
                     )
@@ -248,9 +239,9 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 audit=False,  # one audit event for the whole file instead
             )
         except ValidationError as exc:
-            errors.append(_error(group["line"], "；".join(exc.messages)))
+            errors.append(_error(group["line"], "sale_id", sale_id, "；".join(exc.messages)))
             continue
         created += 1
     if errors:
-        raise ImportFailed(sorted(errors, key=lambda e: e["line"]))
+        raise ImportFailed(sorted(errors, key=lambda e: e["row"]))
     return created, skipped

@@ -242,6 +242,17 @@ class SaleImport(TenantScopedModel):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="sale_import_time_idx")]
 
+    @property
+    def error_rows(self) -> list[dict]:
+        """Errors in the one format (tenancy.tabular.cell_error); imports from before it
+        stored {"line", "message"}."""
+        return [
+            {"row": e["line"], "column": "", "value": "", "message": e["message"]}
+            if "line" in e
+            else e
+            for e in self.errors
+        ]
+
     def __str__(self) -> str:
         return self.file_name
 

@@ -49,6 +49,7 @@ from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember, Tenant
 from tenancy.services import audit_record
+from tenancy.tabular import escape_row
 from tenancy.tasks import enqueue
 
 CENT = Decimal("0.01")
@@ -655,15 +656,6 @@ def sale_import_run(*, sale_import_id: int) -> SaleImport:
 
 # --- Report export ---------------------------------------------------------------------------
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value):
-    """Text that a spreadsheet would run as a formula is prefixed with a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
 
 @transaction.atomic
 def report_export(
@@ -728,7 +720,7 @@ def report_export(
     else:
         raise ValidationError(_("Unknown report."))
     header = [str(h) for h in header]
-    rows = [[escape_cell(cell) for cell in row] for row in rows]
+    rows = [escape_row(row) for row in rows]
     stem = f"{report}-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
     if file_format == "xlsx":
         from openpyxl import Workbook

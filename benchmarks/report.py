@@ -347,8 +347,8 @@ class Bench:
         from django.core.files.uploadedfile import SimpleUploadedFile
         from django.db import transaction
 
+        from customers.importing import import_job_create, import_job_run
         from customers.models import ImportJob, ImportStatus
-        from customers.services import import_job_create, import_job_run
 
         rows_wanted = 10_000 if self.quick else 100_000
         log(f"member import of {rows_wanted} rows")

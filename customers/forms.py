@@ -266,3 +266,13 @@ class SegmentForm(CriteriaForm):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV or XLSX file"))
+    default_store = forms.ModelChoiceField(
+        label=_("Default store"),
+        queryset=Store.unscoped.none(),
+        required=False,
+        help_text=_("Home store of new members whose row has no store code."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["default_store"].queryset = store_choices()

@@ -16,6 +16,14 @@ Events (Django signals, sent with `sender=Customer`):
   have (profiles, search keys), set-based, for exactly these ids.
 - `personal_data_requested(customer)`: while answering a data-subject request. Each receiver
   returns `(section_title, {field: value})` with every personal field its app holds.
+- `member_import_checking(values)`: while a member import checks its file (before the preview
+  and again at the confirm), once per file, for the columns owned by apps above (loyalty:
+  会员等级, 积分): `values` = {row number: {"customer_id": id or None, key: text, ...}}. Each
+  receiver returns {row number: {key: message}} for the values it refuses. With no receiver
+  the columns are shown as "not imported".
+- `members_imported(values, staff)`: inside the import's write transaction, after the members
+  are written: `values` = {customer id: {key: text, ...}}. Receivers write their own rows; an
+  exception rolls the whole import back.
 
 Extension points:
 - `register_panel(...)` (customers.profile): a section of the member profile page.
@@ -31,6 +39,8 @@ member_merged = django.dispatch.Signal()
 member_erased = django.dispatch.Signal()
 members_bulk_written = django.dispatch.Signal()
 personal_data_requested = django.dispatch.Signal()
+member_import_checking = django.dispatch.Signal()
+members_imported = django.dispatch.Signal()
 
 # Every event of this contract, for the contract test: name -> signal.
 EVENTS = {
@@ -38,6 +48,8 @@ EVENTS = {
     "member_erased": member_erased,
     "members_bulk_written": members_bulk_written,
     "personal_data_requested": personal_data_requested,
+    "member_import_checking": member_import_checking,
+    "members_imported": members_imported,
 }
 
 __all__ = ["EVENTS", "register_panel", *EVENTS]

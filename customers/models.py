@@ -221,6 +221,7 @@ class Segment(TenantScopedModel):
 class ImportStatus(models.TextChoices):
     PENDING = "pending", _("Waiting")
     VALIDATING = "validating", _("Checking rows")
+    READY = "ready", _("Checked, waiting for confirmation")
     WRITING = "writing", _("Saving")
     DONE = "done", _("Done")
     FAILED = "failed", _("Rejected")
@@ -238,8 +239,25 @@ class ImportJob(TenantScopedModel):
     processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
     created_count = models.PositiveIntegerField(_("new members"), default=0)
     updated_count = models.PositiveIntegerField(_("updated members"), default=0)
-    # [{"line": 3, "errors": ["..."]}, ...] in the language of the person who uploaded it.
+    # [{"row": 3, "column": "生日", "value": "1990-02-30", "message": "..."}, ...]
+    # (tenancy.tabular.cell_error) in the language of the person who uploaded it.
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # What the check found, shown before anything is written: encoding, column mapping,
+    # the first rows as they will be stored (customers.importing.PREVIEW_ROWS).
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    default_store = models.ForeignKey(
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("default store"),
+        help_text=_("Home store of new members whose row has no store code."),
+    )
+    # Uploaded from the page: the job checks the file and stops at READY until the uploader
+    # confirms the preview (customers.importing.import_job_confirm clears it). False for
+    # callers that import directly, and for every job from before previews.
+    awaits_confirmation = models.BooleanField(default=False, editable=False)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
     created_by = models.ForeignKey(
         StaffMember,
@@ -268,6 +286,20 @@ class ImportJob(TenantScopedModel):
     @property
     def is_running(self) -> bool:
         return self.status in (ImportStatus.PENDING, ImportStatus.VALIDATING, ImportStatus.WRITING)
+
+    @property
+    def error_rows(self) -> list[dict]:
+        """Errors in the one format; jobs from before it stored {"line", "errors"}."""
+        rows = []
+        for error in self.errors:
+            if "line" in error:
+                rows += [
+                    {"row": error["line"], "column": "", "value": "", "message": message}
+                    for message in error["errors"]
+                ]
+            else:
+                rows.append(error)
+        return rows
 
     @property
     def percent(self) -> int:

@@ -1,36 +1,97 @@
-"""Member files: reading CSV/XLSX (django-import-export formats) and the export resource.
+"""Member files: the columns an import understands, and the export resource.
 
-Import rows are validated here as a whole before anything is written; see
-services_import.import_job_run. Export cells are escaped against formula injection.
+Files are read by tenancy.tabular (encodings, separators, xlsx); rows are checked as a
+whole before anything is written, see customers.importing. Export cells are escaped
+against formula injection.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import tablib
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
 from customers.models import Customer, Gender
+from tenancy.tabular import Column, escape_row
 
 FORMATS = {"csv": CSV, "xlsx": XLSX}
 
-# Column headers accepted on import (English keys as exported, or the Chinese ones people
-# type in spreadsheets).
-HEADER_ALIASES = {
-    "phone": {"phone", "mobile", "手机号", "手机", "手机号码"},
-    "name": {"name", "姓名"},
-    "gender": {"gender", "性别"},
-    "birth_year": {"birth_year", "出生年", "出生年份"},
-    "birth_month": {"birth_month", "出生月", "出生月份"},
-    "birth_day": {"birth_day", "出生日"},
-    "home_store": {"home_store", "门店编码", "所属门店", "门店"},
-    "marketing_consent": {"marketing_consent", "营销同意", "同意营销"},
-    "notes": {"notes", "备注"},
-}
+# The columns of a member file: canonical header (as the template writes it), then the
+# aliases people use, most specific first (see tenancy.tabular.map_headers). The English
+# keys are the export's headers, so an export can be imported again.
+MEMBER_COLUMNS = (
+    Column(
+        "phone",
+        "手机号",
+        ("mobile", "手机", "手机号码", "联系电话", "电话"),
+        gettext_lazy("Required. Mainland China mobile number; members are matched by it."),
+        "13800138000",
+    ),
+    Column("name", "姓名", ("会员姓名", "会员名称"), gettext_lazy("Required."), "王芳"),
+    Column("gender", "性别", (), gettext_lazy("男, 女 or empty."), "女"),
+    Column(
+        "birthday",
+        "生日",
+        ("birthday", "出生日期", "生日日期"),
+        gettext_lazy("1990-01-02, 1990/1/2, 19900102, 1990年1月2日 or 1月2日 (year unknown)."),
+        "1990-01-02",
+    ),
+    Column("birth_year", "出生年", ("出生年份",), gettext_lazy("Instead of 生日.")),
+    Column("birth_month", "出生月", ("出生月份",), gettext_lazy("Instead of 生日.")),
+    Column("birth_day", "出生日", (), gettext_lazy("Instead of 生日.")),
+    Column(
+        "card_number",
+        "会员卡号",
+        ("卡号", "会员卡"),
+        gettext_lazy("Optional. Kept when given; a new number is issued when empty."),
+        "",
+    ),
+    Column(
+        "home_store",
+        "门店编码",
+        ("门店", "所属门店", "开卡门店"),
+        gettext_lazy("Store code; empty: the default store chosen on the import page."),
+        "BJ-ZY-001",
+    ),
+    Column(
+        "marketing_consent",
+        "营销同意",
+        ("同意营销", "是否同意营销"),
+        gettext_lazy("是 or 否; empty leaves it unchanged."),
+        "是",
+    ),
+    Column("notes", "备注", (), gettext_lazy("Optional."), ""),
+    Column(
+        "enrolled_at",
+        "入会日期",
+        ("注册时间", "入会时间", "注册日期", "开卡日期", "开卡时间"),
+        gettext_lazy("Optional. When a new member joined in the old system; a date."),
+        "2020-05-01",
+    ),
+    # Written by loyalty through customers.hooks (see EXTENSION_KEYS).
+    Column(
+        "tier",
+        "会员等级",
+        ("等级", "会员级别", "卡类型"),
+        gettext_lazy("Optional. The name of one of your tiers, e.g. 金卡."),
+        "",
+    ),
+    Column(
+        "opening_points",
+        "积分",
+        ("当前积分", "剩余积分", "可用积分", "期初积分"),
+        gettext_lazy(
+            "Optional. The points balance brought over from the old system, credited once "
+            "per member."
+        ),
+        "",
+    ),
+)
+# Columns another app writes (customers.hooks.members_imported); without a receiver they
+# are not imported, and the preview says so.
+EXTENSION_KEYS = ("tier", "opening_points")
+COLUMN_LABELS = {column.key: column.label for column in MEMBER_COLUMNS}
 GENDER_ALIASES = {
     "": Gender.UNKNOWN,
     "unknown": Gender.UNKNOWN,
@@ -45,85 +106,12 @@ GENDER_ALIASES = {
 YES = {"1", "true", "yes", "y", "是", "同意"}
 NO = {"0", "false", "no", "n", "否", "不同意"}
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV/formula injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
 
 def escape_dataset(dataset: tablib.Dataset) -> tablib.Dataset:
     escaped = tablib.Dataset(headers=dataset.headers)
     for row in dataset:
-        escaped.append([escape_cell(cell) for cell in row])
+        escaped.append(escape_row(row))
     return escaped
-
-
-def cell_text(value: Any) -> str:
-    """A cell as text: spreadsheets hand phones and years over as numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def read_dataset(content: bytes, extension: str) -> tablib.Dataset:
-    fmt = FORMATS[extension]()
-    if extension == "csv":
-        # utf-8-sig: Excel saves CSV with a byte-order mark.
-        return fmt.create_dataset(content.decode("utf-8-sig"))
-    return fmt.create_dataset(content)
-
-
-def map_headers(headers: list) -> tuple[dict[str, int], list[str]]:
-    """Column index per known field, and the headers we did not recognise."""
-    index: dict[str, int] = {}
-    unknown = []
-    for position, header in enumerate(headers or []):
-        text = cell_text(header).lower()
-        for key, aliases in HEADER_ALIASES.items():
-            if text in aliases:
-                index[key] = position
-                break
-        else:
-            if text:
-                unknown.append(cell_text(header))
-    return index, unknown
-
-
-@dataclass
-class ImportRow:
-    line: int
-    phone: str
-    values: dict[str, Any] = field(default_factory=dict)
-    consent: bool | None = None
-    errors: list[str] = field(default_factory=list)
-
-
-def parse_int(text: str, label: str, errors: list[str]) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        errors.append(_("%(column)s must be a whole number.") % {"column": label})
-        return None
-
-
-def parse_consent(text: str, errors: list[str]) -> bool | None:
-    lowered = text.lower()
-    if not lowered:
-        return None
-    if lowered in YES:
-        return True
-    if lowered in NO:
-        return False
-    errors.append(_("Marketing consent must be yes or no."))
-    return None
 
 
 class CustomerExportResource(resources.ModelResource):

@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from customers import selectors, services
+from customers import importing, selectors, services
 from customers.forms import (
     BulkTagForm,
     ConsentForm,
@@ -463,18 +463,69 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.import_job_create(
-                staff=request.staff, upload=form.cleaned_data["file"], language=get_language()
+            job = importing.import_job_create(
+                staff=request.staff,
+                upload=form.cleaned_data["file"],
+                language=get_language(),
+                default_store=form.cleaned_data["default_store"],
+                preview=True,
             )
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
             return redirect("customers:import_job", pk=job.pk)
     jobs = ImportJob.objects.select_related("created_by")[:20]
-    return render(request, "customers/import.html", {"form": form, "jobs": jobs})
+    return render(
+        request,
+        "customers/import.html",
+        {"form": form, "jobs": jobs, "columns": importing.member_columns()},
+    )
 
 
 @roles_allowed(HQ_ROLES)
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(ImportJob.objects.select_related("default_store"), pk=pk)
     return render(request, "customers/import_job.html", {"job": job})
+
+
+@roles_allowed(HQ_ROLES)
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        importing.import_job_confirm(job=job, staff=request.staff)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("customers:import_job", pk=job.pk)
+
+
+@roles_allowed(HQ_ROLES)
+def import_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        importing.import_job_discard(job=job, staff=request.staff)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("customers:import")
+
+
+@roles_allowed(HQ_ROLES)
+def import_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every error of a rejected file as a CSV the uploader opens next to the file."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    content = importing.import_errors_csv(job=job)
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    return response
+
+
+@roles_allowed(HQ_ROLES)
+def import_template(request: HttpRequest) -> HttpResponse:
+    file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    content, content_type = importing.import_template(file_format=file_format)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="member-import.{file_format}"'
+    return response

@@ -8,9 +8,16 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from customers.hooks import member_merged, personal_data_requested, register_panel
+        from customers.hooks import (
+            member_import_checking,
+            member_merged,
+            members_imported,
+            personal_data_requested,
+            register_panel,
+        )
         from interactions import hooks
         from loyalty import tasks  # noqa: F401 - registers the Celery tasks
+        from loyalty.importing import on_member_import_checking, on_members_imported
         from loyalty.selectors import points_timeline
         from loyalty.services import (
             behaviour_reward,
@@ -45,3 +52,8 @@ class LoyaltyConfig(AppConfig):
         personal_data_requested.connect(
             on_personal_data_requested, dispatch_uid="loyalty.personal_data"
         )
+        # The member import's 会员等级 and 积分 columns (customers reads, loyalty writes).
+        member_import_checking.connect(
+            on_member_import_checking, dispatch_uid="loyalty.on_member_import_checking"
+        )
+        members_imported.connect(on_members_imported, dispatch_uid="loyalty.on_members_imported")

@@ -12,10 +12,22 @@ from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from stores.models import Region, Store, StoreCodeHistory, StoreStatus, StoreType
+from tenancy.tabular import Column, escape_cell
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); a
-# leading apostrophe makes it plain text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The columns of a store file: the English key (the export's header), then the Chinese
+# headers people write (tenancy.tabular.map_headers).
+STORE_COLUMNS = (
+    Column("code", "code", ("门店编码", "编码", "门店代码")),
+    Column("name", "name", ("门店名称", "名称", "店名")),
+    Column("region", "region", ("区域", "区域编码", "地区")),
+    Column("store_type", "store_type", ("门店类型", "类型", "经营类型")),
+    Column("status", "status", ("状态", "门店状态")),
+    Column("address", "address", ("地址", "门店地址")),
+    Column("phone", "phone", ("电话", "门店电话", "联系电话")),
+    Column("opened_on", "opened_on", ("开业日期", "开店日期")),
+    Column("next_review_on", "next_review_on", ("下次复核日期", "复核日期")),
+)
+ROW_NUMBER = "_row"  # the row number as Excel shows it, carried for the problems
 
 # Status as written in a file: the stored value, or its Chinese or English label.
 STATUS_BY_TEXT = {
@@ -25,12 +37,6 @@ STATUS_BY_TEXT = {
     "停业": StoreStatus.SUSPENDED,
     "闭店": StoreStatus.CLOSED,
 }
-
-
-def escape_formula(value):
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 class StatusWidget(widgets.Widget):
@@ -92,7 +98,7 @@ class StoreResource(resources.ModelResource):
         import_id_fields = ("code",)
 
     def export_field(self, field, instance, **kwargs):
-        return escape_formula(super().export_field(field, instance, **kwargs))
+        return escape_cell(super().export_field(field, instance, **kwargs))
 
 
 class StoreImportResource(StoreResource):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
+
 import tablib
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.formats.base_formats import CSV, XLSX
 
 from stores.models import Store, StoreCodeApplication
+from tenancy import tabular
 from tenancy.models import AuditEvent
+
+MAX_IMPORT_ROWS = 10_000
 
 ACTION_LABELS = {
     "stores.application_create": gettext_lazy("Application created"),
@@ -51,29 +55,42 @@ def application_events(*, application: StoreCodeApplication) -> QuerySet[AuditEv
     ).order_by("created_at", "id")
 
 
-def dataset_from_upload(upload) -> tablib.Dataset:
-    """Read an uploaded CSV (UTF-8, with or without BOM) or XLSX into a dataset."""
-    content = upload.read()
-    name = (upload.name or "").lower()
-    try:
-        if name.endswith(".xlsx"):
-            dataset = XLSX().create_dataset(content)
-        else:
-            dataset = CSV().create_dataset(content.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(_("The CSV file must be saved as UTF-8.")) from exc
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "not readable"
-        raise ValueError(_("The file could not be read as CSV or XLSX.")) from exc
-    headers = [str(h or "").strip() for h in dataset.headers or []]
-    missing = [c for c in ("code", "name", "region", "store_type") if c not in headers]
+def dataset_from_upload(upload) -> tuple[tablib.Dataset, list[str]]:
+    """Read an uploaded store file into a dataset with the canonical headers, and the
+    headers that are not imported.
+
+    Read by the one reader of tabular uploads (tenancy.tabular): UTF-8, GBK/GB18030 or
+    UTF-16 text with any separator, or XLSX; Chinese headers are mapped to the columns.
+    Each row carries its row number as Excel shows it (ROW_NUMBER).
+    """
+    from stores.resources import ROW_NUMBER, STORE_COLUMNS
+
+    table = tabular.read_table(upload.read(), upload.name or "", max_rows=MAX_IMPORT_ROWS)
+    mapping = tabular.map_headers(table.headers, STORE_COLUMNS)
+    missing = [c for c in ("code", "name", "region", "store_type") if c not in mapping.index]
     if missing:
         raise ValueError(
             _("The file lacks the columns: %(columns)s.") % {"columns": ", ".join(missing)}
         )
-    dataset.headers = headers
-    # Empty trailing rows (common in spreadsheets) are not stores.
-    rows = [row for row in dataset if any(str(v or "").strip() for v in row)]
-    clean = tablib.Dataset(headers=headers)
-    for row in rows:
-        clean.append(["" if v is None else v for v in row])
-    return clean
+    keys = list(mapping.index)
+    clean = tablib.Dataset(headers=[*keys, ROW_NUMBER])
+    for number, cells in table.rows:
+        values = []
+        for key in keys:
+            value = tabular.value_at(cells, mapping, key)
+            if key in ("opened_on", "next_review_on") and value not in (None, ""):
+                value = _as_date(value)
+            values.append("" if value is None else value)
+        clean.append([*values, number])
+    return clean, [header or "—" for _position, header in mapping.ignored]
+
+
+def _as_date(value):
+    """A date cell or text in the usual forms as a date; anything else as it came."""
+    try:
+        parsed = tabular.parse_partial_date(value)
+    except ValueError:
+        return value
+    if parsed is None or parsed.year is None:
+        return value
+    return datetime.date(parsed.year, parsed.month, parsed.day)

@@ -802,7 +802,8 @@ def stores_import_validate(*, rows: Iterable[dict]) -> list[ImportProblem]:
     )
     seen: dict[str, int] = {}
     for index, row in enumerate(rows):
-        line = index + 2
+        # The row number as Excel shows it when the reader gave one (blank rows skipped).
+        line = int(row.get("_row") or index + 2)
         code, name = _cell(row, "code"), _cell(row, "name")
         region_code, type_code = _cell(row, "region"), _cell(row, "store_type")
         status = _cell(row, "status")

@@ -487,10 +487,19 @@ def store_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            dataset = selectors.dataset_from_upload(upload)
+            dataset, ignored = selectors.dataset_from_upload(upload)
+        except ValidationError as error:
+            form.add_error("file", error)
         except ValueError as error:
             form.add_error("file", str(error))
         else:
+            if ignored:
+                # Never dropped silently: the page says which columns were left out.
+                messages.warning(
+                    request,
+                    _("These columns are not imported: %(columns)s")
+                    % {"columns": "、".join(ignored)},
+                )
             outcome = services.stores_import(dataset=dataset, actor=request.staff)
             problems = outcome.problems
             if not problems:

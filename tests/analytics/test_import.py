@@ -84,7 +84,9 @@ def test_a_file_with_bad_rows_writes_nothing_and_names_each_line(world, client_f
         assert sale_import.status == "failed"
         assert not Sale.objects.exists()
         assert not DirtyDay.objects.exists()
-    lines = {e["line"]: e["message"] for e in sale_import.errors}
+    lines: dict[int, str] = {}
+    for e in sale_import.errors:  # one error per cell: row, column, value, message
+        lines[e["row"]] = lines.get(e["row"], "") + e["message"]
     assert set(lines) == {3, 4, 5}  # R1 is checked only once every row parses
     assert "时间格式应为" in lines[3]
     assert "数量必须是不小于 1 的整数" in lines[4]
@@ -96,7 +98,9 @@ def test_a_refund_of_an_unknown_sale_rolls_back_the_whole_file(world, client_for
     body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\nR1,{day_before} 12:00,,A,,,1,,,T9\n"
     upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))
     with tenant_context(world.tenant_a):
-        assert SaleImport.objects.get().errors == [{"line": 3, "message": "本门店没有原小票 T9"}]
+        assert SaleImport.objects.get().errors == [
+            {"row": 3, "column": "原小票号", "value": "T9", "message": "本门店没有原小票 T9"}
+        ]
         assert not Sale.objects.exists()
 
 
@@ -105,8 +109,9 @@ def test_missing_columns_and_wrong_file_types_are_refused_on_the_form(world, cli
     bad = SimpleUploadedFile("pos.csv", "小票号,时间\nT1,2026-01-01 10:00\n".encode())
     page = upload(client, world.store_a1, bad).content.decode()
     assert "第 1 行：缺少列：商品编码、数量。" in page
-    page = upload(client, world.store_a1, SimpleUploadedFile("a.txt", b"x")).content.decode()
-    assert "请上传 .csv 或 .xlsx 文件。" in page
+    # .txt is read too: Excel saves its "Unicode text" (UTF-16, tab-separated) as .txt.
+    page = upload(client, world.store_a1, SimpleUploadedFile("a.pdf", b"x")).content.decode()
+    assert "请上传 CSV 或 XLSX 文件。" in page
 
 
 def test_xlsx_files_import_too(world, client_for, day_before):
@@ -152,3 +157,31 @@ def test_a_large_file_runs_as_a_background_job(
     with tenant_context(world.tenant_a):
         assert SaleImport.objects.get().status == "done"
         assert Sale.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "separator", "newline"),
+    [("pos.csv", "gbk", ",", "\r\r\n"), ("pos.txt", "utf-16", "\t", "\r\n")],
+)
+def test_gbk_and_utf16_pos_exports_import_with_excel_row_numbers(
+    world, client_for, day_before, name, encoding, separator, newline
+):
+    rows = [
+        HEADER.strip().split(","),
+        ["X1", f"{day_before} 09:00", "", "A", "苹果", "水果", "3", "2.50", "0", ""],
+        [""] * 10,  # a blank line: skipped, yet the next row is still row 4 as in Excel
+        ["X2", f"{day_before} 09:30", "", "B", "香蕉", "水果", "0", "1.00", "0", ""],
+    ]
+    content = "".join(separator.join(row) + newline for row in rows).encode(encoding)
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    upload(client, world.store_a1, SimpleUploadedFile(name, content))
+    with tenant_context(world.tenant_a):
+        sale_import = SaleImport.objects.get()
+        assert [(e["row"], e["column"]) for e in sale_import.errors] == [(4, "数量")]
+        assert not Sale.objects.exists()
+        rows[3][6] = "1"
+        content = "".join(separator.join(row) + newline for row in rows).encode(encoding)
+    upload(client, world.store_a1, SimpleUploadedFile(name, content))
+    with tenant_context(world.tenant_a):
+        assert Sale.objects.get(external_id="X1").total == Decimal("7.50")
+        assert Sale.objects.count() == 2

@@ -35,5 +35,8 @@ register("customers:personal_data", member, store_scoped=False, ok_status=405)
 register("customers:segment_edit", segment, store_scoped=False)
 register("customers:segment_delete", segment, store_scoped=False, ok_status=405)
 register("customers:import_job", import_job, store_scoped=False)
+register("customers:import_errors", import_job, store_scoped=False)
+register("customers:import_confirm", import_job, store_scoped=False, ok_status=405)
+register("customers:import_discard", import_job, store_scoped=False, ok_status=405)
 # POST-only URLs without arguments: refused for GET after the role check.
 register("customers:bulk_tag", ok_status=405)

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from crm_site.celery import app
-from customers import services
+from customers import importing
 from customers.models import Customer, ImportJob, ImportStatus
 from tenancy.context import tenant_context
 from tenancy.models import Role
@@ -29,7 +29,7 @@ def media(settings, tmp_path):
 
 
 def _upload(staff) -> ImportJob:
-    return services.import_job_create(
+    return importing.import_job_create(
         staff=staff, upload=SimpleUploadedFile("members.csv", csv_bytes(ROWS))
     )
 
@@ -71,13 +71,13 @@ def test_a_job_queued_while_the_broker_is_down_runs_once_after_it_returns(
         ):
             with tenant_context(world.tenant_a):
                 # Too fresh to sweep: its message may still be on the way.
-                assert services.import_jobs_sweep() == 0
+                assert importing.import_jobs_sweep() == 0
                 ImportJob.objects.filter(pk=job.pk).update(
                     created_at=timezone.now() - datetime.timedelta(minutes=2)
                 )
-                assert services.import_jobs_sweep() == 1
+                assert importing.import_jobs_sweep() == 1
                 # A second sweep before the worker claims it queues it again: harmless.
-                services.import_jobs_sweep()
+                importing.import_jobs_sweep()
             deadline = timezone.now() + datetime.timedelta(seconds=60)
             while timezone.now() < deadline:
                 with tenant_context(world.tenant_a):
@@ -88,7 +88,7 @@ def test_a_job_queued_while_the_broker_is_down_runs_once_after_it_returns(
                 assert job.status == ImportStatus.DONE, job.errors
                 assert job.attempts == 1  # exactly once
                 assert Customer.objects.count() == len(ROWS)
-                assert services.import_jobs_sweep() == 0
+                assert importing.import_jobs_sweep() == 0
         assert _files(media) == []
     finally:
         task_postrun.disconnect(dispatch_uid="faults-close-db")
@@ -115,12 +115,12 @@ def test_a_job_whose_worker_died_is_taken_over_and_imports_each_row_once(world, 
         ImportJob.objects.filter(pk=job.pk).update(
             lease_expires_at=timezone.now() + datetime.timedelta(minutes=5)
         )
-        assert services.import_jobs_sweep() == 0
-        services.import_job_run(job_id=job.pk)
+        assert importing.import_jobs_sweep() == 0
+        importing.import_job_run(job_id=job.pk)
         assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.VALIDATING
         # Once the lease has passed, the sweeper hands it to a worker (eager here).
         _as_if_its_worker_died(job, attempts=1)
-        assert services.import_jobs_sweep() == 1
+        assert importing.import_jobs_sweep() == 1
         job.refresh_from_db()
         assert (job.status, job.attempts, job.created_count) == (ImportStatus.DONE, 2, len(ROWS))
         assert Customer.objects.count() == len(ROWS)
@@ -134,11 +134,11 @@ def test_a_job_that_keeps_losing_its_worker_fails_with_a_reason_and_can_be_retri
     with tenant_context(world.tenant_a):
         staff = world.staff_a[Role.HQ_ADMIN]
         job = _upload(staff)
-        _as_if_its_worker_died(job, attempts=services.IMPORT_MAX_ATTEMPTS)
-        services.import_jobs_sweep()
+        _as_if_its_worker_died(job, attempts=importing.IMPORT_MAX_ATTEMPTS)
+        importing.import_jobs_sweep()
         job.refresh_from_db()
         assert job.status == ImportStatus.FAILED
-        assert "中断了 3 次" in job.errors[0]["errors"][0]
+        assert "中断了 3 次" in job.errors[0]["message"]
         assert Customer.objects.count() == 0
         assert _files(media) == []
         # The user uploads the file again: each row is imported once.

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from crm_site.celery import app
-from customers import services
+from customers import importing
 from customers.models import Customer, ImportJob, ImportStatus
 from tenancy.context import tenant_context
 from tenancy.models import Role
@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_import_leaves_a_job_that_ends_done_once(
     worker = _worker(private_redis.url, tmp_path)
     try:
         with tenant_context(world.tenant_a):
-            job = services.import_job_create(
+            job = importing.import_job_create(
                 staff=world.staff_a[Role.HQ_ADMIN],
                 upload=SimpleUploadedFile("big.csv", csv_bytes(rows)),
             )
@@ -91,10 +91,10 @@ def test_a_worker_killed_mid_import_leaves_a_job_that_ends_done_once(
     # The sweeper (eager here) takes the job over once its lease has passed.
     time.sleep(2.1)  # the worker's lease is 2 s (IMPORT_LEASE_SECONDS) and is not renewed
     with tenant_context(world.tenant_a):
-        assert services.import_jobs_sweep() == 1
+        assert importing.import_jobs_sweep() == 1
         job.refresh_from_db()
         assert job.status == ImportStatus.DONE, job.errors
         assert job.attempts == 2
         assert Customer.objects.count() == ROWS
-        assert services.import_jobs_sweep() == 0
+        assert importing.import_jobs_sweep() == 0
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -41,8 +41,8 @@ def setup_a(world):
     return world
 
 
-def post_import(client, upload):
-    return client.post(reverse("stores:store_import"), {"file": upload})
+def post_import(client, upload, **kwargs):
+    return client.post(reverse("stores:store_import"), {"file": upload}, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -169,3 +169,27 @@ def test_xlsx_export_round_trips_into_an_import_check(world, client_for):
         rows = [dict(zip(values[0], v, strict=True)) for v in values[1:]]
         problems = services.stores_import_validate(rows=rows)
     assert [p.line for p in problems] == [2, 3]
+
+
+def test_gbk_file_with_chinese_headers_a_blank_row_and_an_unknown_column(setup_a, client_for):
+    world = setup_a
+    rows = [
+        ["门店编码", "门店名称", "区域", "门店类型", "开业日期", "店长"],
+        ["BJ-ZY-031", "北京三十一店", "BJ", "ZY", "2019/5/1", "张三"],
+        ["", "", "", "", "", ""],
+        ["BJ-ZY-32", "格式错店", "BJ", "ZY", "", ""],  # row 4 as Excel numbers it
+    ]
+    content = "".join(",".join(row) + "\r\r\n" for row in rows).encode("gbk")
+    client = client_for(world.staff_a[Role.HQ_STAFF])
+    page = post_import(client, SimpleUploadedFile("stores.csv", content)).content.decode()
+    assert "第 4 行" in page and "BJ-ZY-32" in page
+    with tenant_context(world.tenant_a):
+        assert not Store.objects.filter(code="BJ-ZY-031").exists()
+    rows[3][0] = "BJ-ZY-032"
+    content = "".join(",".join(row) + "\r\r\n" for row in rows).encode("gbk")
+    response = post_import(client, SimpleUploadedFile("stores.csv", content), follow=True)
+    assert "店长" in response.content.decode()  # said, not silently dropped
+    with tenant_context(world.tenant_a):
+        store = Store.objects.get(code="BJ-ZY-031")
+        assert store.opened_on.isoformat() == "2019-05-01"
+        assert Store.objects.filter(code="BJ-ZY-032").exists()
