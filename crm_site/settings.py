@@ -165,6 +165,11 @@ CELERY_BEAT_SCHEDULE["stores-reviews-due"] = {
     "args": ["stores.reviews_mark_due"],
     "schedule": crontab(minute=20, hour="*/6"),
 }
+CELERY_BEAT_SCHEDULE["stores-sweep-import-uploads"] = {
+    "task": "tenancy.fan_out",
+    "args": ["stores.sweep_import_uploads"],
+    "schedule": crontab(minute=50),
+}
 CELERY_BEAT_SCHEDULE["interactions-escalate-overdue-cases"] = {
     "task": "tenancy.fan_out",
     "args": ["interactions.escalate_overdue_cases"],

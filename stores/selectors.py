@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 import tablib
 from django.db.models import Q, QuerySet
@@ -55,6 +56,32 @@ def application_events(*, application: StoreCodeApplication) -> QuerySet[AuditEv
     ).order_by("created_at", "id")
 
 
+PREVIEW_ROWS = 20
+
+
+@dataclass
+class StoreFile:
+    """A store file as read: the rows under canonical headers and what the preview shows."""
+
+    dataset: tablib.Dataset
+    ignored: list[str]
+    encoding: str
+    columns: list[dict]
+
+
+def store_file_read(content: bytes, name: str) -> StoreFile:
+    """Read a store file (any encoding or XLSX) for the preview and the import."""
+    from stores.resources import STORE_COLUMNS
+
+    dataset, ignored, table, mapping = _read(content, name)
+    return StoreFile(
+        dataset=dataset,
+        ignored=ignored,
+        encoding=table.encoding,
+        columns=mapping.columns(table.headers, STORE_COLUMNS),
+    )
+
+
 def dataset_from_upload(upload) -> tuple[tablib.Dataset, list[str]]:
     """Read an uploaded store file into a dataset with the canonical headers, and the
     headers that are not imported.
@@ -63,9 +90,14 @@ def dataset_from_upload(upload) -> tuple[tablib.Dataset, list[str]]:
     UTF-16 text with any separator, or XLSX; Chinese headers are mapped to the columns.
     Each row carries its row number as Excel shows it (ROW_NUMBER).
     """
+    dataset, ignored, _table, _mapping = _read(upload.read(), upload.name or "")
+    return dataset, ignored
+
+
+def _read(content: bytes, name: str):
     from stores.resources import ROW_NUMBER, STORE_COLUMNS
 
-    table = tabular.read_table(upload.read(), upload.name or "", max_rows=MAX_IMPORT_ROWS)
+    table = tabular.read_table(content, name, max_rows=MAX_IMPORT_ROWS)
     mapping = tabular.map_headers(table.headers, STORE_COLUMNS)
     missing = [c for c in ("code", "name", "region", "store_type") if c not in mapping.index]
     if missing:
@@ -82,7 +114,7 @@ def dataset_from_upload(upload) -> tuple[tablib.Dataset, list[str]]:
                 value = _as_date(value)
             values.append("" if value is None else value)
         clean.append([*values, number])
-    return clean, [header or "—" for _position, header in mapping.ignored]
+    return clean, [header or "—" for _position, header in mapping.ignored], table, mapping
 
 
 def _as_date(value):

@@ -31,6 +31,7 @@ from stores.models import (
     StoreStatus,
     StoreType,
 )
+from tenancy import tabular
 from tenancy.context import current_tenant
 from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.services import audit_record, notify
@@ -772,8 +773,15 @@ def review_record(
 
 @dataclass(frozen=True)
 class ImportProblem:
+    """One refused cell, in the shared import error format (tenancy.tabular.cell_error)."""
+
     line: int
     message: str
+    column: str = ""
+    value: str = ""
+
+    def as_error(self) -> dict:
+        return tabular.cell_error(self.line, self.column, self.value, self.message)
 
 
 @dataclass
@@ -808,34 +816,40 @@ def stores_import_validate(*, rows: Iterable[dict]) -> list[ImportProblem]:
         region_code, type_code = _cell(row, "region"), _cell(row, "store_type")
         status = _cell(row, "status")
 
-        def problem(message: str, line=line) -> None:
-            problems.append(ImportProblem(line, message))
+        def problem(message: str, column: str, value: str, line=line) -> None:
+            problems.append(ImportProblem(line, message, column, value))
 
         if not name:
-            problem(_("the store name is missing"))
+            problem(_("the store name is missing"), "name", name)
         if region_code not in regions:
-            problem(_("unknown region “%(code)s”") % {"code": region_code})
+            problem(_("unknown region “%(code)s”") % {"code": region_code}, "region", region_code)
         if type_code not in types:
-            problem(_("unknown store type “%(code)s”") % {"code": type_code})
+            problem(
+                _("unknown store type “%(code)s”") % {"code": type_code}, "store_type", type_code
+            )
         if status and status not in STATUS_BY_TEXT:
-            problem(_("unknown status “%(status)s”") % {"status": status})
+            problem(_("unknown status “%(status)s”") % {"status": status}, "status", status)
         try:
             parsed = store_code_parse(code)
         except ValidationError:
-            problem(_("malformed store code “%(code)s”") % {"code": code})
+            problem(_("malformed store code “%(code)s”") % {"code": code}, "code", code)
             continue
         if (parsed.region, parsed.store_type) != (region_code, type_code):
             problem(
                 _("code %(code)s does not match region %(region)s and type %(type)s")
-                % {"code": code, "region": region_code, "type": type_code}
+                % {"code": code, "region": region_code, "type": type_code},
+                "code",
+                code,
             )
         if code in seen:
             problem(
                 _("duplicate store code %(code)s (also on line %(other)s)")
-                % {"code": code, "other": seen[code]}
+                % {"code": code, "other": seen[code]},
+                "code",
+                code,
             )
         elif code in taken:
-            problem(_("store code %(code)s already exists") % {"code": code})
+            problem(_("store code %(code)s already exists") % {"code": code}, "code", code)
         seen.setdefault(code, line)
     return problems
 
@@ -891,6 +905,82 @@ def stores_import(*, dataset, actor: StaffMember) -> ImportOutcome:
         },
     )
     return ImportOutcome(problems=[], created=created)
+
+
+# --- A checked file waits for the confirm ----------------------------------------------------
+
+UPLOAD_SALT = "stores.import-upload"
+UPLOAD_MAX_AGE = datetime.timedelta(days=1)
+
+
+def _upload_folder(tenant_id: int) -> str:
+    return f"imports/stores/{tenant_id}/"
+
+
+def store_upload_keep(*, content: bytes, name: str, staff: StaffMember) -> str:
+    """Keep a checked file until its uploader confirms; returns the signed token the confirm
+    form carries (it names the file, the tenant and the person, and expires in a day)."""
+    import os
+    import uuid
+
+    from django.core import signing
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    extension = os.path.splitext(name)[1].lower()[:6]
+    path = default_storage.save(
+        f"{_upload_folder(current_tenant().pk)}{uuid.uuid4().hex}{extension}", ContentFile(content)
+    )
+    return signing.dumps(
+        {"p": path, "n": name[:200], "t": current_tenant().pk, "s": staff.pk}, salt=UPLOAD_SALT
+    )
+
+
+def store_upload_open(*, token: str, staff: StaffMember) -> tuple[str, str, bytes]:
+    """(path, original name, content) of a kept file; ValidationError when the token is not
+    this person's, has expired, or the file is gone."""
+    from django.core import signing
+    from django.core.files.storage import default_storage
+
+    gone = ValidationError(_("This check has expired; upload the file again."))
+    try:
+        data = signing.loads(token, salt=UPLOAD_SALT, max_age=UPLOAD_MAX_AGE)
+    except signing.BadSignature as error:
+        raise gone from error
+    path = str(data.get("p", ""))
+    if (
+        data.get("t") != current_tenant().pk
+        or data.get("s") != staff.pk
+        or not path.startswith(_upload_folder(current_tenant().pk))
+        or not default_storage.exists(path)
+    ):
+        raise gone
+    with default_storage.open(path, "rb") as handle:
+        return path, str(data.get("n", "")), handle.read()
+
+
+def store_upload_discard(path: str) -> None:
+    from django.core.files.storage import default_storage
+
+    default_storage.delete(path)
+
+
+def store_uploads_sweep(*, now: datetime.datetime | None = None) -> int:
+    """Delete kept files nobody confirmed within a day (hourly through beat)."""
+    from django.core.files.storage import default_storage
+
+    now = now or timezone.now()
+    folder = _upload_folder(current_tenant().pk)
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in files:
+        if now - default_storage.get_modified_time(folder + name) > UPLOAD_MAX_AGE:
+            default_storage.delete(folder + name)
+            removed += 1
+    return removed
 
 
 @transaction.atomic

@@ -482,29 +482,55 @@ def store_export(request: HttpRequest) -> HttpResponse:
 
 @roles_allowed(HQ_ROLES)
 def store_import(request: HttpRequest) -> HttpResponse:
-    form = forms.ImportForm(request.POST or None, request.FILES or None)
-    problems = []
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
+    """Two steps: upload and check (a preview, nothing written), then confirm the kept file,
+    which is read and checked again and imported all or nothing."""
+    confirming = request.method == "POST" and bool(request.POST.get("upload"))
+    form = forms.ImportForm(
+        None if confirming else request.POST or None, None if confirming else request.FILES or None
+    )
+    context: dict = {"form": form}
+    if confirming:
         try:
-            dataset, ignored = selectors.dataset_from_upload(upload)
+            path, name, content = services.store_upload_open(
+                token=request.POST["upload"], staff=request.staff
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("stores:store_import")
+        if request.POST.get("discard"):
+            services.store_upload_discard(path)
+            return redirect("stores:store_import")
+        checked = selectors.store_file_read(content, name)
+        outcome = services.stores_import(dataset=checked.dataset, actor=request.staff)
+        if not outcome.problems:
+            services.store_upload_discard(path)
+            messages.success(
+                request, _("%(count)s stores were imported.") % {"count": outcome.created}
+            )
+            return redirect("stores:store_list")
+        context.update(preview=checked, name=name, problems=outcome.problems)
+    elif request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        content = upload.read()
+        try:
+            checked = selectors.store_file_read(content, upload.name or "")
         except ValidationError as error:
             form.add_error("file", error)
         except ValueError as error:
             form.add_error("file", str(error))
         else:
-            if ignored:
-                # Never dropped silently: the page says which columns were left out.
-                messages.warning(
-                    request,
-                    _("These columns are not imported: %(columns)s")
-                    % {"columns": "、".join(ignored)},
+            rows = list(checked.dataset.dict)
+            problems = services.stores_import_validate(rows=rows)
+            context.update(preview=checked, name=upload.name, problems=problems)
+            if not problems and rows:
+                context["upload_token"] = services.store_upload_keep(
+                    content=content, name=upload.name or "", staff=request.staff
                 )
-            outcome = services.stores_import(dataset=dataset, actor=request.staff)
-            problems = outcome.problems
-            if not problems:
-                messages.success(
-                    request, _("%(count)s stores were imported.") % {"count": outcome.created}
-                )
-                return redirect("stores:store_list")
-    return render(request, "stores/store_import.html", {"form": form, "problems": problems})
+    if "preview" in context:
+        context["rows"] = [
+            {**row, "number": row.get("_row")}
+            for row in list(context["preview"].dataset.dict)[: selectors.PREVIEW_ROWS]
+        ]
+        context["row_count"] = len(context["preview"].dataset)
+        context["errors"] = [problem.as_error() for problem in context["problems"]]
+    return render(request, "stores/store_import.html", context)

@@ -129,6 +129,18 @@ def tenant_settings_wrapper(execute, sql, params, many, context):
     return execute(prefix + sql, params, many, context)
 
 
+_PREFIX = re.compile(
+    r"^SELECT set_config\('app\.tenant_id', '\d*', true\), "
+    r"set_config\('app\.user_id', '\d*', true\); "
+)
+
+
+def without_tenant_settings(sql: str) -> str:
+    """A captured statement as the app wrote it, without the settings it travelled with
+    (for EXPLAIN in benchmarks and plan tests)."""
+    return _PREFIX.sub("", sql, count=1)
+
+
 def install_tenant_settings(sender, connection, **kwargs) -> None:
     """connection_created: every PostgreSQL connection carries the tenant with its queries."""
     if connection.vendor != "postgresql":

@@ -16,7 +16,7 @@ from tenancy.context import tenant_context
 from tenancy.models import AuditEvent, Role
 from tests.stores.factories import approved_store, region, store_type
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 HEADER = "code,name,region,store_type,status,address,phone,opened_on\n"
 GOOD = (
@@ -41,8 +41,19 @@ def setup_a(world):
     return world
 
 
+@pytest.fixture(autouse=True)
+def kept_files(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
 def post_import(client, upload, **kwargs):
-    return client.post(reverse("stores:store_import"), {"file": upload}, **kwargs)
+    """Upload and check; when the check passed, confirm the preview as HQ does."""
+    checked = client.post(reverse("stores:store_import"), {"file": upload}, **kwargs)
+    token = checked.context and checked.context.get("upload_token")
+    if not token:
+        return checked
+    return client.post(reverse("stores:store_import"), {"upload": token}, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +78,9 @@ def test_one_bad_row_writes_nothing_and_is_named_with_its_line(
     html = response.content.decode()
     assert response.status_code == 200
     assert "未导入任何数据" in html
-    assert f"第 5 行: {reason}" in html.replace("&quot;", '"')
+    assert {"row": 5, "message": reason} in [
+        {"row": error["row"], "message": error["message"]} for error in response.context["errors"]
+    ]
     with tenant_context(world.tenant_a):
         assert Store.objects.count() == stores_before
         assert not StoreCodeHistory.objects.filter(code="BJ-ZY-007").exists()
@@ -108,6 +121,54 @@ def test_xlsx_import(setup_a, client_for):
     with tenant_context(world.tenant_a):
         assert Store.objects.filter(code="SH-ZY-1200").exists()
         assert approved_store(region_code="SH", type_code="ZY").code == "SH-ZY-1201"
+
+
+def _files(folder) -> list:
+    return [path for path in folder.rglob("*") if path.is_file()]
+
+
+def test_the_preview_writes_nothing_until_confirmed_and_cancel_removes_the_file(
+    setup_a, client_for, kept_files
+):
+    world = setup_a
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    gbk = SimpleUploadedFile(
+        "门店.csv",
+        "门店编码,门店名称,区域,门店类型,负责人\r\nBJ-ZY-030,国贸店,BJ,ZY,王\r\n".encode("gbk"),
+    )
+    checked = client.post(reverse("stores:store_import"), {"file": gbk})
+    page = checked.content.decode()
+    assert "GBK/GB18030" in page and "国贸店" in page and "不导入" in page
+    assert [row["code"] for row in checked.context["rows"]] == ["BJ-ZY-030"]
+    with tenant_context(world.tenant_a):
+        assert not Store.objects.filter(code="BJ-ZY-030").exists()
+    assert len(_files(kept_files)) == 1
+
+    token = checked.context["upload_token"]
+    # Another person of the tenant cannot confirm it, and a changed token is refused.
+    other = client_for(world.staff_a[Role.HQ_STAFF])
+    refused = other.post(reverse("stores:store_import"), {"upload": token}, follow=True)
+    assert "检查已过期" in refused.content.decode()
+    client.post(reverse("stores:store_import"), {"upload": token[:-2] + "xx"})
+    client.post(reverse("stores:store_import"), {"upload": token, "discard": "1"})
+    assert _files(kept_files) == []
+    with tenant_context(world.tenant_a):
+        assert not Store.objects.filter(code="BJ-ZY-030").exists()
+
+
+def test_files_checked_but_never_confirmed_are_swept_after_a_day(setup_a, client_for, kept_files):
+    import datetime
+
+    from django.utils import timezone
+
+    world = setup_a
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    client.post(reverse("stores:store_import"), {"file": csv_file(GOOD)})
+    with tenant_context(world.tenant_a):
+        assert services.store_uploads_sweep() == 0
+        later = timezone.now() + datetime.timedelta(days=1, minutes=1)
+        assert services.store_uploads_sweep(now=later) == 1
+    assert _files(kept_files) == []
 
 
 def test_import_without_required_columns_is_refused(setup_a, client_for):
@@ -181,14 +242,22 @@ def test_gbk_file_with_chinese_headers_a_blank_row_and_an_unknown_column(setup_a
     ]
     content = "".join(",".join(row) + "\r\r\n" for row in rows).encode("gbk")
     client = client_for(world.staff_a[Role.HQ_STAFF])
-    page = post_import(client, SimpleUploadedFile("stores.csv", content)).content.decode()
-    assert "第 4 行" in page and "BJ-ZY-32" in page
+    answer = post_import(client, SimpleUploadedFile("stores.csv", content))
+    assert [(e["row"], e["column"], e["value"]) for e in answer.context["errors"]] == [
+        (4, "code", "BJ-ZY-32")
+    ]
     with tenant_context(world.tenant_a):
         assert not Store.objects.filter(code="BJ-ZY-031").exists()
     rows[3][0] = "BJ-ZY-032"
     content = "".join(",".join(row) + "\r\r\n" for row in rows).encode("gbk")
-    response = post_import(client, SimpleUploadedFile("stores.csv", content), follow=True)
-    assert "店长" in response.content.decode()  # said, not silently dropped
+    checked = client.post(
+        reverse("stores:store_import"), {"file": SimpleUploadedFile("stores.csv", content)}
+    )
+    assert {"header": "店长", "field": ""} in checked.context[
+        "preview"
+    ].columns  # said, not dropped
+    assert "不导入" in checked.content.decode()
+    client.post(reverse("stores:store_import"), {"upload": checked.context["upload_token"]})
     with tenant_context(world.tenant_a):
         store = Store.objects.get(code="BJ-ZY-031")
         assert store.opened_on.isoformat() == "2019-05-01"
