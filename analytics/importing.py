@@ -60,14 +60,33 @@ def _cell(value) -> str:
 
 
 def read_table(upload) -> list[tuple[int, list[str]]]:
-    """The file's rows as text, each with its row number as Excel shows it (header first).
+    """The file's rows as text, each with its row number as Excel shows it (header first)."""
+    return read_upload(upload)[0]
+
+
+def read_upload(upload) -> tuple[list[tuple[int, list[str]]], str]:
+    """read_table and the encoding the reader found ("UTF-8", "GBK/GB18030", "XLSX", ...).
 
     Read by the one reader of tabular uploads (tenancy.tabular): UTF-8, GBK/GB18030 and
     UTF-16 text with any separator and line end, or XLSX.
     """
     table = tabular.read_table(upload.read(), getattr(upload, "name", "") or "", max_rows=MAX_ROWS)
-    return [(1, table.headers)] + [
+    rows = [(1, table.headers)] + [
         (number, [_cell(value) for value in cells]) for number, cells in table.rows
+    ]
+    return rows, table.encoding
+
+
+def header_preview(table: list[tuple[int, list[str]]]) -> list[dict]:
+    """Each header of the file and the column it is read as ("" when not imported)."""
+    found = {}
+    for key, names in COLUMNS.items():
+        for position, title in enumerate(table[0][1] if table else []):
+            if title.strip().lower() in names:
+                found[position] = COLUMNS[key][1]
+    return [
+        {"header": title, "field": found.get(position, "")}
+        for position, title in enumerate(table[0][1] if table else [])
     ]
 
 
@@ -121,12 +140,24 @@ def _decimal(value: str, default: str | None = None) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def check_rows(rows: list[dict]) -> list[dict]:
+    """Every problem of the rows (nothing written): what the page shows before the confirm."""
+    return _check(rows)[1]
+
+
 def write_rows(sale_import: SaleImport) -> tuple[int, int]:
     """Check every row, then record each sale; raise ImportFailed with all reasons."""
+    groups, errors = _check(sale_import.rows)
+    if errors:
+        raise ImportFailed(errors)
+    return _write(sale_import, groups)
+
+
+def _check(rows: list[dict]) -> tuple[OrderedDict, list[dict]]:
     tenant = current_tenant()
     errors: list[dict] = []
     groups: OrderedDict[str, dict] = OrderedDict()
-    member_keys = {r.get("member", "") for r in sale_import.rows} - {""}
+    member_keys = {r.get("member", "") for r in rows} - {""}
     members = {}
     for customer in Customer.objects.filter(
         Q(card_number__in=member_keys) | Q(phone__in=member_keys)
@@ -134,7 +165,7 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
         members[customer.card_number] = customer
         if customer.phone:
             members[customer.phone] = customer
-    for row in sale_import.rows:
+    for row in rows:
         line = row["line"]
         problems = []
         for key in REQUIRED:
@@ -197,9 +228,11 @@ def write_rows(sale_import: SaleImport) -> tuple[int, int]:
                 category=row.get("category", ""),
             )
         )
-    if errors:
-        raise ImportFailed(errors)
+    return groups, errors
 
+
+def _write(sale_import: SaleImport, groups: OrderedDict) -> tuple[int, int]:
+    errors: list[dict] = []
     store = sale_import.store
     existing = set(
         Sale.objects.filter(store=store, external_id__in=list(groups)).values_list(

@@ -208,6 +208,7 @@ class StoreApiToken(TenantScopedModel):
 
 
 class SaleImportStatus(models.TextChoices):
+    CHECKED = "checked", _("Checked, waiting for confirmation")
     PENDING = "pending", _("Waiting")
     DONE = "done", _("Imported")
     FAILED = "failed", _("Rejected")
@@ -231,6 +232,8 @@ class SaleImport(TenantScopedModel):
         default=SaleImportStatus.PENDING,
     )
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    # What the check found, for the page before the confirm: encoding, column mapping.
+    preview = models.JSONField(default=dict, blank=True, editable=False)
     sales_created = models.PositiveIntegerField(_("sales created"), default=0)
     sales_skipped = models.PositiveIntegerField(_("already imported"), default=0)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)

@@ -16,16 +16,15 @@ from analytics.forms import (
     SaleImportForm,
     SaleLineFormSet,
 )
-from analytics.importing import parse_rows, read_table
+from analytics.importing import header_preview, parse_rows, read_upload
 from analytics.models import Sale, SaleChannel, SaleImport, StoreApiToken
 from analytics.services import (
-    IMPORT_SYNC_LIMIT,
     api_token_create,
     api_token_revoke,
     counter_sale_key,
     report_export,
+    sale_import_confirm,
     sale_import_create,
-    sale_import_run,
     sale_record_once,
 )
 from campaigns.services import CouponError, coupons_available
@@ -175,6 +174,8 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     return redirect("analytics:token_list")
 
 
+PREVIEW_ROWS = 20  # the first rows of a checked file, as they will be read
+
 # --- File import -----------------------------------------------------------------------------
 
 
@@ -185,18 +186,19 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            rows = parse_rows(read_table(upload))
+            table, encoding = read_upload(upload)
+            rows = parse_rows(table)
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
+            # Checked only: the page shows what was found, the uploader confirms.
             sale_import = sale_import_create(
                 store=form.cleaned_data["store"],
                 actor=request.staff,
                 file_name=upload.name,
                 rows=rows,
+                preview={"encoding": encoding, "columns": header_preview(table)},
             )
-            if len(rows) <= IMPORT_SYNC_LIMIT:  # larger files were queued as a job
-                sale_import = sale_import_run(sale_import_id=sale_import.pk)
             return redirect("analytics:import_detail", import_id=sale_import.pk)
     imports = scope_to_stores(
         SaleImport.objects.select_related("store", "uploaded_by"), request.staff
@@ -207,11 +209,25 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @roles_allowed(IMPORT_ROLES)
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     sale_import = get_scoped_or_404(
-        SaleImport.objects.select_related("store", "uploaded_by").defer("rows"),
-        request.staff,
-        pk=import_id,
+        SaleImport.objects.select_related("store", "uploaded_by"), request.staff, pk=import_id
     )
-    return render(request, "analytics/import_detail.html", {"sale_import": sale_import})
+    first_rows = sale_import.rows[:PREVIEW_ROWS] if sale_import.status == "checked" else []
+    return render(
+        request,
+        "analytics/import_detail.html",
+        {"sale_import": sale_import, "first_rows": first_rows, "row_count": len(sale_import.rows)},
+    )
+
+
+@roles_allowed(IMPORT_ROLES)
+def import_confirm(request: HttpRequest, import_id: int) -> HttpResponse:
+    sale_import = get_scoped_or_404(
+        SaleImport.objects.select_related("store"), request.staff, pk=import_id
+    )
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    sale_import_confirm(sale_import=sale_import, actor=request.staff)
+    return redirect("analytics:import_detail", import_id=sale_import.pk)
 
 
 # --- Dashboards ------------------------------------------------------------------------------

@@ -28,7 +28,52 @@ def csv_file(body: str, name="pos.csv") -> SimpleUploadedFile:
 
 
 def upload(client, store, file):
-    return client.post(reverse("analytics:import_upload"), {"store": store.pk, "file": file})
+    """Upload and check; when the check found nothing wrong, confirm as the uploader does.
+    Returns the upload's answer (a redirect to the import's page)."""
+    response = client.post(reverse("analytics:import_upload"), {"store": store.pk, "file": file})
+    if response.status_code == 302:
+        with tenant_context(store.tenant):
+            checked = SaleImport.objects.filter(status="checked").order_by("-pk").first()
+        if checked is not None:
+            client.post(reverse("analytics:import_confirm", args=[checked.pk]))
+    return response
+
+
+def test_the_check_writes_nothing_until_the_uploader_confirms_once(world, client_for, day_before):
+    body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\n"
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    response = client.post(
+        reverse("analytics:import_upload"),
+        {"store": world.store_a1.pk, "file": csv_file(body)},
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "已检查，等待确认" in page and "UTF-8" in page and "苹果" in page
+    with tenant_context(world.tenant_a):
+        sale_import = SaleImport.objects.get()
+        assert sale_import.status == "checked" and not Sale.objects.exists()
+    confirm = reverse("analytics:import_confirm", args=[sale_import.pk])
+    client.post(confirm)
+    client.post(confirm)  # a double click
+    with tenant_context(world.tenant_a):
+        assert Sale.objects.count() == 1
+        assert SaleImport.objects.get().status == "done"
+    # Another store's manager (another tenant) cannot confirm or read it.
+    other = client_for(world.staff_b[Role.STORE_MANAGER])
+    assert other.post(confirm).status_code == 404
+
+
+def test_an_unconfirmed_check_is_let_go_after_a_day(world, client_for, day_before):
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\n"
+    client.post(
+        reverse("analytics:import_upload"), {"store": world.store_a1.pk, "file": csv_file(body)}
+    )
+    with tenant_context(world.tenant_a):
+        SaleImport.objects.update(created_at=timezone.now() - datetime.timedelta(days=2))
+        services.sale_imports_sweep()
+        sale_import = SaleImport.objects.get()
+        assert (sale_import.status, sale_import.rows) == ("failed", [])
+        assert not Sale.objects.exists()
 
 
 @pytest.fixture
@@ -149,7 +194,6 @@ def test_a_large_file_runs_as_a_background_job(
     world, client_for, day_before, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(services, "IMPORT_SYNC_LIMIT", 2)
-    monkeypatch.setattr("analytics.views.IMPORT_SYNC_LIMIT", 2)
     body = "".join(f"T{n},{day_before} 10:{n:02d},,A,苹果,水果,1,5.00,0,\n" for n in range(5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))

@@ -33,5 +33,7 @@ def _token(store):
 register("analytics:store_dashboard", lambda store: {"store_id": store.pk})
 register("analytics:sale_detail", _sale)
 register("analytics:import_detail", _import)
+# POST only: GET answers 405 to those who may confirm.
+register("analytics:import_confirm", _import, ok_status=405)
 # HQ-only and POST-only: another store's token is fine for HQ, GET answers 405.
 register("analytics:token_revoke", _token, ok_status=405)

@@ -159,14 +159,15 @@ def test_the_preview_writes_nothing_until_confirmed_and_cancel_removes_the_file(
 def test_files_checked_but_never_confirmed_are_swept_after_a_day(setup_a, client_for, kept_files):
     import datetime
 
-    from django.utils import timezone
-
     world = setup_a
     client = client_for(world.staff_a[Role.HQ_ADMIN])
     client.post(reverse("stores:store_import"), {"file": csv_file(GOOD)})
+    (kept,) = _files(kept_files)
+    # The file's own time (the file system keeps the real clock, even when a test moves it).
+    written = datetime.datetime.fromtimestamp(kept.stat().st_mtime, tz=datetime.UTC)
     with tenant_context(world.tenant_a):
-        assert services.store_uploads_sweep() == 0
-        later = timezone.now() + datetime.timedelta(days=1, minutes=1)
+        assert services.store_uploads_sweep(now=written + datetime.timedelta(hours=23)) == 0
+        later = written + datetime.timedelta(days=1, minutes=1)
         assert services.store_uploads_sweep(now=later) == 1
     assert _files(kept_files) == []
 
