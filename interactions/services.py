@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -697,40 +697,77 @@ def member_name_keys_sync(*, member: Customer) -> MemberProfile:
 
 
 def _member_keys(member: Customer, zone) -> dict[str, str]:
-    full, initials = name_keys(member.name)
-    anniversary = ""
-    if member.created_at is not None:
-        anniversary = timezone.localtime(member.created_at, zone).strftime("%m-%d")
-    return {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
+    return _keys_of(member.name, member.created_at, zone)
 
 
 def member_name_keys_sync_many(*, member_ids: list[int], batch_size: int = 2000) -> int:
     """member_name_keys_sync for members written in bulk (an import): set-based per batch.
 
-    Returns how many profile rows were created or changed.
+    Runs inside the import's write transaction, so it is built for 100,000 rows: members are
+    read as plain values, and on PostgreSQL new profiles go in as one INSERT per batch
+    (bulk_create's per-field preparation was a third of an import). Returns how many profile
+    rows were created or changed.
     """
     zone = _tenant().zone
+    tenant_id = _tenant().pk
+    now = timezone.now()
     touched = 0
     for start in range(0, len(member_ids), batch_size):
         chunk = member_ids[start : start + batch_size]
         profiles = {p.member_id: p for p in MemberProfile.objects.filter(member_id__in=chunk)}
-        new, changed = [], []
-        for member in Customer.objects.filter(pk__in=chunk).only("pk", "name", "created_at"):
-            keys = _member_keys(member, zone)
-            profile = profiles.get(member.pk)
+        new: list[tuple[int, dict]] = []
+        changed = []
+        for pk, name, created_at in Customer.objects.filter(pk__in=chunk).values_list(
+            "pk", "name", "created_at"
+        ):
+            keys = _keys_of(name, created_at, zone)
+            profile = profiles.get(pk)
             if profile is None:
-                new.append(MemberProfile(member_id=member.pk, **keys))
-            elif any(getattr(profile, name) != value for name, value in keys.items()):
-                for name, value in keys.items():
-                    setattr(profile, name, value)
+                new.append((pk, keys))
+            elif any(getattr(profile, field) != value for field, value in keys.items()):
+                for field, value in keys.items():
+                    setattr(profile, field, value)
                 changed.append(profile)
-        MemberProfile.objects.bulk_create(new, batch_size=batch_size)
+        _profiles_insert(new, tenant_id=tenant_id, now=now)
         if changed:
             MemberProfile.objects.bulk_update(
                 changed, ["name_pinyin", "name_initials", "anniversary"], batch_size=batch_size
             )
         touched += len(new) + len(changed)
     return touched
+
+
+def _keys_of(name: str, created_at, zone) -> dict[str, str]:
+    full, initials = name_keys(name)
+    anniversary = timezone.localtime(created_at, zone).strftime("%m-%d") if created_at else ""
+    return {"name_pinyin": full, "name_initials": initials, "anniversary": anniversary}
+
+
+def _profiles_insert(rows: list[tuple[int, dict]], *, tenant_id: int, now) -> None:
+    """New profile rows (member id, keys): one INSERT on PostgreSQL, bulk_create elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        MemberProfile.objects.bulk_create(
+            [MemberProfile(member_id=pk, **keys) for pk, keys in rows]
+        )
+        return
+    columns = (
+        "tenant_id, member_id, wechat_id, occupation, interests, preferred_brands, "
+        "preferred_categories, price_sensitivity, name_pinyin, name_initials, anniversary, "
+        "updated_at"
+    )
+    values = ", ".join(["(%s, %s, '', '', '', '', '', '', %s, %s, %s, %s)"] * len(rows))
+    params: list = []
+    for pk, keys in rows:
+        params += [
+            tenant_id, pk, keys["name_pinyin"], keys["name_initials"], keys["anniversary"], now
+        ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MemberProfile._meta.db_table} ({columns}) VALUES {values}",  # noqa: S608 - fixed names, values are parameters
+            params,
+        )
 
 
 def member_name_keys_rebuild(*, batch_size: int = 2000) -> int:
