@@ -59,8 +59,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
     for order, code, name, spend in TIERS:
         cursor.execute(
             f'INSERT INTO {t["tier"]} (tenant_id, "order", code, name, min_spend, '  # noqa: S608
-            "min_purchases, window_months, multiplier, benefits, grace_months, "
-            "max_downgrade_steps) VALUES (%s, %s, %s, %s, %s, 0, 12, 1, '', 12, 1) RETURNING id",
+            "min_purchases, min_referrals, window_months, multiplier, benefits, grace_months, "
+            "max_downgrade_steps) VALUES (%s, %s, %s, %s, %s, 0, 0, 12, 1, '', 12, 1) "
+            "RETURNING id",
             [tenant_id, order, code, name, spend],
         )
         tier_ids.append(cursor.fetchone()[0])

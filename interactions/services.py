@@ -879,12 +879,14 @@ def referral_first_sale(*, member: Customer, sale_reference: str) -> bool:
     referral = Referral.objects.select_related("referrer", "referred").get(referred=member)
     rewarder = hooks.get("referral_rewarder")
     if rewarder is not None:
+        # Marked first, in this transaction: the rewarder's tier check counts this referral,
+        # and a failing reward rolls the mark back with everything else.
+        Referral.objects.filter(pk=referral.pk).update(rewarded=True)
         rewarder(
             referrer=referral.referrer,
             referred=referral.referred,
             source_key=f"referral:{referral.pk}",
         )
-        Referral.objects.filter(pk=referral.pk).update(rewarded=True)
     audit_record(
         action="referral.first_sale",
         obj=member,

@@ -94,6 +94,7 @@ class TierForm(forms.ModelForm):
             "name",
             "min_spend",
             "min_purchases",
+            "min_referrals",
             "window_months",
             "multiplier",
             "benefits",
@@ -101,6 +102,13 @@ class TierForm(forms.ModelForm):
             "max_downgrade_steps",
         ]
         widgets = {"benefits": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["min_referrals"].required = False  # empty: not a criterion
+
+    def clean_min_referrals(self) -> int:
+        return self.cleaned_data.get("min_referrals") or 0
 
     def clean(self):
         cleaned = super().clean()

@@ -24,9 +24,10 @@ from tenancy.models import StaffMember, TenantScopedModel
 class Tier(TenantScopedModel):
     """A membership tier (普通会员, 银卡, 金卡, 钻石卡), ordered from the entry tier up.
 
-    A member qualifies when their spend over the rolling window reaches `min_spend`, or their
-    purchase count reaches `min_purchases` (a threshold of 0 is not a criterion; a tier with
-    both at 0 is the entry tier everyone holds).
+    A member qualifies when their spend over the rolling window reaches `min_spend`, their
+    purchase count reaches `min_purchases`, or the members they referred who made a first
+    purchase reach `min_referrals` (a threshold of 0 is not a criterion; a tier with all at 0
+    is the entry tier everyone holds).
     """
 
     order = models.PositiveSmallIntegerField(_("order"), help_text=_("0 is the entry tier."))
@@ -40,6 +41,13 @@ class Tier(TenantScopedModel):
         validators=[MinValueValidator(Decimal("0"))],
     )
     min_purchases = models.PositiveIntegerField(_("qualifying purchases"), default=0)
+    # Members who brought others in: referrals whose first purchase was rewarded (and not
+    # refunded in full) within the window.
+    min_referrals = models.PositiveIntegerField(
+        _("qualifying referrals"),
+        default=0,
+        help_text=_("Referred members who made their first purchase within the window."),
+    )
     window_months = models.PositiveSmallIntegerField(
         _("rolling window (months)"), default=12, validators=[MinValueValidator(1)]
     )

@@ -255,14 +255,42 @@ def _existing(source_key: str) -> PointsEntry | None:
 class Totals:
     spend: Decimal
     purchases: int
+    referrals: int = 0
 
 
 def _qualifies(tier: Tier, totals: Totals) -> bool:
-    if tier.min_spend <= 0 and tier.min_purchases <= 0:
+    if tier.min_spend <= 0 and tier.min_purchases <= 0 and tier.min_referrals <= 0:
         return True
     if tier.min_spend > 0 and totals.spend >= tier.min_spend:
         return True
+    if tier.min_referrals > 0 and totals.referrals >= tier.min_referrals:
+        return True
     return tier.min_purchases > 0 and totals.purchases >= tier.min_purchases
+
+
+def _referral_counts(tiers: list[Tier], at: datetime.datetime) -> dict[str, Subquery]:
+    """Per window, how many members the account's holder referred who made a rewarded first
+    purchase in it (interactions' referrals; loyalty sits above interactions). Only when a
+    tier asks for referrals, so other tenants pay nothing."""
+    from interactions.models import Referral
+
+    counts = {}
+    for months in {tier.window_months for tier in tiers if tier.min_referrals > 0}:
+        inner = (
+            Referral.objects.filter(
+                referrer=OuterRef("customer_id"),
+                rewarded=True,
+                reversed_at__isnull=True,
+                first_sale_at__gt=add_months(at, -months),
+                first_sale_at__lte=at,
+            )
+            .order_by()
+            .values("referrer")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        counts[f"referrals_{months}"] = Coalesce(Subquery(inner), Value(0))
+    return counts
 
 
 def _best_index(tiers: list[Tier], totals_by_window: dict[int, Totals]) -> int:
@@ -288,7 +316,9 @@ def _window_aggregates(tiers: list[Tier], at: datetime.datetime, prefix: str = "
 def _totals_from(row: dict, tiers: list[Tier]) -> dict[int, Totals]:
     return {
         tier.window_months: Totals(
-            Decimal(row[f"spend_{tier.window_months}"] or 0), row[f"count_{tier.window_months}"]
+            Decimal(row[f"spend_{tier.window_months}"] or 0),
+            row[f"count_{tier.window_months}"],
+            row.get(f"referrals_{tier.window_months}", 0) or 0,
         )
         for tier in tiers
     }
@@ -326,6 +356,11 @@ def _upgrade_if_qualified(
     if not tiers:
         return
     row = account.entries.aggregate(**_window_aggregates(tiers, at))
+    referrals = _referral_counts(tiers, at)
+    if referrals:
+        row.update(
+            PointsAccount.objects.filter(pk=account.pk).annotate(**referrals).values(*referrals)[0]
+        )
     best = _best_index(tiers, _totals_from(row, tiers))
     current = next((i for i, t in enumerate(tiers) if t.pk == account.tier_id), -1)
     if best > current:
@@ -530,13 +565,20 @@ def points_award(
 
 
 def referral_reward(*, referrer: Customer, referred: Customer, source_key: str) -> None:
-    """interactions hook "referral_rewarder": the referred member made a first purchase."""
+    """interactions hook "referral_rewarder": the referred member made a first purchase.
+
+    Called after interactions marked the referral rewarded, in the same transaction, so a
+    tier that counts referrals sees this one and upgrades the referrer now.
+    """
     points_award(
         customer=referrer,
         points=points_rule().referral_points,
         source_key=source_key,
         reason=f"referral reward: {referred.card_number}",
     )
+    tiers = _tiers()
+    if any(tier.min_referrals > 0 for tier in tiers):
+        _upgrade_if_qualified(_lock_account(referrer), tiers, at=timezone.now())
 
 
 @transaction.atomic
@@ -848,6 +890,7 @@ def tier_save(*, tier: Tier, staff: StaffMember) -> Tier:
             "order": tier.order,
             "min_spend": tier.min_spend,
             "min_purchases": tier.min_purchases,
+            "min_referrals": tier.min_referrals,
             "multiplier": tier.multiplier,
         },
     )
@@ -1015,6 +1058,7 @@ def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
         )
         default = Value(ZERO) if name.startswith("spend") else Value(0)
         annotations[name] = Coalesce(Subquery(inner), default)
+    annotations.update(_referral_counts(tiers, now))
     # The row lock keeps a concurrent sale's upgrade from being overwritten by this review.
     due = list(
         PointsAccount.objects.select_for_update(of=("self",))

@@ -103,3 +103,42 @@ def test_a_walk_in_or_free_sale_claims_nothing(world, pair):
         record_sale(world.store_a1, now, lines=[line("F", 1, "0.00")], member=bob)
         assert Referral.objects.get(referred=bob).first_sale_at is None
         assert balance(alice) == 0
+
+
+def test_a_tier_for_members_who_refer_others_is_reached_by_referrals(world):
+    """ "推荐达人" needs three referred members who bought: the third first purchase (a real
+    sale) upgrades the referrer at once; the nightly review keeps it while they count and a
+    full refund takes one away at the next review."""
+    from loyalty.models import Tier
+    from loyalty.services import tiers_evaluate
+
+    with tenant_context(world.tenant_a):
+        entry = Tier.objects.create(order=0, code="NORMAL", name="普通会员")
+        Tier.objects.create(order=1, code="AMBASSADOR", name="推荐达人", min_referrals=3)
+        alice = CustomerFactory(home_store=world.store_a1)
+        friends = [CustomerFactory(home_store=world.store_a1) for _ in range(3)]
+        clerk = world.staff_a[Role.CLERK]
+        for friend in friends:
+            interactions.referral_record(staff=clerk, referred=friend, referrer=alice)
+        when = timezone.now() - datetime.timedelta(hours=1)
+        first_sales = []
+        for friend in friends:
+            sale = record_sale(world.store_a1, when, lines=[line("A", 1, "20.00")], member=friend)
+            first_sales.append(sale)
+            account = PointsAccount.objects.filter(customer=alice).first()
+            tier = account.tier.code if account and account.tier else None
+            assert tier == ("AMBASSADOR" if friend is friends[-1] else tier)
+        assert PointsAccount.objects.get(customer=alice).tier.code == "AMBASSADOR"
+
+        # One of the three first purchases is refunded in full: at the review she has two.
+        record_sale(
+            world.store_a1,
+            when + datetime.timedelta(minutes=5),
+            lines=[LineInput(sku="A", quantity=1)],
+            refund_of=first_sales[0],
+        )
+        PointsAccount.objects.filter(customer=alice).update(
+            tier_review_at=timezone.now() - datetime.timedelta(minutes=1)
+        )
+        assert tiers_evaluate()["downgraded"] == 1
+        assert PointsAccount.objects.get(customer=alice).tier == entry
