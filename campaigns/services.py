@@ -438,25 +438,6 @@ def _coupon_refusal(
     return None
 
 
-def coupon_check(
-    *,
-    code: str,
-    member: Customer | None,
-    store: Store,
-    amount: Decimal,
-    now: datetime.datetime | None = None,
-) -> tuple[Coupon, Decimal]:
-    """Validate without using it (the counter's preview); raises CouponError."""
-    coupon = Coupon.objects.select_related("offer").filter(code=code.strip().upper()).first()
-    offer = coupon.offer if coupon else None
-    refusal = _coupon_refusal(
-        coupon, offer, member=member, store=store, amount=amount, now=_now(now)
-    )
-    if refusal:
-        raise CouponError(refusal)
-    return coupon, coupon_discount(offer=offer, amount=amount)
-
-
 @transaction.atomic
 def coupon_redeem(
     *,

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -55,12 +55,6 @@ def points_summary(*, customer: Customer, now: datetime.datetime | None = None) 
 
 def points_history(*, customer: Customer) -> QuerySet[PointsEntry]:
     return PointsEntry.objects.filter(account__customer=customer).select_related("store", "staff")
-
-
-def ledger_sum(*, customer: Customer) -> int:
-    return (
-        PointsEntry.objects.filter(account__customer=customer).aggregate(s=Sum("points"))["s"] or 0
-    )
 
 
 def points_timeline(*, member: Customer, limit: int) -> list[dict]:

@@ -272,30 +272,6 @@ def test_another_members_coupon_is_refused(member, store):
     assert coupon.status == CouponStatus.AVAILABLE
 
 
-def test_coupon_check_previews_without_using_it(member, store):
-    offer = OfferFactory(total_limit=1)
-    coupon = coupon_for(member, offer)
-
-    for _ in range(2):
-        checked, discount = services.coupon_check(
-            code=coupon.code, member=member, store=store, amount=Decimal("60"), now=NOW
-        )
-        assert (checked.pk, discount) == (coupon.pk, Decimal("10.00"))
-
-    coupon.refresh_from_db()
-    offer.refresh_from_db()
-    assert coupon.status == CouponStatus.AVAILABLE
-    assert offer.used_count == 0
-    with pytest.raises(CouponError, match="another member"):
-        services.coupon_check(
-            code=coupon.code,
-            member=MemberFactory(home_store=store),
-            store=store,
-            amount=Decimal("60"),
-            now=NOW,
-        )
-
-
 def test_available_coupons_are_the_unused_unexpired_ones(member, store):
     offer = OfferFactory()
     soon = OfferFactory(valid_until=NOW + datetime.timedelta(days=2))

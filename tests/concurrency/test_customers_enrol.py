@@ -1,44 +1,30 @@
 """Two counters enrol the same phone at the same moment: one member, the other sees it."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from customers.models import Customer
 from customers.services import DuplicatePhone, customer_enrol
 from tenancy.context import tenant_context
 from tenancy.models import Role
+from tests.concurrency.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_concurrent_enrol_of_one_phone_makes_one_member(world):
-    barrier = threading.Barrier(2)
-    outcomes = []
+    staff = [world.staff_a[Role.CLERK], world.staff_a[Role.STORE_MANAGER]]
 
-    def counter(staff):
-        try:
-            with tenant_context(world.tenant_a):
-                barrier.wait()
-                try:
-                    customer = customer_enrol(
-                        staff=staff, phone="13812345678", name="并发", home_store=world.store_a1
-                    )
-                    outcomes.append(("enrolled", customer.pk))
-                except DuplicatePhone as exc:
-                    outcomes.append(("duplicate", exc.existing.pk))
-        finally:
-            connection.close()
+    def counter(index: int) -> tuple[str, int]:
+        with tenant_context(world.tenant_a):
+            try:
+                customer = customer_enrol(
+                    staff=staff[index], phone="13812345678", name="并发", home_store=world.store_a1
+                )
+                return ("enrolled", customer.pk)
+            except DuplicatePhone as exc:
+                return ("duplicate", exc.existing.pk)
 
-    threads = [
-        threading.Thread(target=counter, args=(world.staff_a[role],))
-        for role in (Role.CLERK, Role.STORE_MANAGER)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_threads(2, counter)
 
     kinds = sorted(kind for kind, _pk in outcomes)
     assert kinds == ["duplicate", "enrolled"], outcomes

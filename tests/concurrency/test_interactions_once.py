@@ -3,45 +3,32 @@
 from __future__ import annotations
 
 import datetime
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from interactions import services
 from interactions.models import ServiceCase, SurveyResponse
 from tenancy.context import tenant_context
 from tenancy.models import Notification, Role
+from tests.concurrency.threads import run_threads
 from tests.interactions.factories import ServiceCaseFactory, SurveyFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.clock]
 
 
 def in_parallel(tenant, work, count: int = 6) -> list:
-    start = threading.Barrier(count)
-    results = []
-    lock = threading.Lock()
+    """`work(n)` in `count` threads started together (tests/concurrency/threads.py); a refused
+    survey answer counts as its reason."""
 
-    def run(number: int) -> None:
-        try:
-            with tenant_context(tenant):
-                start.wait()
-                try:
-                    outcome = work(number)
-                except services.SurveyRefused as refused:
-                    outcome = refused.reason
-                with lock:
-                    results.append(outcome)
-        finally:
-            connection.close()
+    def run(number: int):
+        with tenant_context(tenant):
+            try:
+                return work(number)
+            except services.SurveyRefused as refused:
+                return refused.reason
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return run_threads(count, run)
 
 
 def test_parallel_answers_to_one_survey_keep_one(world):
