@@ -306,7 +306,7 @@ def parse_payload(payload, store) -> dict:
         )
     member = None
     if member_card and not errors:
-        member = Customer.objects.filter(card_number=member_card, is_erased=False).first()
+        member = Customer.objects.active().filter(card_number=member_card).first()
         if member is None:
             errors.append(_error("member_card", "not_found", _("No member has this card number.")))
     refund_of = None

@@ -67,7 +67,8 @@ class CounterSaleForm(StoreChoiceMixin, OneTimeKeyMixin, forms.Form):
         if not value:
             return None
         member = (
-            Customer.objects.filter(Q(phone=value) | Q(card_number=value), is_erased=False)
+            Customer.objects.active()
+            .filter(Q(phone=value) | Q(card_number=value))
             .order_by("pk")
             .first()
         )

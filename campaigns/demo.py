@@ -180,7 +180,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         )
 
     if not Coupon.objects.filter(offer=member_day, campaign__isnull=True).exists():
-        member = Customer.objects.filter(is_erased=False).order_by("pk").first()
+        member = Customer.objects.active().order_by("pk").first()
         services.coupon_issue_by_hand(
             offer=member_day, member=member, staff=admin, reason="顾客投诉补偿"
         )

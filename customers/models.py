@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from stores.models import Store
-from tenancy.models import StaffMember, TenantScopedModel
+from tenancy.models import StaffMember, TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
 
 
 class Gender(models.TextChoices):
@@ -23,8 +23,16 @@ class ConsentChannel(models.TextChoices):
     IMPORT = "import", _("Imported")
 
 
+class CustomerQuerySet(TenantScopedQuerySet):
+    def active(self) -> "CustomerQuerySet":
+        """Members who can still be served: not erased (a merged-away member is erased too)."""
+        return self.filter(is_erased=False)
+
+
 class Customer(TenantScopedModel):
     """A member. Phone is stored normalised (11 digits); erased members keep no PII."""
+
+    objects = TenantScopedManager.from_queryset(CustomerQuerySet)()
 
     phone = models.CharField(_("mobile phone"), max_length=11, null=True, blank=True)
     # The last four digits, kept separately so the counter's "last 4" search uses an index.

@@ -51,7 +51,7 @@ def customer_lookup(*, query: str, staff: StaffMember, limit: int = LAST4_LIMIT)
     parsed = classify_query(query)
     if not parsed.kind:
         return []
-    base = Customer.objects.filter(is_erased=False).select_related("home_store")
+    base = Customer.objects.active().select_related("home_store")
     if parsed.kind == "phone":
         rows = base.filter(phone=parsed.value)
     elif parsed.kind == "last4":
@@ -72,7 +72,7 @@ def customer_lookup(*, query: str, staff: StaffMember, limit: int = LAST4_LIMIT)
 
 def customer_list(*, staff: StaffMember) -> QuerySet[Customer]:
     """Members a person may list, export or bulk-tag: HQ all, managers their stores' members."""
-    rows = Customer.objects.filter(is_erased=False).select_related("home_store")
+    rows = Customer.objects.active().select_related("home_store")
     return scope_to_stores(rows, staff, store_field="home_store")
 
 
@@ -153,7 +153,8 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
     a known year that differs means two different people.
     """
     keys = (
-        Customer.objects.filter(is_erased=False, birth_month__isnull=False)
+        Customer.objects.active()
+        .filter(birth_month__isnull=False)
         .values("name", "birth_month", "birth_day")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
@@ -167,7 +168,8 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
         match |= Q(name=key["name"], birth_month=key["birth_month"], birth_day=key["birth_day"])
     groups: dict[tuple, list[Customer]] = {}
     for customer in (
-        Customer.objects.filter(match, is_erased=False)
+        Customer.objects.active()
+        .filter(match)
         .select_related("home_store")
         .order_by("created_at", "id")
     ):
@@ -184,7 +186,7 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
 def similar_phone_groups(*, limit: int = 100) -> list[list[Customer]]:
     """Same name and same last 4 digits but different numbers: often one mistyped phone."""
     keys = list(
-        Customer.objects.filter(is_erased=False)
+        Customer.objects.active()
         .exclude(phone_last4="")
         .values("name", "phone_last4")
         .annotate(n=Count("id"))
@@ -198,7 +200,8 @@ def similar_phone_groups(*, limit: int = 100) -> list[list[Customer]]:
         match |= Q(name=key["name"], phone_last4=key["phone_last4"])
     groups: dict[tuple, list[Customer]] = {}
     for customer in (
-        Customer.objects.filter(match, is_erased=False)
+        Customer.objects.active()
+        .filter(match)
         .select_related("home_store")
         .order_by("created_at", "id")
     ):

@@ -43,7 +43,7 @@ class QuickEntryForm(forms.Form):
 def find_member(value: str) -> Customer:
     """The member a clerk typed: an 11-digit phone or a card number."""
     value = value.strip()
-    members = Customer.objects.filter(is_erased=False)
+    members = Customer.objects.active()
     if value.isdigit() and len(value) == 11:
         member = members.filter(phone=value).first()
     else:
@@ -81,7 +81,7 @@ class MemberFieldMixin(forms.Form):
         value = self.cleaned_data["member"].strip()
         member_id = self.cleaned_data.get("member_id")
         if member_id is not None:
-            prefilled = Customer.objects.filter(pk=member_id, is_erased=False).first()
+            prefilled = Customer.objects.active().filter(pk=member_id).first()
             if prefilled is not None and value == prefilled.masked_label:
                 return prefilled
         return find_member(value)

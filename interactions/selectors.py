@@ -45,7 +45,7 @@ def member_search(query: str, *, limit: int = 20) -> list[Customer]:
     query = query.strip()
     if not query:
         return []
-    members = Customer.objects.filter(is_erased=False).select_related("home_store")
+    members = Customer.objects.active().select_related("home_store")
     if PHONE.match(query):
         return list(members.filter(phone=query)[:limit])
     if query.isdigit() and len(query) == 4:

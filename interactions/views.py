@@ -54,7 +54,7 @@ MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
 def _member_or_404(pk: int) -> Customer:
     # Members belong to the chain, not to one store: any staff member of the tenant may log
     # a contact with any member (RLS and the tenant manager keep other tenants out).
-    return get_object_or_404(Customer.objects.select_related("home_store"), pk=pk, is_erased=False)
+    return get_object_or_404(Customer.objects.active().select_related("home_store"), pk=pk)
 
 
 def _member_from_query(request: HttpRequest) -> Customer | None:
@@ -62,7 +62,7 @@ def _member_from_query(request: HttpRequest) -> Customer | None:
     member_pk = request.GET.get("member", "")
     if not member_pk.isdigit():
         return None
-    return Customer.objects.filter(pk=member_pk, is_erased=False).first()
+    return Customer.objects.active().filter(pk=member_pk).first()
 
 
 def _case_or_404(request: HttpRequest, pk: int):

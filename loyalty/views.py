@@ -21,7 +21,7 @@ ADJUST_ROLES = {Role.HQ_ADMIN, Role.STORE_MANAGER}
 
 def _member(pk: int) -> Customer:
     """Members belong to the chain, not to one store: any counter of the tenant serves them."""
-    return get_object_or_404(Customer.objects.filter(is_erased=False), pk=pk)
+    return get_object_or_404(Customer.objects.active(), pk=pk)
 
 
 def profile_panel_context(request: HttpRequest, customer: Customer) -> dict:
@@ -38,7 +38,7 @@ def counter(request: HttpRequest) -> HttpResponse:
         lookup = Q(card_number=q) | Q(phone=q)
         if q.isdigit() and len(q) == 4:
             lookup |= Q(phone_last4=q)
-        members = list(Customer.objects.filter(lookup, is_erased=False).order_by("name")[:20])
+        members = list(Customer.objects.active().filter(lookup).order_by("name")[:20])
         if len(members) == 1:
             return redirect("loyalty:redeem", pk=members[0].pk)
     return render(request, "loyalty/counter.html", {"form": form, "members": members})
