@@ -48,6 +48,7 @@ from loyalty.services import (
 from stores.models import Store, StoreStatus
 from tenancy import tabular
 from tenancy.context import current_tenant
+from tenancy.dates import local_day
 from tenancy.models import StaffMember, Tenant
 from tenancy.services import audit_record
 from tenancy.tabular import escape_row
@@ -87,12 +88,6 @@ class _Totals:
     discount: Decimal = ZERO
     items: int = 0
     lines: list[dict] = field(default_factory=list)
-
-
-def local_day(moment: datetime.datetime, tenant: Tenant | None = None) -> datetime.date:
-    """Which calendar day a moment belongs to, in the tenant's time zone."""
-    tenant = tenant or current_tenant()
-    return moment.astimezone(tenant.zone).date()
 
 
 def day_bounds(day: datetime.date, tenant: Tenant | None = None):

@@ -45,6 +45,7 @@ from interactions.models import (
 )
 from interactions.pinyin import name_keys
 from stores.models import Store
+from tenancy.dates import tenant_today
 from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.services import audit_record, notify
 
@@ -472,12 +473,6 @@ def lead_lose(*, staff: StaffMember, lead: Lead, reason: str) -> Lead:
     locked.save(update_fields=["status", "lost_reason", "closed_at"])
     audit_record(action="lead.lost", actor=staff, obj=locked, after={"reason": locked.lost_reason})
     return locked
-
-
-def tenant_today() -> datetime.date:
-    from tenancy.context import current_tenant
-
-    return timezone.localtime(timezone.now(), current_tenant().zone).date()
 
 
 REMINDER_HOUR = 8

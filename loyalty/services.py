@@ -35,6 +35,7 @@ from loyalty.models import (
 )
 from stores.models import Store
 from tenancy.context import current_tenant
+from tenancy.dates import add_months
 from tenancy.models import Role, StaffMember
 from tenancy.services import audit_record
 
@@ -71,17 +72,6 @@ def points_for_value(*, value: Decimal, rule: PointsRule | None = None) -> int:
     """How many points pay for `value` yuan (rounded up: the member never underpays)."""
     rule = rule or points_rule()
     return int((value * rule.redeem_points_per_yuan).to_integral_value(rounding=ROUND_CEILING))
-
-
-def add_months(moment: datetime.datetime, months: int) -> datetime.datetime:
-    """The same wall-clock time `months` later, the day clamped to the month's length."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_index = index + 1
-    first_of_next = datetime.date(next_index // 12, next_index % 12 + 1, 1)
-    last_day = (first_of_next - datetime.timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
 
 
 def expiry_for(

@@ -3,7 +3,6 @@ applications, re-reviews and imports. Each writes its audit event in its own tra
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import re
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from stores.models import (
 )
 from tenancy import tabular
 from tenancy.context import current_tenant
+from tenancy.dates import add_months, tenant_today
 from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.services import audit_record, notify
 
@@ -103,18 +103,6 @@ def store_code_search(*, query: str):
 
 
 # --- Dates ----------------------------------------------------------------------------------
-
-
-def tenant_today(tenant: Tenant | None = None) -> datetime.date:
-    tenant = tenant or current_tenant()
-    return timezone.now().astimezone(tenant.zone).date()
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """Same day `months` later, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def review_interval_months(tenant: Tenant | None = None) -> int:
