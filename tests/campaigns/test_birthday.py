@@ -266,7 +266,7 @@ def test_a_crash_after_the_claims_commit_then_a_rerun_greets_once(store, countin
         raise RuntimeError("worker killed before sending")
 
     with monkeypatch.context() as patched:
-        patched.setattr(services, "deliveries_dispatch", crash)
+        patched.setattr("campaigns.services.birthdays.deliveries_dispatch", crash)
         with pytest.raises(RuntimeError):
             greet_today(now)
 

@@ -205,7 +205,7 @@ def test_a_run_costs_the_same_queries_for_5_or_60_members(store, django_assert_m
 
 
 def test_bigger_audiences_cost_a_fixed_number_of_queries_per_batch(store, monkeypatch):
-    monkeypatch.setattr(services, "BATCH", 10)
+    monkeypatch.setattr("campaigns.services.runs.BATCH", 10)  # where the run reads it
     MemberFactory.create_batch(10, home_store=store)
     with CaptureQueriesContext(connection) as one_batch:
         run(CampaignFactory(offer=OfferFactory(), template="{coupon_code}"))
