@@ -9,7 +9,8 @@ from django.http import HttpRequest
 
 from campaigns import effect
 from campaigns.models import Campaign, Coupon, CouponStatus, Delivery, DeliveryStatus
-from campaigns.services import _matching, coupons_available
+from campaigns.services import coupons_available
+from campaigns.services.runs import _matching
 from customers.models import Customer
 
 
