@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from loyalty.models import EntryKind, PointsEntry, Tier
-from loyalty.services import _add_lot, _append, _existing, _lock_account, _set_tier, points_rule
+from loyalty.services import points_rule
+from loyalty.services.rules import _add_lot, _append, _existing, _lock_account
+from loyalty.services.tiers import _set_tier
 from tenancy.models import StaffMember
 
 # One opening balance per member, ever: re-running the same file (or another file of the

@@ -1,0 +1,304 @@
+"""What sales and rewards do to points: earn, take back on refunds, redeem, reward referrals
+and behaviours, once per source key.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import transaction
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer
+from loyalty.models import (
+    EntryKind,
+    PointsEntry,
+)
+from loyalty.services.rules import (
+    ZERO,
+    PointsError,
+    _add_lot,
+    _append,
+    _available,
+    _draw,
+    _existing,
+    _lock_account,
+    _record_draws,
+    _tiers,
+    points_rule,
+)
+from loyalty.services.tiers import _upgrade_if_qualified
+from stores.models import Store
+from tenancy.models import StaffMember
+from tenancy.services import audit_record
+
+# --- the service contract used by sale recording --------------------------------------------
+
+
+@transaction.atomic
+def points_earn_for_sale(
+    *,
+    customer: Customer | None,
+    source_key: str,
+    amount: Decimal,
+    store: Store | None,
+    occurred_at: datetime.datetime,
+    excluded_amount: Decimal = ZERO,
+) -> PointsEntry | None:
+    """Earn points for a member's sale, exactly once per `source_key` ("sale:<id>").
+
+    points = floor((amount - excluded_amount) * points per yuan * tier multiplier). The entry
+    also carries `amount` as qualifying spend, and a member who now qualifies for a higher
+    tier moves up at once. A replay (or a concurrent retry) returns the first entry.
+    """
+    if customer is None:
+        return None
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    rule = points_rule()
+    tiers = _tiers()
+    multiplier = account.tier.multiplier if account.tier else Decimal("1")
+    eligible = max(amount - excluded_amount, ZERO)
+    points = int(
+        (eligible * rule.points_per_yuan * multiplier).to_integral_value(rounding=ROUND_FLOOR)
+    )
+    entry = _append(
+        account,
+        kind=EntryKind.EARN,
+        points=points,
+        source_key=source_key,
+        occurred_at=occurred_at,
+        amount=amount,
+        store=store,
+    )
+    if points:
+        _add_lot(account, entry, points, earned_at=occurred_at, rule=rule)
+    _upgrade_if_qualified(account, tiers, at=occurred_at)
+    return entry
+
+
+@transaction.atomic
+def points_reverse_for_refund(
+    *,
+    customer: Customer | None,
+    source_key: str,
+    original_source_key: str,
+    refunded_amount: Decimal,
+    store: Store | None,
+    occurred_at: datetime.datetime,
+) -> PointsEntry | None:
+    """Take back the points earned by the refunded part of a sale, once per `source_key`.
+
+    The part is proportional to the sale amount and cumulative over partial refunds, so
+    refunding a sale in pieces takes back exactly what it earned. The points come out of the
+    sale's own lot first, then the earliest-expiring; the balance stops at zero and the
+    points that could not be taken back are recorded on the entry. Returns None when the
+    sale earned nothing (no earn entry: e.g. not a member then).
+    """
+    if customer is None:
+        return None
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    original = account.entries.filter(source_key=original_source_key, kind=EntryKind.EARN).first()
+    if original is None:
+        return None
+    prior = original.reversals.aggregate(
+        refunded=Coalesce(Sum("amount"), Value(ZERO)),
+        reversed=Coalesce(Sum("points"), 0),
+        unreversed=Coalesce(Sum("unreversed_points"), 0),
+    )
+    sale_amount = original.amount or ZERO
+    already_refunded = -prior["refunded"]
+    refunded = min(refunded_amount, max(sale_amount - already_refunded, ZERO))
+    if sale_amount > 0:
+        share = (already_refunded + refunded) / sale_amount
+        due_total = int((original.points * share).to_integral_value(rounding=ROUND_FLOOR))
+    else:
+        due_total = 0
+    to_reverse = max(due_total - (-prior["reversed"] + prior["unreversed"]), 0)
+    own_lot = original.lots.first()
+    taken = _draw(account, min(to_reverse, account.balance), now=None, first=own_lot)
+    reversed_points = sum(n for _, n in taken)
+    entry = _append(
+        account,
+        kind=EntryKind.REVERSE,
+        points=-reversed_points,
+        source_key=source_key,
+        occurred_at=occurred_at,
+        amount=-refunded,
+        unreversed_points=to_reverse - reversed_points,
+        original=original,
+        store=store,
+        reason=f"refund of {original_source_key}",
+    )
+    _record_draws(entry, taken)
+    return entry
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    customer: Customer,
+    points: int,
+    source_key: str,
+    store: Store | None,
+    staff: StaffMember | None,
+    reason: str = "",
+    now: datetime.datetime | None = None,
+) -> PointsEntry:
+    """Spend `points` (a discount on a sale, a gift), earliest-expiring lots first.
+
+    Idempotent by `source_key`: the counter form and the sale flow may resubmit safely.
+    """
+    now = now or timezone.now()
+    rule = points_rule()
+    if points <= 0:
+        raise PointsError(_("Enter a positive number of points."), code="not_positive")
+    if points < rule.redeem_minimum:
+        raise PointsError(
+            _("At least %(minimum)d points must be redeemed at a time."),
+            code="below_minimum",
+            params={"minimum": rule.redeem_minimum},
+        )
+    # Lock first: two counters redeeming for the same member at the same moment would both
+    # read the same balance and lots and both spend them. The second waits here and then
+    # sees the first one's redemption, so the member can never overspend.
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        if existing.kind != EntryKind.REDEEM or existing.account_id != account.pk:
+            raise PointsError(_("This redemption was already recorded."), code="duplicate")
+        return existing
+    available = _available(account, now=now)
+    if available < points:
+        raise PointsError(
+            _("Not enough points: %(available)d available, %(wanted)d requested."),
+            code="insufficient",
+            params={"available": available, "wanted": points},
+        )
+    taken = _draw(account, points, now=now)
+    entry = _append(
+        account,
+        kind=EntryKind.REDEEM,
+        points=-points,
+        source_key=source_key,
+        occurred_at=now,
+        store=store,
+        staff=staff,
+        reason=reason[:200],
+    )
+    _record_draws(entry, taken)
+    audit_record(
+        action="loyalty.points_redeemed",
+        actor=staff,
+        obj=customer,
+        after={"points": points, "source": source_key, "store": store.code if store else ""},
+        reason=reason,
+    )
+    return entry
+
+
+# --- rewards (interactions' referral and behaviour hooks) and adjustments, merges ---
+
+
+@transaction.atomic
+def points_award(
+    *, customer: Customer, points: int, source_key: str, reason: str
+) -> PointsEntry | None:
+    """Credit reward points (no qualifying spend), once per `source_key`; None when 0."""
+    if points <= 0:
+        return None
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    entry = _append(
+        account,
+        kind=EntryKind.EARN,
+        points=points,
+        source_key=source_key,
+        occurred_at=now,
+        reason=reason[:200],
+    )
+    _add_lot(account, entry, points, earned_at=now, rule=points_rule())
+    return entry
+
+
+def referral_reward(*, referrer: Customer, referred: Customer, source_key: str) -> None:
+    """interactions hook "referral_rewarder": the referred member made a first purchase.
+
+    Called after interactions marked the referral rewarded, in the same transaction, so a
+    tier that counts referrals sees this one and upgrades the referrer now.
+    """
+    points_award(
+        customer=referrer,
+        points=points_rule().referral_points,
+        source_key=source_key,
+        reason=f"referral reward: {referred.card_number}",
+    )
+    tiers = _tiers()
+    if any(tier.min_referrals > 0 for tier in tiers):
+        _upgrade_if_qualified(_lock_account(referrer), tiers, at=timezone.now())
+
+
+@transaction.atomic
+def points_award_reverse(
+    *, customer: Customer, source_key: str, original_source_key: str, reason: str
+) -> PointsEntry | None:
+    """Take back a reward credited under `original_source_key`, once per `source_key`.
+
+    As with a refund, the points come out of the reward's own lot first and the balance
+    stops at zero; what could not be taken back (already spent) is recorded on the entry.
+    """
+    account = _lock_account(customer)
+    existing = _existing(source_key)
+    if existing is not None:
+        return existing
+    original = account.entries.filter(source_key=original_source_key, kind=EntryKind.EARN).first()
+    if original is None:
+        return None
+    taken = _draw(
+        account, min(original.points, account.balance), now=None, first=original.lots.first()
+    )
+    reversed_points = sum(n for _, n in taken)
+    entry = _append(
+        account,
+        kind=EntryKind.REVERSE,
+        points=-reversed_points,
+        source_key=source_key,
+        occurred_at=timezone.now(),
+        unreversed_points=original.points - reversed_points,
+        original=original,
+        reason=reason[:200],
+    )
+    _record_draws(entry, taken)
+    return entry
+
+
+def referral_reward_reverse(*, referrer: Customer, source_key: str, original_source_key: str):
+    """interactions hook "referral_reverser": the referred member's first sale was refunded."""
+    points_award_reverse(
+        customer=referrer,
+        source_key=source_key,
+        original_source_key=original_source_key,
+        reason=f"referral reward taken back ({original_source_key})",
+    )
+
+
+def behaviour_reward(*, member: Customer, behaviour: str, source_key: str) -> None:
+    """interactions hook "behaviour_rewarder": interactions claims each behaviour once."""
+    points_award(
+        customer=member,
+        points=points_rule().behaviour_points,
+        source_key=source_key,
+        reason=f"behaviour reward: {behaviour}",
+    )

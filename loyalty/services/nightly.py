@@ -1,0 +1,226 @@
+"""The nightly jobs: expiring due lots, expiry notices and the tier review; set-based and safe
+to repeat.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+from django.db import connection, transaction
+from django.db.models import OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from customers.models import Customer
+from loyalty.models import (
+    ExpiryNotice,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+)
+from loyalty.services.rules import UPDATE_BATCH, ZERO, _tiers, points_rule
+from loyalty.services.tiers import _best_index, _referral_counts, _totals_from, _window_aggregates
+from tenancy.context import current_tenant
+from tenancy.dates import add_months
+from tenancy.services import audit_record
+
+# --- nightly jobs ---------------------------------------------------------------------------
+
+
+def _lock_accounts_with_due_lots(now: datetime.datetime) -> None:
+    """Lock (pk order) every account that has lots to expire, before reading those lots.
+
+    Without it a refund or merge that already read a due lot could commit after the expiry
+    read the same lot, and the expiry entry would record points that were no longer there.
+    """
+    if connection.vendor != "postgresql":
+        return  # SQLite runs one writer at a time
+    account_table = PointsAccount._meta.db_table
+    lot_table = PointsLot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT a.id FROM {account_table} a "  # noqa: S608
+            f"WHERE a.tenant_id = %s AND a.id IN (SELECT l.account_id FROM {lot_table} l "
+            "WHERE l.tenant_id = %s AND l.expires_at <= %s AND l.remaining > 0) "
+            "ORDER BY a.id FOR UPDATE) locked",
+            [current_tenant().pk, current_tenant().pk, now],
+        )
+
+
+@transaction.atomic
+def points_expire_due(*, now: datetime.datetime | None = None) -> int:
+    """Expire every lot past its expiry instant, set-based: three writes whatever the size.
+
+    One expire entry per lot (source key "expire:<lot id>", so it can never be written
+    twice), the balances lowered by the sum, the lots emptied. Running it again finds no
+    due lot with points left and changes nothing. Returns the number of lots expired.
+    """
+    now = now or timezone.now()
+    tenant_id = current_tenant().pk
+    _lock_accounts_with_due_lots(now)
+    entry_table = PointsEntry._meta.db_table
+    lot_table = PointsLot._meta.db_table
+    account_table = PointsAccount._meta.db_table
+    at = connection.ops.adapt_datetimefield_value(now)
+    due = "l.tenant_id = %s AND l.expires_at <= %s AND l.remaining > 0"
+    with connection.cursor() as cursor:
+        # balance_after: the balance less this and the account's earlier (by id) due lots.
+        cursor.execute(
+            f"INSERT INTO {entry_table} (tenant_id, account_id, kind, points, balance_after, "  # noqa: S608
+            "source_key, amount, unreversed_points, original_id, lot_id, store_id, staff_id, "
+            "reason, occurred_at, created_at) "
+            "SELECT l.tenant_id, l.account_id, 'expire', -l.remaining, "
+            "a.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.id), "
+            "'expire:' || l.id, NULL, 0, NULL, l.id, NULL, NULL, '', %s, %s "
+            f"FROM {lot_table} l JOIN {account_table} a ON a.id = l.account_id "
+            f"WHERE {due}",
+            [at, at, tenant_id, at],
+        )
+        expired = cursor.rowcount
+        if not expired:
+            return 0
+        cursor.execute(
+            f"UPDATE {account_table} SET balance = balance - d.total "  # noqa: S608
+            f"FROM (SELECT l.account_id, SUM(l.remaining) AS total FROM {lot_table} l "
+            f"WHERE {due} GROUP BY l.account_id) d "
+            f"WHERE {account_table}.id = d.account_id AND {account_table}.tenant_id = %s",
+            [tenant_id, at, tenant_id],
+        )
+    due_lots = PointsLot.objects.filter(expires_at__lte=now, remaining__gt=0)
+    due_lots.update(remaining=0)
+    return expired
+
+
+@transaction.atomic
+def points_notify_expiring(*, now: datetime.datetime | None = None) -> int:
+    """Record one notice per member and expiry day for points expiring within the window.
+
+    Set-based: one grouped read and one batched insert; the unique (account, expiry day)
+    makes a re-run write nothing. Campaigns' sender delivers them (sent_at) later.
+    Returns how many new notices were written.
+    """
+    now = now or timezone.now()
+    rule = points_rule()
+    horizon = now.astimezone(current_tenant().zone).date() + datetime.timedelta(
+        days=rule.expiry_notice_days
+    )
+    rows = (
+        PointsLot.objects.filter(remaining__gt=0, expires_at__gt=now, expires_on__lte=horizon)
+        .values("account_id", "expires_on")
+        .annotate(points=Sum("remaining"))
+        .order_by()
+    )
+    before = ExpiryNotice.objects.count()
+    ExpiryNotice.objects.bulk_create(
+        [
+            ExpiryNotice(
+                account_id=row["account_id"], expires_on=row["expires_on"], points=row["points"]
+            )
+            for row in rows
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    return ExpiryNotice.objects.count() - before
+
+
+def _push_review(ids: list[int], months: int) -> None:
+    """Move these accounts' next review `months` later, in one statement on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {PointsAccount._meta.db_table} "  # noqa: S608
+                "SET tier_review_at = tier_review_at + make_interval(months => %s) "
+                "WHERE tenant_id = %s AND id = ANY(%s)",
+                [months, current_tenant().pk, ids],
+            )
+        return
+    accounts = list(PointsAccount.objects.filter(pk__in=ids).only("tier_review_at"))
+    for account in accounts:
+        account.tier_review_at = add_months(account.tier_review_at, months)
+    PointsAccount.objects.bulk_update(accounts, ["tier_review_at"])
+
+
+@transaction.atomic
+def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Review every member whose tier review is due (the anniversary of their last change).
+
+    Downgrades happen only here, at most `max_downgrade_steps` tiers at once; upgrades the
+    sale missed (a changed rule, a merge) apply too. Reads the due members with their window
+    totals in one query and writes one UPDATE per target tier, so there is no per-member
+    query. Members who keep their tier get their next anniversary. A second run finds
+    nobody due.
+    """
+    now = now or timezone.now()
+    tiers = _tiers()
+    if not tiers:
+        return {"upgraded": 0, "downgraded": 0, "kept": 0}
+    index_of = {tier.pk: i for i, tier in enumerate(tiers)}
+    annotations = {}
+    for name, aggregate in _window_aggregates(tiers, now).items():
+        inner = (
+            PointsEntry.objects.filter(account=OuterRef("pk"))
+            .order_by()
+            .values("account")
+            .annotate(v=aggregate)
+            .values("v")
+        )
+        default = Value(ZERO) if name.startswith("spend") else Value(0)
+        annotations[name] = Coalesce(Subquery(inner), default)
+    annotations.update(_referral_counts(tiers, now))
+    # The row lock keeps a concurrent sale's upgrade from being overwritten by this review.
+    due = list(
+        PointsAccount.objects.select_for_update(of=("self",))
+        # No tier yet: accounts opened before HQ configured any tiers.
+        .filter(Q(tier_review_at__lte=now) | Q(tier__isnull=True))
+        .order_by("pk")
+        .annotate(**annotations)
+        .values("pk", "customer_id", "tier_id", "tier_changed_at", "tier_review_at", *annotations)
+    )
+    moves: dict[int, list[dict]] = defaultdict(list)
+    kept: dict[int, list[int]] = defaultdict(list)  # months to push the review -> ids
+    counts = {"upgraded": 0, "downgraded": 0, "kept": 0}
+    for row in due:
+        best = _best_index(tiers, _totals_from(row, tiers))
+        current = index_of.get(row["tier_id"], -1)
+        if best > current:
+            target = best
+            counts["upgraded"] += 1
+        elif best < current:
+            target = max(best, current - tiers[current].max_downgrade_steps)
+            counts["downgraded"] += 1
+        else:
+            counts["kept"] += 1
+            # The next anniversary: whole review periods on from the one that fell due.
+            months = tiers[current].grace_months
+            while add_months(row["tier_review_at"], months) <= now:
+                months += tiers[current].grace_months
+            kept[months].append(row["pk"])
+            continue
+        moves[target].append(row)
+    for target, rows in moves.items():
+        tier = tiers[target]
+        for start in range(0, len(rows), UPDATE_BATCH):
+            batch = rows[start : start + UPDATE_BATCH]
+            PointsAccount.objects.filter(pk__in=[row["pk"] for row in batch]).update(
+                tier=tier, tier_changed_at=now, tier_review_at=add_months(now, tier.grace_months)
+            )
+            Customer.objects.filter(pk__in=[row["customer_id"] for row in batch]).update(
+                tier_code=tier.code, tier_name=tier.name
+            )
+    for months, ids in kept.items():
+        for start in range(0, len(ids), UPDATE_BATCH):
+            _push_review(ids[start : start + UPDATE_BATCH], months)
+    if counts["upgraded"] or counts["downgraded"]:
+        audit_record(action="loyalty.tiers_evaluated", after=counts)
+    return counts
+
+
+def loyalty_nightly(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """The three nightly jobs in order (what the beat entries run, one task each)."""
+    now = now or timezone.now()
+    result = {"expired_lots": points_expire_due(now=now)}
+    result.update(tiers_evaluate(now=now))
+    result["notices"] = points_notify_expiring(now=now)
+    return result
