@@ -44,6 +44,7 @@ from interactions.models import (
 )
 from tenancy.access import get_scoped_or_404, public, roles_allowed, scope_to_stores
 from tenancy.context import tenant_context
+from tenancy.dates import tenant_today
 from tenancy.filters import filtered
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 from tenancy.views import apply_validation_error
@@ -111,7 +112,7 @@ def member_timeline(request: HttpRequest, member_pk: int) -> HttpResponse:
             "member": member,
             "profile": profile,
             "anniversary": selectors.membership_anniversary(
-                member, services.tenant_today(), request.tenant.zone
+                member, tenant_today(), request.tenant.zone
             ),
             "timeline": selectors.member_timeline(member),
             "referral": Referral.objects.filter(referred=member).select_related("referrer").first(),
@@ -336,7 +337,7 @@ def _lead_or_404(request: HttpRequest, pk: int):
 
 @roles_allowed(ALL_ROLES)
 def lead_today(request: HttpRequest) -> HttpResponse:
-    today = services.tenant_today()
+    today = tenant_today()
     due = selectors.leads_due(request.staff, today)
     upcoming = selectors.leads_for(request.staff).filter(status=LeadStatus.OPEN)
     if request.staff.role == Role.CLERK:

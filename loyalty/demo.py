@@ -13,6 +13,7 @@ from customers.models import Customer
 from loyalty import services
 from loyalty.models import Tier
 from stores.models import Store
+from tenancy.dates import add_months
 from tenancy.models import Role, StaffMember, Tenant
 
 TIERS = [
@@ -57,7 +58,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             source_key=f"demo-sale:{member.pk}:old",
             amount=Decimal("300.00"),
             store=store,
-            occurred_at=services.add_months(now, -rule.expiry_months),
+            occurred_at=add_months(now, -rule.expiry_months),
         )
         for n in range(1 if quick else rng.randint(1, 8)):
             services.points_earn_for_sale(
