@@ -21,6 +21,7 @@ from stores.models import (
     StoreStatus,
     StoreType,
 )
+from tenancy.dates import tenant_today
 from tenancy.demo import demo_username
 from tenancy.models import StaffMember, Tenant
 
@@ -123,7 +124,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     guangzhou = Store.objects.filter(name="广州天河城店").first()
     if guangzhou is not None and not guangzhou.reviews.exists():
         Store.objects.filter(pk=guangzhou.pk).update(
-            next_review_on=services.tenant_today(tenant) - datetime.timedelta(days=3)
+            next_review_on=tenant_today(tenant) - datetime.timedelta(days=3)
         )
         services.reviews_mark_due()
 

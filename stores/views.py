@@ -27,6 +27,7 @@ from stores.models import (
 )
 from stores.resources import StoreResource
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
+from tenancy.dates import tenant_today
 from tenancy.filters import filtered
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
@@ -431,7 +432,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     page = Paginator(reviews, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "today": services.tenant_today(),
+        "today": tenant_today(),
         "outcome_form": forms.ReviewOutcomeForm(),
         "recent": StoreReview.objects.exclude(status=ReviewStatus.DUE)
         .select_related("store", "reviewed_by")

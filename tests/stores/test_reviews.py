@@ -11,6 +11,7 @@ from django.urls import reverse
 from stores import services
 from stores.models import ReviewStatus, Store, StoreReview, StoreStatus
 from tenancy.context import tenant_context
+from tenancy.dates import add_months, tenant_today
 from tenancy.models import AuditEvent, Role
 from tenancy.tasks import fan_out
 from tests.stores.factories import approved_store, hq_staff
@@ -28,15 +29,15 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_add_months_clamps_to_month_end(day, months, expected):
-    assert services.add_months(day, months) == expected
+    assert add_months(day, months) == expected
 
 
 def test_approval_sets_the_next_review_from_the_tenant_setting(in_tenant):
-    today = services.tenant_today()
-    assert approved_store().next_review_on == services.add_months(today, 12)
+    today = tenant_today()
+    assert approved_store().next_review_on == add_months(today, 12)
     in_tenant.settings = {"store_review_months": 6}
     in_tenant.save()
-    assert approved_store().next_review_on == services.add_months(today, 6)
+    assert approved_store().next_review_on == add_months(today, 6)
 
 
 def test_review_interval_is_set_by_hq_admin_and_audited(world, client_for):
@@ -52,7 +53,7 @@ def test_review_interval_is_set_by_hq_admin_and_audited(world, client_for):
 
 def _due(store, days_ago=1):
     Store.objects.filter(pk=store.pk).update(
-        next_review_on=services.tenant_today() - datetime.timedelta(days=days_ago)
+        next_review_on=tenant_today() - datetime.timedelta(days=days_ago)
     )
 
 
@@ -61,7 +62,7 @@ def test_the_nightly_job_lists_due_and_overdue_stores_once(world):
         _due(world.store_a1, days_ago=40)  # overdue
         _due(world.store_a2, days_ago=0)  # due today
     with tenant_context(world.tenant_b):
-        Store.objects.update(next_review_on=services.tenant_today() + datetime.timedelta(days=1))
+        Store.objects.update(next_review_on=tenant_today() + datetime.timedelta(days=1))
     assert fan_out("stores.reviews_mark_due") == 2  # one job per active tenant
     assert fan_out("stores.reviews_mark_due") == 2  # a re-run adds nothing
     with tenant_context(world.tenant_a):
@@ -87,7 +88,7 @@ def test_confirmed_review_moves_the_next_review_forward(in_tenant):
     review = StoreReview.objects.get()
     services.review_record(review=review, reviewer=hq_staff(), outcome=ReviewStatus.CONFIRMED)
     store.refresh_from_db()
-    assert store.next_review_on == services.add_months(services.tenant_today(), 12)
+    assert store.next_review_on == add_months(tenant_today(), 12)
     assert services.reviews_mark_due() == 0
     with pytest.raises(ValidationError):
         services.review_record(review=review, reviewer=hq_staff(), outcome=ReviewStatus.CONFIRMED)
