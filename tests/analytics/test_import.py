@@ -193,7 +193,7 @@ def test_xlsx_files_import_too(world, client_for, day_before):
 def test_a_large_file_runs_as_a_background_job(
     world, client_for, day_before, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(services, "IMPORT_SYNC_LIMIT", 2)
+    monkeypatch.setattr("analytics.services.imports.IMPORT_SYNC_LIMIT", 2)  # where it is read
     body = "".join(f"T{n},{day_before} 10:{n:02d},,A,苹果,水果,1,5.00,0,\n" for n in range(5))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))

@@ -1,13 +1,10 @@
-"""Every write of the analytics app: recording sales (counter, POS API, file import),
-refunds, store API tokens, and marking late days for the nightly aggregation.
+"""Recording sales and refunds: the only way sales are written (counter, POS API, file import),
+with coupons, points and referrals in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,18 +22,13 @@ from analytics.models import (
     Product,
     Sale,
     SaleChannel,
-    SaleImport,
-    SaleImportStatus,
     SaleLine,
-    StoreApiToken,
 )
 from campaigns.services import coupon_redeem
 from customers.models import Customer
-from interactions.models import Survey
 from interactions.services import (
     referral_first_sale,
     referral_first_sale_refunded,
-    survey_request,
 )
 from loyalty.services import (
     points_earn_for_sale,
@@ -46,13 +38,10 @@ from loyalty.services import (
     points_value,
 )
 from stores.models import Store, StoreStatus
-from tenancy import tabular
 from tenancy.context import current_tenant
 from tenancy.dates import local_day
 from tenancy.models import StaffMember, Tenant
 from tenancy.services import audit_record
-from tenancy.tabular import escape_row
-from tenancy.tasks import enqueue
 
 CENT = Decimal("0.01")
 # A POS clock may run a little ahead of ours; anything later than this is a typo.
@@ -499,412 +488,3 @@ def sale_record(
             },
         )
     return sale, True
-
-
-# --- Store API tokens ------------------------------------------------------------------------
-
-
-def _hash_secret(secret: str) -> str:
-    # The secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force
-    # the way there is with a password.
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@transaction.atomic
-def api_token_create(*, store: Store, name: str, actor: StaffMember) -> tuple[StoreApiToken, str]:
-    """Create a POS token for `store`; the plain token is returned once and never stored."""
-    if store.status == StoreStatus.CLOSED:
-        raise ValidationError(_("This store is closed and cannot record sales."))
-    key = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    token = StoreApiToken.objects.create(
-        store=store,
-        name=name.strip() or store.code,
-        key=key,
-        secret_hash=_hash_secret(secret),
-        created_by=actor,
-    )
-    audit_record(action="api_token.create", actor=actor, obj=token, after={"store": store.code})
-    return token, f"{store.tenant_id}.{key}.{secret}"
-
-
-@transaction.atomic
-def api_token_revoke(*, token: StoreApiToken, actor: StaffMember) -> StoreApiToken:
-    updated = StoreApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=actor
-    )
-    if updated:
-        audit_record(action="api_token.revoke", actor=actor, obj=token)
-    token.refresh_from_db()
-    return token
-
-
-def api_token_tenant(raw: str) -> Tenant | None:
-    """The tenant named by a token's prefix; checked for real by api_token_check."""
-    tenant_id, _sep, _rest = (raw or "").partition(".")
-    if not tenant_id.isdigit():
-        return None
-    return Tenant.objects.filter(pk=int(tenant_id), is_active=True).first()
-
-
-def api_token_check(raw: str) -> StoreApiToken | None:
-    """The live token matching `raw`, inside the tenant context the caller selected."""
-    parts = (raw or "").split(".")
-    if len(parts) != 3:
-        return None
-    tenant_id, key, secret = parts
-    tenant = current_tenant()
-    if str(tenant.pk) != tenant_id:
-        return None
-    token = (
-        StoreApiToken.objects.select_related("store", "store__tenant")
-        .filter(key=key, revoked_at__isnull=True)
-        .first()
-    )
-    # Compare even when no token was found, so timing tells nothing about which keys exist.
-    expected = token.secret_hash if token else _hash_secret("no-such-token")
-    if not hmac.compare_digest(expected, _hash_secret(secret)) or token is None:
-        return None
-    StoreApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token
-
-
-# --- File import -----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def sale_import_create(
-    *,
-    store: Store,
-    actor: StaffMember,
-    file_name: str,
-    rows: list[dict],
-    preview: dict | None = None,
-) -> SaleImport:
-    """Keep the parsed rows and write them now (small files) or in a job (large ones).
-
-    With `preview` (the upload page) the rows are only checked: a clean file waits as
-    "checked" for its uploader's confirm (sale_import_confirm), a file with any bad row is
-    refused at once with every reason; nothing is written either way.
-    """
-    from analytics.importing import check_rows
-
-    sale_import = SaleImport.objects.create(
-        store=store,
-        uploaded_by=actor,
-        file_name=file_name[:200],
-        rows=rows,
-        preview=preview or {},
-        status=SaleImportStatus.CHECKED if preview is not None else SaleImportStatus.PENDING,
-    )
-    audit_record(
-        action="sale_import.upload", actor=actor, obj=sale_import, after={"rows": len(rows)}
-    )
-    if preview is not None:
-        errors = check_rows(rows)
-        if errors:
-            sale_import.status = SaleImportStatus.FAILED
-            sale_import.errors = sorted(errors, key=lambda e: e["row"] or 0)
-            sale_import.rows = []
-            sale_import.finished_at = timezone.now()
-            sale_import.save(update_fields=["status", "errors", "rows", "finished_at"])
-        return sale_import
-    _queue_if_large(sale_import)
-    return sale_import
-
-
-def sale_import_confirm(*, sale_import: SaleImport, actor: StaffMember) -> SaleImport:
-    """The uploader confirms a checked file: it is checked again and written, all or none.
-
-    A conditional update decides: a double click or a second tab confirms once.
-    """
-    with transaction.atomic():
-        claimed = SaleImport.objects.filter(
-            pk=sale_import.pk, status=SaleImportStatus.CHECKED
-        ).update(status=SaleImportStatus.PENDING)
-        if claimed:
-            audit_record(action="sale_import.confirm", actor=actor, obj=sale_import)
-            _queue_if_large(sale_import)
-    if claimed and len(sale_import.rows) <= IMPORT_SYNC_LIMIT:
-        return sale_import_run(sale_import_id=sale_import.pk)
-    return SaleImport.objects.defer("rows").get(pk=sale_import.pk)
-
-
-def _queue_if_large(sale_import: SaleImport) -> None:
-    from analytics import tasks
-
-    rows = sale_import.rows
-    if len(rows) > IMPORT_SYNC_LIMIT:
-        tenant_id = sale_import.tenant_id
-        # The row is the durable record: a refused message is queued again by the sweeper.
-        transaction.on_commit(lambda: enqueue(tasks.run_sale_import, tenant_id, sale_import.pk))
-
-
-CHECKED_KEPT_FOR = datetime.timedelta(days=1)
-
-
-def sale_imports_sweep(*, pending_after_seconds: int = 60) -> int:
-    """Queue again every sales import still waiting; returns how many.
-
-    A waiting import is one whose message the broker refused or lost, or whose worker died:
-    its single transaction rolled back, so it is still pending and starts from the first row.
-    """
-    from analytics import tasks
-
-    since = timezone.now() - datetime.timedelta(seconds=pending_after_seconds)
-    ids = list(
-        SaleImport.objects.filter(
-            status=SaleImportStatus.PENDING, created_at__lt=since
-        ).values_list("pk", flat=True)
-    )
-    tenant_id = current_tenant().pk
-    for sale_import_id in ids:
-        enqueue(tasks.run_sale_import, tenant_id, sale_import_id)
-    # Checked files nobody confirmed within a day are let go: their rows are not kept.
-    SaleImport.objects.filter(
-        status=SaleImportStatus.CHECKED,
-        created_at__lt=timezone.now() - CHECKED_KEPT_FOR,
-    ).update(
-        status=SaleImportStatus.FAILED,
-        rows=[],
-        errors=[tabular.cell_error(None, "", "", _("Not confirmed within a day; upload again."))],
-        finished_at=timezone.now(),
-    )
-    return len(ids)
-
-
-def sale_import_run(*, sale_import_id: int) -> SaleImport:
-    """Write every sale of an import, or none of them (with each bad line's reason)."""
-    from analytics.importing import ImportFailed, write_rows
-
-    try:
-        with transaction.atomic():
-            # Locked for the whole write: a sweep and a redelivery running at once take turns,
-            # and the second finds the import done (a repeated job is harmless).
-            sale_import = SaleImport.objects.select_for_update().get(pk=sale_import_id)
-            if sale_import.status != SaleImportStatus.PENDING:
-                return sale_import
-            created, skipped = write_rows(sale_import)
-            sale_import.status = SaleImportStatus.DONE
-            sale_import.sales_created = created
-            sale_import.sales_skipped = skipped
-            sale_import.rows = []  # the sales now hold the data
-            sale_import.finished_at = timezone.now()
-            sale_import.save()
-            audit_record(
-                action="sale_import.done",
-                actor=sale_import.uploaded_by,
-                obj=sale_import,
-                after={"created": created, "skipped": skipped},
-            )
-    except ImportFailed as failed:
-        sale_import.refresh_from_db()
-        sale_import.status = SaleImportStatus.FAILED
-        sale_import.errors = failed.errors
-        sale_import.finished_at = timezone.now()
-        sale_import.save(update_fields=["status", "errors", "finished_at"])
-        return sale_import
-    # Late days of this file are recomputed now rather than tonight.
-    from analytics.aggregation import aggregates_refresh_dirty
-
-    aggregates_refresh_dirty()
-    return sale_import
-
-
-# --- Report export ---------------------------------------------------------------------------
-
-
-@transaction.atomic
-def report_export(
-    *, actor: StaffMember, report: str, period, store: Store | None, file_format: str
-) -> tuple[bytes, str, str]:
-    """A report as CSV or XLSX bytes; every export is audited."""
-    import csv
-    import io
-
-    from analytics import selectors
-
-    ids = [store.pk] if store else None
-    if report == "stores":
-        header = [
-            _("Rank"),
-            _("Store code"),
-            _("Store"),
-            _("Region"),
-            _("Store type"),
-            _("Revenue"),
-            _("Transactions"),
-            _("Average ticket"),
-            _("Member share"),
-            _("New members"),
-            _("Previous period revenue"),
-        ]
-        rows = [
-            [
-                r["rank"],
-                r["code"],
-                r["name"],
-                r["region"],
-                r["store_type"],
-                r["revenue"],
-                r["transactions"],
-                r["average_ticket"],
-                r["member_share"],
-                r["new_members"],
-                r["prev_revenue"],
-            ]
-            for r in selectors.store_ranking(period, "store")
-            if ids is None or r["store_id"] in ids
-        ]
-    elif report == "products":
-        header = [_("SKU"), _("Product"), _("Category"), _("Quantity"), _("Revenue")]
-        rows = [
-            [
-                r["product__sku"],
-                r["product__name"],
-                r["product__category"],
-                r["quantity"],
-                r["revenue"],
-            ]
-            for r in selectors.product_ranking(ids, period, limit=None)
-        ]
-    elif report == "staff":
-        header = [_("Staff member"), _("Revenue"), _("Transactions"), _("Average ticket")]
-        rows = [
-            [r["staff__display_name"], r["revenue"], r["transactions"], r["average_ticket"]]
-            for r in selectors.staff_leaderboard(ids, period, limit=None)
-        ]
-    else:
-        raise ValidationError(_("Unknown report."))
-    header = [str(h) for h in header]
-    rows = [escape_row(row) for row in rows]
-    stem = f"{report}-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
-    if file_format == "xlsx":
-        from openpyxl import Workbook
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet(report)
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        buffer = io.BytesIO()
-        book.save(buffer)
-        content = buffer.getvalue()
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    elif file_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        writer.writerows(["" if c is None else c for c in row] for row in rows)
-        # A BOM so that Excel opens the Chinese text as UTF-8.
-        content = ("\ufeff" + buffer.getvalue()).encode("utf-8")
-        content_type = "text/csv; charset=utf-8"
-    else:
-        raise ValidationError(_("Unknown file format."))
-    audit_record(
-        action="analytics.export",
-        actor=actor,
-        obj=store,
-        after={
-            "report": report,
-            "format": file_format,
-            "start": period.start.isoformat(),
-            "end": period.end.isoformat(),
-            "rows": len(rows),
-        },
-    )
-    return content, content_type, f"{stem}.{file_format}"
-
-
-# --- Members -------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def sales_move_member(*, source: Customer, target: Customer) -> int:
-    """Give a merged-away member's sales to the member they were merged into.
-
-    Called inside the members app's merge transaction, so either both happen or neither.
-    The purchase figures and RFM segment on the target are rewritten by the next nightly run.
-    """
-    if source.pk == target.pk:
-        return 0
-    moved = Sale.objects.filter(member=source).update(member=target)
-    if moved:
-        audit_record(
-            action="sale.member_moved",
-            obj=target,
-            before={"member": source.pk},
-            after={"member": target.pk, "sales": moved},
-        )
-    return moved
-
-
-# --- Satisfaction surveys after purchases ------------------------------------------------------
-
-# Tenant settings (Tenant.settings): the share of recent buyers asked, and how often one
-# member may be asked at most. A rate of 0 (the default) turns the survey off.
-SURVEY_RATE_SETTING = "survey_purchase_sample_rate"
-SURVEY_GAP_SETTING = "survey_purchase_min_days"
-DEFAULT_SURVEY_GAP_DAYS = 90
-# Asked a little after the purchase (not at the till), and only about recent purchases.
-SURVEY_DELAY = datetime.timedelta(hours=2)
-SURVEY_WINDOW = datetime.timedelta(hours=48)
-
-
-def _sampled(sale_id: int, rate: float) -> bool:
-    """The same answer for the same sale at every run, so hourly repeats keep the rate."""
-    digest = hashlib.sha256(f"purchase-survey:{sale_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
-
-
-def purchase_surveys_send(*, now: datetime.datetime | None = None) -> int:
-    """Ask a sample of recent buyers how their visit went; returns how many were asked.
-
-    Hourly through beat. A member is asked at most once per `survey_purchase_min_days`
-    (any survey after a purchase counts), only with marketing consent, about their latest
-    sampled purchase from 2 to 48 hours ago. A repeat run asks nobody twice.
-    """
-    tenant = current_tenant()
-    try:
-        rate = float(tenant.setting(SURVEY_RATE_SETTING, 0) or 0)
-        gap = int(tenant.setting(SURVEY_GAP_SETTING, DEFAULT_SURVEY_GAP_DAYS))
-    except (TypeError, ValueError):
-        return 0
-    if rate <= 0:
-        return 0
-    now = now or timezone.now()
-    since = now - datetime.timedelta(days=gap)
-    after_purchases = Survey.objects.filter(case__isnull=True, created_at__gt=since)
-    asked_lately = after_purchases.filter(member=OuterRef("member_id"))
-    recent = (
-        Sale.objects.filter(
-            occurred_at__gt=now - SURVEY_WINDOW,
-            occurred_at__lte=now - SURVEY_DELAY,
-            refund_of__isnull=True,
-            member__isnull=False,
-            member__marketing_consent=True,
-            member__is_erased=False,
-        )
-        .exclude(Exists(asked_lately))
-        .select_related("member", "store")
-        .order_by("member_id", "-occurred_at", "-pk")
-    )
-    asked = 0
-    seen: set[int] = set()
-    for sale in recent.iterator(chunk_size=1000):
-        if sale.member_id in seen or not _sampled(sale.pk, rate):
-            continue
-        seen.add(sale.member_id)
-        with transaction.atomic():
-            # Take turns per member: an overlapping run must not ask them a second time.
-            Customer.objects.select_for_update().filter(pk=sale.member_id).first()
-            if after_purchases.filter(member=sale.member_id).exists():
-                continue
-            survey_request(
-                member=sale.member,
-                store=sale.store,
-                kind=tenant.setting("survey_kind", "csat"),
-                sale_reference=str(sale.pk),
-            )
-        asked += 1
-    return asked
