@@ -24,8 +24,9 @@ from campaigns.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
-    DiscountKind,
 )
+from tests.campaigns.factories import CampaignFactory as BaseCampaignFactory
+from tests.campaigns.factories import CouponOfferFactory
 from tests.factories import CustomerFactory
 
 
@@ -35,23 +36,17 @@ class MemberFactory(CustomerFactory):
     marketing_consent = True
 
 
-class OfferFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = CouponOffer
+class OfferFactory(CouponOfferFactory):
+    """The one offer factory (tests/campaigns/factories.py) with a ¥10 coupon, no minimum."""
 
     name = factory.Sequence(lambda n: f"满减券{n}")
-    kind = DiscountKind.FIXED
     value = Decimal("10.00")
-    valid_from = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=1))
-    valid_until = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=30))
+    min_spend = Decimal("0.00")
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Campaign
+class CampaignFactory(BaseCampaignFactory):
+    """The one campaign factory, with a template that names the member's store."""
 
-    name = factory.Sequence(lambda n: f"活动{n}")
-    channel = Channel.SMS
     template = "{name}您好，{store}本周会员日。"
     criteria = factory.LazyFunction(dict)
 
