@@ -8,6 +8,7 @@ from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_date
 
 from customers.models import Customer
@@ -68,6 +69,16 @@ def customer_lookup(*, query: str, staff: StaffMember, limit: int = LAST4_LIMIT)
             card = card.merged_into
         return [card] if card is not None and not card.is_erased else []
     return list(rows[: min(limit, LAST4_LIMIT)])
+
+
+def member_or_404(
+    pk: int, *, include_erased: bool = False, related: tuple[str, ...] = ("home_store",)
+) -> Customer:
+    """The one way a page fetches a member by id. Members belong to the chain, not to one
+    store: any staff of the tenant may open one; the tenant manager (and RLS) make another
+    tenant's member a 404. Erased members only where the page shows them (the profile)."""
+    members = Customer.objects.all() if include_erased else Customer.objects.active()
+    return get_object_or_404(members.select_related(*related), pk=pk)
 
 
 def customer_list(*, staff: StaffMember) -> QuerySet[Customer]:

@@ -43,10 +43,8 @@ LIST_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
 
 
 def _customer(pk: int) -> Customer:
-    # Members are tenant-wide: any staff of the tenant may open one; the manager filters
-    # by tenant, so another tenant's member is a 404.
-    return get_object_or_404(
-        Customer.objects.select_related("home_store", "enrolled_by", "merged_into"), pk=pk
+    return selectors.member_or_404(
+        pk, include_erased=True, related=("home_store", "enrolled_by", "merged_into")
     )
 
 

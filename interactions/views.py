@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from customers.models import Customer
+from customers.selectors import member_or_404
 from interactions import selectors, services
 from interactions.filters import CaseFilter
 from interactions.forms import (
@@ -53,9 +54,7 @@ MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
 
 
 def _member_or_404(pk: int) -> Customer:
-    # Members belong to the chain, not to one store: any staff member of the tenant may log
-    # a contact with any member (RLS and the tenant manager keep other tenants out).
-    return get_object_or_404(Customer.objects.active().select_related("home_store"), pk=pk)
+    return member_or_404(pk)
 
 
 def _member_from_query(request: HttpRequest) -> Customer | None:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
+from customers.selectors import member_or_404
 from loyalty import selectors, services
 from loyalty.forms import AdjustForm, MemberLookupForm, PointsRuleForm, RedeemForm, TierForm
 from loyalty.models import Tier
@@ -20,8 +21,7 @@ ADJUST_ROLES = {Role.HQ_ADMIN, Role.STORE_MANAGER}
 
 
 def _member(pk: int) -> Customer:
-    """Members belong to the chain, not to one store: any counter of the tenant serves them."""
-    return get_object_or_404(Customer.objects.active(), pk=pk)
+    return member_or_404(pk)
 
 
 def profile_panel_context(request: HttpRequest, customer: Customer) -> dict:
