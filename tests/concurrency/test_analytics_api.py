@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from analytics.models import Sale, SaleLine
 from analytics.services import api_token_create
 from tenancy.context import tenant_context
 from tenancy.models import Role
+from tests.concurrency.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -32,32 +31,20 @@ def test_concurrent_retries_of_the_same_pos_sale_record_it_once(world):
             "lines": [{"sku": "RACE-1", "name": "抢购", "quantity": 3, "unit_price": "9.90"}],
         }
     )
-    barrier = threading.Barrier(THREADS)
-    answers: list[tuple[int, dict]] = []
-    failures: list[BaseException] = []
+    clients = [Client() for _ in range(THREADS)]
 
-    def retry() -> None:
-        try:
-            client = Client()
-            barrier.wait()
-            response = client.post(
-                "/api/v1/sales/",
-                data=body,
-                content_type="application/json",
-                headers={"Authorization": f"Bearer {plain}"},
-            )
-            answers.append((response.status_code, response.json()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            failures.append(exc)
-        finally:
-            connection.close()
+    def retry(index: int) -> tuple[int, dict]:
+        response = clients[index].post(
+            "/api/v1/sales/",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {plain}"},
+        )
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=retry) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_threads(THREADS, retry)
 
+    failures = [answer for answer in answers if isinstance(answer, BaseException)]
     assert not failures, failures
     assert len(answers) == THREADS
     assert {status for status, _ in answers} == {201}
@@ -95,32 +82,20 @@ def test_two_counters_using_one_coupon_at_once_make_one_sale_and_one_refusal(wor
             }
         )
 
-    barrier = threading.Barrier(2)
-    answers: list[tuple[int, dict]] = []
-    failures: list[BaseException] = []
+    tills = [Client(), Client()]
 
-    def till(sale_id: str) -> None:
-        try:
-            client = Client()
-            barrier.wait()
-            response = client.post(
-                "/api/v1/sales/",
-                data=body(sale_id),
-                content_type="application/json",
-                headers={"Authorization": f"Bearer {plain}"},
-            )
-            answers.append((response.status_code, response.json()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            failures.append(exc)
-        finally:
-            connection.close()
+    def till(index: int) -> tuple[int, dict]:
+        response = tills[index].post(
+            "/api/v1/sales/",
+            data=body(f"POS-C-{index + 1}"),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {plain}"},
+        )
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=till, args=(f"POS-C-{n}",)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_threads(2, till)
 
+    failures = [answer for answer in answers if isinstance(answer, BaseException)]
     assert not failures, failures
     assert sorted(status for status, _ in answers) == [201, 400]
     won = next(answer for status, answer in answers if status == 201)
