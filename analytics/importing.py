@@ -35,6 +35,11 @@ COLUMNS = {
     "refund_of": ("refund_of", "原小票号"),
 }
 REQUIRED = ("sale_id", "time", "sku", "quantity")
+# The same columns for the one header mapping of every import (tenancy.tabular): the Chinese
+# header is the canonical one, the English name an alias.
+SALE_COLUMNS = tuple(
+    tabular.Column(key, chinese, (english,)) for key, (english, chinese) in COLUMNS.items()
+)
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
 
 
@@ -79,27 +84,15 @@ def read_upload(upload) -> tuple[list[tuple[int, list[str]]], str]:
 
 def header_preview(table: list[tuple[int, list[str]]]) -> list[dict]:
     """Each header of the file and the column it is read as ("" when not imported)."""
-    found = {}
-    for key, names in COLUMNS.items():
-        for position, title in enumerate(table[0][1] if table else []):
-            if title.strip().lower() in names:
-                found[position] = COLUMNS[key][1]
-    return [
-        {"header": title, "field": found.get(position, "")}
-        for position, title in enumerate(table[0][1] if table else [])
-    ]
+    headers = table[0][1] if table else []
+    return tabular.map_headers(headers, SALE_COLUMNS).columns(headers, SALE_COLUMNS)
 
 
 def parse_rows(table: list[tuple[int, list[str]]]) -> list[dict]:
     """Map the header to known columns; every row keeps its line number in the file."""
     if not table:
         raise ValidationError(_("The file is empty."))
-    header = [h.strip().lower() for h in table[0][1]]
-    index = {}
-    for key, names in COLUMNS.items():
-        for position, title in enumerate(header):
-            if title in names:
-                index[key] = position
+    index = tabular.map_headers(table[0][1], SALE_COLUMNS).index
     missing = [COLUMNS[key][1] for key in REQUIRED if key not in index]
     if missing:
         raise ValidationError(
