@@ -162,15 +162,19 @@ class CodeRecipientsForm(forms.Form):
 class ImportForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
-        help_text=_("CSV (UTF-8) or XLSX with the columns of the export."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+        help_text=_(
+            "CSV (UTF-8, GBK or UTF-16) or XLSX with the columns of the export, in Chinese "
+            "or English."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
     )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         name = (upload.name or "").lower()
-        if not name.endswith((".csv", ".xlsx")):
-            raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
+        # .txt is what Excel writes for "Unicode text" (UTF-16, tab-separated).
+        if not name.endswith((".csv", ".txt", ".xlsx")):
+            raise forms.ValidationError(_("Upload a .csv, .txt or .xlsx file."))
         if upload.size > 5 * 1024 * 1024:
             raise forms.ValidationError(_("The file may be at most 5 MB."))
         return upload

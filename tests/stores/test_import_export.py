@@ -263,3 +263,14 @@ def test_gbk_file_with_chinese_headers_a_blank_row_and_an_unknown_column(setup_a
         store = Store.objects.get(code="BJ-ZY-031")
         assert store.opened_on.isoformat() == "2019-05-01"
         assert Store.objects.filter(code="BJ-ZY-032").exists()
+
+
+def test_excel_unicode_text_stores_file_imports(setup_a, client_for):
+    """Excel's "Unicode text": UTF-16, tab-separated, saved as .txt."""
+    world = setup_a
+    text = "门店编码\t门店名称\t区域\t门店类型\r\nBJ-ZY-040\t望京店\tBJ\tZY\r\n"
+    upload = SimpleUploadedFile("门店.txt", text.encode("utf-16"))
+    answer = post_import(client_for(world.staff_a[Role.HQ_ADMIN]), upload)
+    assert answer.status_code == 302
+    with tenant_context(world.tenant_a):
+        assert Store.objects.get(code="BJ-ZY-040").name == "望京店"
