@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import Customer
 from loyalty.models import (
     EntryKind,
+    PointsAccount,
     PointsEntry,
 )
 from loyalty.services.rules import (
@@ -83,6 +84,21 @@ def points_earn_for_sale(
     return entry
 
 
+def _reversal_of(
+    customer: Customer, source_key: str, original_source_key: str
+) -> tuple[PointsAccount, PointsEntry | None, PointsEntry | None]:
+    """Lock the account; (account, the reversal already written under `source_key` or None,
+    the earn entry to reverse or None). A refund and a taken-back reward share this start."""
+    account = _lock_account(customer)
+    done = _existing(source_key)
+    original = None
+    if done is None:
+        original = account.entries.filter(
+            source_key=original_source_key, kind=EntryKind.EARN
+        ).first()
+    return account, done, original
+
+
 @transaction.atomic
 def points_reverse_for_refund(
     *,
@@ -103,13 +119,9 @@ def points_reverse_for_refund(
     """
     if customer is None:
         return None
-    account = _lock_account(customer)
-    existing = _existing(source_key)
-    if existing is not None:
-        return existing
-    original = account.entries.filter(source_key=original_source_key, kind=EntryKind.EARN).first()
-    if original is None:
-        return None
+    account, done, original = _reversal_of(customer, source_key, original_source_key)
+    if done is not None or original is None:
+        return done
     prior = original.reversals.aggregate(
         refunded=Coalesce(Sum("amount"), Value(ZERO)),
         reversed=Coalesce(Sum("points"), 0),
@@ -259,13 +271,9 @@ def points_award_reverse(
     As with a refund, the points come out of the reward's own lot first and the balance
     stops at zero; what could not be taken back (already spent) is recorded on the entry.
     """
-    account = _lock_account(customer)
-    existing = _existing(source_key)
-    if existing is not None:
-        return existing
-    original = account.entries.filter(source_key=original_source_key, kind=EntryKind.EARN).first()
-    if original is None:
-        return None
+    account, done, original = _reversal_of(customer, source_key, original_source_key)
+    if done is not None or original is None:
+        return done
     taken = _draw(
         account, min(original.points, account.balance), now=None, first=original.lots.first()
     )
