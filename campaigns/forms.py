@@ -246,6 +246,7 @@ class CampaignForm(AudienceForm):
 
 class PreviewForm(forms.Form):
     template = forms.CharField(label=_("Message"), max_length=500, required=False)
+    channel = forms.ChoiceField(choices=Channel.choices, required=False)
     member_q = forms.CharField(
         label=_("Preview for (phone or card number)"), max_length=20, required=False
     )
@@ -362,6 +363,7 @@ class CampaignSettingsForm(forms.ModelForm):
             "frequency_cap",
             "quiet_start",
             "quiet_end",
+            "sms_unsubscribe_text",
             "birthday_enabled",
             "birthday_send_time",
             "birthday_channel",
@@ -392,4 +394,9 @@ class CampaignSettingsForm(forms.ModelForm):
     def clean_birthday_template(self) -> str:
         text = self.cleaned_data["birthday_template"]
         services.template_check(text)
+        return text
+
+    def clean_sms_unsubscribe_text(self) -> str:
+        text = self.cleaned_data["sms_unsubscribe_text"].strip()
+        services.unsubscribe_text_check(text)
         return text

@@ -54,6 +54,14 @@ class CampaignSettings(TenantScopedModel):
     birthday_points = models.PositiveIntegerField(
         _("birthday points"), default=0, validators=[MaxValueValidator(100_000)]
     )
+    # Marketing SMS must tell the member how to refuse more; it is sent, and counted, as part
+    # of every marketing text message (campaigns and birthday greetings).
+    sms_unsubscribe_text = models.CharField(
+        _("SMS unsubscribe instruction"),
+        max_length=20,
+        default="拒收请回复R",
+        help_text=_("Added to the end of every marketing SMS, e.g. 拒收请回复R."),
+    )
 
     class Meta:
         verbose_name = _("campaign settings")
@@ -507,3 +515,42 @@ class BirthdayGreeting(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.member_id}:{self.year}"
+
+
+class ReplyOutcome(models.TextChoices):
+    WITHDRAWN = "withdrawn", _("Consent withdrawn")
+    ALREADY = "already", _("Had no consent to withdraw")
+    NOT_UNSUBSCRIBE = "other_text", _("Not an unsubscribe keyword")
+    UNKNOWN_NUMBER = "unknown", _("No member has this number")
+
+
+class InboundReply(TenantScopedModel):
+    """A text message a member sent back through an SMS provider.
+
+    One row per provider message id, so a provider that delivers the same reply twice (they
+    retry until they get a 200) changes consent once and is answered the same way.
+    """
+
+    provider = models.CharField(_("provider"), max_length=30)
+    provider_message_id = models.CharField(_("provider message id"), max_length=100)
+    # The number as normalised for lookups; the reply text is kept short for the record.
+    phone = models.CharField(_("mobile phone"), max_length=11)
+    text = models.CharField(_("reply"), max_length=200)
+    received_at = models.DateTimeField(_("received at"))
+    outcome = models.CharField(_("outcome"), max_length=12, choices=ReplyOutcome.choices)
+    members_withdrawn = models.PositiveIntegerField(_("members withdrawn"), default=0)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMS reply")
+        verbose_name_plural = _("SMS replies")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "provider_message_id"],
+                name="campaigns_reply_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.provider_message_id}"

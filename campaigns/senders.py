@@ -18,7 +18,7 @@ import urllib.request
 from typing import Protocol
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.utils.module_loading import import_string
 
 DEFAULT_SENDER = "campaigns.senders.OutboxSender"
@@ -47,9 +47,21 @@ class EmailSender:
     def send(self, delivery) -> str:
         if not delivery.address:
             raise SendError("no e-mail address", retryable=False)
-        subject = getattr(settings, "CAMPAIGN_EMAIL_SUBJECT", "") or delivery.text[:40]
+        # A header holds one line: the subject is the start of the message's first line.
+        first_line = (delivery.text.strip().splitlines() or [""])[0]
+        subject = getattr(settings, "CAMPAIGN_EMAIL_SUBJECT", "") or first_line[:40]
+        headers = {}
+        if delivery.member_id and (delivery.is_marketing or delivery.kind == "birthday"):
+            from campaigns.services.unsubscribe import unsubscribe_url
+
+            # RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
+            headers = {
+                "List-Unsubscribe": f"<{unsubscribe_url(delivery.member)}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        message = EmailMessage(subject, delivery.text, None, [delivery.address], headers=headers)
         try:
-            send_mail(subject, delivery.text, None, [delivery.address], fail_silently=False)
+            message.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as error:
             raise SendError(f"address refused: {error}", retryable=False) from error
         except (smtplib.SMTPException, OSError) as error:
@@ -159,3 +171,39 @@ class WeChatSender(HttpJsonSender):
 def sender_for(channel: str) -> Sender:
     path = getattr(settings, "CAMPAIGN_SENDERS", {}).get(channel, DEFAULT_SENDER)
     return import_string(path)()
+
+
+# ---------------------------------------------------------------------------------------
+# Inbound replies: each provider posts them in its own shape; a parser turns one callback
+# body into {"id", "phone", "text", "received_at"} or raises ValueError.
+
+
+def parse_generic_sms_reply(body: bytes) -> dict:
+    """The generic gateway's callback: {"id", "phone", "text", "received_at" (ISO, optional)}."""
+    data = json.loads(body.decode("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    message_id, phone, text = data.get("id"), data.get("phone"), data.get("text")
+    if not all(isinstance(v, str) and v.strip() for v in (message_id, phone)):
+        raise ValueError("id and phone are required")
+    if not isinstance(text, str):
+        raise ValueError("text is required")
+    received = data.get("received_at")
+    received_at = None
+    if received is not None:
+        if not isinstance(received, str):
+            raise ValueError("received_at must be an ISO time")
+        from django.utils.dateparse import parse_datetime
+
+        received_at = parse_datetime(received)
+        if received_at is None or received_at.tzinfo is None:
+            raise ValueError("received_at must be an ISO time with its offset")
+    return {
+        "id": message_id.strip()[:100],
+        "phone": phone.strip()[:30],
+        "text": text,
+        "received_at": received_at,
+    }
+
+
+SMS_REPLY_PARSERS = {"generic": parse_generic_sms_reply}

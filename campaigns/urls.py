@@ -21,4 +21,10 @@ urlpatterns = [
     path("coupons/<int:pk>/void/", views.coupon_void, name="coupon_void"),
     path("outbox/", views.outbox, name="outbox"),
     path("settings/", views.settings_view, name="settings"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path(
+        "hooks/<slug:tenant_slug>/sms-reply/<slug:provider>/",
+        views.sms_reply_webhook,
+        name="sms_reply_webhook",
+    ),
 ]

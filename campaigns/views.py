@@ -11,10 +11,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from campaigns import selectors, services, tasks
 from campaigns.filters import DeliveryFilter
@@ -34,13 +36,17 @@ from campaigns.models import (
     Campaign,
     CampaignStatus,
     CampaignStore,
+    Channel,
     Coupon,
     CouponOffer,
     Schedule,
 )
-from tenancy.access import roles_allowed
+from campaigns.senders import SMS_REPLY_PARSERS
+from customers.models import Customer
+from tenancy.access import public, roles_allowed
+from tenancy.context import tenant_context
 from tenancy.filters import filtered
-from tenancy.models import HQ_ROLES, Role, StaffMember
+from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.views import apply_validation_error
 
 MANAGERS = HQ_ROLES | {Role.STORE_MANAGER}
@@ -187,15 +193,31 @@ def preview(request: HttpRequest) -> HttpResponse:
                 criteria=audience.audience_criteria(), store_ids=audience.store_ids()
             )
     text = error = ""
+    length = None
+    channel = data.get("channel") or ""
     if member is not None and template.strip():
         try:
             text = services.message_preview(template=template, member=member)
         except ValidationError as exc:
             error = " ".join(exc.messages)
+        else:
+            # Shown as sent: with the unsubscribe instruction, which the carrier counts too.
+            text = services.marketing_text(
+                text, channel=channel, rules=services.campaign_settings(), member=member
+            )
+            if channel == Channel.SMS:
+                length = services.sms_length(text)
     return render(
         request,
         "campaigns/_preview.html",
-        {"member": member, "text": text, "error": error, "query": query, "template": template},
+        {
+            "member": member,
+            "text": text,
+            "error": error,
+            "query": query,
+            "template": template,
+            "sms_length": length,
+        },
     )
 
 
@@ -399,3 +421,66 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Messaging rules saved."))
             return redirect("campaigns:settings")
     return render(request, "campaigns/settings.html", {"form": form})
+
+
+# ---------------------------------------------------------------------------------------
+# Unsubscribing: the member's e-mail link and the SMS provider's reply callback
+
+# A reply callback is one short message; anything bigger is not from a provider.
+MAX_REPLY_BODY = 8 * 1024
+
+
+@public
+@never_cache
+@csrf_exempt  # the signed token is the credential; mail clients POST it without a form
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks (mail scanners open links and must not unsubscribe anyone); POST withdraws."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        tenant, member_pk = services.member_from_unsubscribe_token(token)
+    except services.UnsubscribeRefused:
+        return render(request, "campaigns/unsubscribe.html", {"state": "invalid"}, status=404)
+    with tenant_context(tenant):
+        member = Customer.objects.filter(pk=member_pk).first()
+        if member is None or member.is_erased:
+            state = "done"  # nothing of theirs left to send to
+        elif request.method == "POST":
+            services.email_unsubscribe(member=member)
+            state = "done"
+        else:
+            state = "done" if not member.marketing_consent else "ask"
+        return render(request, "campaigns/unsubscribe.html", {"state": state, "tenant": tenant})
+
+
+@public
+@csrf_exempt  # providers sign the body instead (X-Signature: HMAC-SHA256 of it)
+def sms_reply_webhook(request: HttpRequest, tenant_slug: str, provider: str) -> HttpResponse:
+    """A member's SMS reply, posted by the provider; "R"/"TD"/"退订" withdraws consent."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    parser = SMS_REPLY_PARSERS.get(provider)
+    tenant = Tenant.objects.filter(slug=tenant_slug, is_active=True).first()
+    if parser is None or tenant is None:
+        return JsonResponse({"error": "not_found"}, status=404)
+    if int(request.headers.get("Content-Length") or 0) > MAX_REPLY_BODY:
+        return JsonResponse({"error": "too_large"}, status=413)
+    body = request.body
+    if not services.reply_signature_valid(body, request.headers.get("X-Signature", "")):
+        services.logger.warning(
+            "SMS reply refused: bad signature (tenant %s, %s)", tenant.pk, provider
+        )
+        return JsonResponse({"error": "bad_signature"}, status=403)
+    try:
+        reply = parser(body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"error": "bad_body"}, status=400)
+    with tenant_context(tenant):
+        record = services.sms_reply_receive(
+            provider=provider,
+            message_id=reply["id"],
+            phone=reply["phone"],
+            text=reply["text"],
+            received_at=reply["received_at"],
+        )
+    return JsonResponse({"ok": True, "outcome": record.outcome})

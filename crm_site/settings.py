@@ -380,6 +380,9 @@ CAMPAIGN_SENDERS = {
 CAMPAIGN_SMS_URL = env.str("CAMPAIGN_SMS_URL", default="")
 CAMPAIGN_SMS_API_KEY = env.str("CAMPAIGN_SMS_API_KEY", default="")
 CAMPAIGN_SMS_SIGN = env.str("CAMPAIGN_SMS_SIGN", default="")
+# Shared with the SMS provider: it signs each reply callback (HMAC-SHA256 of the body).
+# Empty refuses every callback.
+CAMPAIGN_SMS_REPLY_SECRET = env.str("CAMPAIGN_SMS_REPLY_SECRET", default="")
 CAMPAIGN_WECHAT_URL = env.str("CAMPAIGN_WECHAT_URL", default="")
 CAMPAIGN_WECHAT_ACCESS_TOKEN = env.str("CAMPAIGN_WECHAT_ACCESS_TOKEN", default="")
 CAMPAIGN_WECHAT_TEMPLATE_ID = env.str("CAMPAIGN_WECHAT_TEMPLATE_ID", default="")

@@ -21,6 +21,8 @@ class ConsentChannel(models.TextChoices):
     WECHAT = "wechat", _("WeChat")
     ONLINE = "online", _("Online")
     IMPORT = "import", _("Imported")
+    SMS_REPLY = "sms_reply", _("SMS reply")
+    EMAIL_LINK = "email_link", _("E-mail unsubscribe link")
 
 
 class CustomerQuerySet(TenantScopedQuerySet):

@@ -76,3 +76,16 @@ from campaigns.services.runs import (  # noqa: F401 - the package's public names
     campaign_schedule,
     campaigns_due,
 )
+from campaigns.services.unsubscribe import (  # noqa: F401 - the package's public names
+    UnsubscribeRefused,
+    email_unsubscribe,
+    is_unsubscribe_reply,
+    marketing_text,
+    member_from_unsubscribe_token,
+    reply_signature,
+    reply_signature_valid,
+    sms_length,
+    sms_reply_receive,
+    unsubscribe_text_check,
+    unsubscribe_url,
+)

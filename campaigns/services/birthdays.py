@@ -32,6 +32,7 @@ from campaigns.services.common import (
 )
 from campaigns.services.coupons import coupons_issue
 from campaigns.services.outbox import deliveries_dispatch
+from campaigns.services.unsubscribe import marketing_text
 from customers.models import Customer
 from tenancy.context import current_tenant
 
@@ -160,12 +161,19 @@ def birthday_send_batch(
                     member=member,
                     channel=rules.birthday_channel,
                     address=address,
-                    text=member_message(
-                        rules.birthday_template,
+                    # Greetings go only to consenting members and carry offers: marketing,
+                    # so they say how to refuse more like a campaign does.
+                    text=marketing_text(
+                        member_message(
+                            rules.birthday_template,
+                            member=member,
+                            points=balances.get(member.pk, 0),
+                            coupon_code=coupon.code if coupon else "",
+                            store=stores.get(member.home_store_id, ""),
+                        ),
+                        channel=rules.birthday_channel,
+                        rules=rules,
                         member=member,
-                        points=balances.get(member.pk, 0),
-                        coupon_code=coupon.code if coupon else "",
-                        store=stores.get(member.home_store_id, ""),
                     ),
                     coupon=coupon,
                     is_marketing=False,

@@ -45,6 +45,7 @@ from campaigns.services.common import (
     template_check,
 )
 from campaigns.services.coupons import coupons_issue
+from campaigns.services.unsubscribe import marketing_text
 from customers.models import Customer
 from customers.selectors import segment_filter
 from tenancy.models import StaffMember
@@ -321,6 +322,7 @@ def campaign_run(
                 holdout=holdout,
                 release_at=release_at or now,
                 now=now,
+                rules=rules,
             )
             targeted += sent
             no_address += missing
@@ -358,6 +360,7 @@ def _queue_campaign_batch(
     holdout: set[int],
     release_at: datetime.datetime,
     now: datetime.datetime,
+    rules: CampaignSettings,
 ) -> tuple[int, int]:
     """Outbox rows (and coupons) for one batch; returns (queued, skipped for no address)."""
     members = list(
@@ -400,12 +403,17 @@ def _queue_campaign_batch(
     in_store = campaign.channel == Channel.IN_STORE
     for member, address in reachable:
         coupon = coupons.get(member.pk)
-        text = member_message(
-            campaign.template,
+        text = marketing_text(
+            member_message(
+                campaign.template,
+                member=member,
+                points=balances.get(member.pk, 0),
+                coupon_code=coupon.code if coupon else "",
+                store=stores.get(member.home_store_id, ""),
+            ),
+            channel=campaign.channel,
+            rules=rules,
             member=member,
-            points=balances.get(member.pk, 0),
-            coupon_code=coupon.code if coupon else "",
-            store=stores.get(member.home_store_id, ""),
         )
         rows.append(
             Delivery(

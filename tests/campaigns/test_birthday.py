@@ -180,7 +180,7 @@ def test_the_greeting_brings_the_coupon_and_points_once(store, gifts):
     assert account.balance == 188
     assert PointsEntry.objects.filter(source_key=f"birthday:2026:{member.pk}").count() == 1
     delivery = Delivery.objects.get(member=member)
-    assert delivery.text == f"王芳生日快乐！送您188积分和券{coupon.code}。南京路店"
+    assert delivery.text == f"王芳生日快乐！送您188积分和券{coupon.code}。南京路店拒收请回复R"
     assert (delivery.kind, delivery.status, delivery.coupon) == (
         DeliveryKind.BIRTHDAY,
         DeliveryStatus.SENT,

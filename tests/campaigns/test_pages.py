@@ -379,6 +379,7 @@ def test_settings_save_and_refuse_a_bad_template(world, client_for, offer):
         "frequency_cap": "3",
         "quiet_start": "22:00",
         "quiet_end": "08:30",
+        "sms_unsubscribe_text": "退订回TD",
         "birthday_enabled": "on",
         "birthday_send_time": "10:00",
         "birthday_channel": "sms",
@@ -388,6 +389,10 @@ def test_settings_save_and_refuse_a_bad_template(world, client_for, offer):
     }
     bad = client.post(url, {**data, "birthday_template": "{name}生日快乐{age}"})
     assert "未知的占位符" in bad.content.decode()
+    # An instruction naming no word the reply handler knows would lose members' replies.
+    mute = client.post(url, {**data, "sms_unsubscribe_text": "请勿回复"})
+    assert mute.status_code == 200
+    assert "R / T / TD" in mute.content.decode()
     assert client.post(url, data).status_code == 302
     with tenant_context(world.tenant_a):
         rules = CampaignSettings.objects.get()

@@ -95,7 +95,7 @@ def test_the_message_is_rendered_per_member(store):
 
     run(campaign)
 
-    assert Delivery.objects.get().text == "李娜（金卡）您有320积分，南京路店欢迎您"
+    assert Delivery.objects.get().text == "李娜（金卡）您有320积分，南京路店欢迎您拒收请回复R"
 
 
 # --- Holdout -----------------------------------------------------------------------------
@@ -143,7 +143,9 @@ def test_each_targeted_member_gets_their_own_coupon_named_in_the_message(store):
         coupon = delivery.coupon
         assert coupon.member_id == delivery.member_id
         assert coupon.campaign_id == campaign.pk
-        assert delivery.text == f"{delivery.member.name}，您的券码{coupon.code}，满百可用"
+        assert (
+            delivery.text == f"{delivery.member.name}，您的券码{coupon.code}，满百可用拒收请回复R"
+        )
     assert {d.member_id for d in deliveries} == {m.pk for m in members}
 
 

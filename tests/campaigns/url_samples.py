@@ -29,3 +29,19 @@ register("campaigns:offer_detail", offer, store_scoped=False)
 register("campaigns:offer_edit", offer, store_scoped=False)
 register("campaigns:offer_issue", offer, store_scoped=False, ok_status=405)
 register("campaigns:coupon_void", coupon, store_scoped=False, ok_status=405)
+
+
+def unsubscribe_link(store) -> dict:
+    from campaigns.services import unsubscribe_token
+
+    return {"token": unsubscribe_token(CustomerFactory(home_store=store))}
+
+
+# Public: the member's e-mail link and the provider's reply callback (POST only, signed).
+register("campaigns:unsubscribe", unsubscribe_link, store_scoped=False)
+register(
+    "campaigns:sms_reply_webhook",
+    lambda store: {"tenant_slug": "alpha", "provider": "generic"},
+    store_scoped=False,
+    ok_status=405,
+)
