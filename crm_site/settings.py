@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request carries its id.
+    "tenancy.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so static files carry the policy too: every response has it.
     "csp.middleware.CSPMiddleware",
@@ -338,10 +340,19 @@ CONTENT_SECURITY_POLICY = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 
+# LOG_FORMAT=json: one JSON object per line with request id, tenant and task id
+# (tenancy/logs.py), for a log collector; "text" (default) for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "tenancy.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
 
