@@ -18,7 +18,7 @@ import pytest
 from tests.faults.redis import free_port
 
 
-def _bin(name: str) -> str:
+def binary(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
         pytest.fail(f"needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin/{name})")
@@ -43,7 +43,7 @@ class PrivateServer:
         log = open(os.path.join(self.directory, "server.log"), "ab")  # noqa: SIM115
         self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, Debian's binary
             [
-                _bin("postgres"),
+                binary("postgres"),
                 "-D",
                 self.data,
                 "-p",
@@ -105,7 +105,7 @@ class PrimaryAndReplica:
 
     def start_primary(self) -> None:
         self._run(
-            _bin("initdb"),
+            binary("initdb"),
             "-D",
             self.primary.data,
             "-U",
@@ -129,7 +129,7 @@ class PrimaryAndReplica:
         """A streaming copy of the primary as it is now; -R writes standby.signal and
         primary_conninfo, so it follows the primary from here on."""
         self._run(
-            _bin("pg_basebackup"),
+            binary("pg_basebackup"),
             "-h",
             "127.0.0.1",
             "-p",

@@ -9,72 +9,9 @@ DATABASE_REPLICA_URL set. Each test below checks one part of what the scenario s
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.replica.cluster import PrimaryAndReplica
-
 pytestmark = [pytest.mark.postgres]
-
-ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "crm_replica"
-
-
-def _run(command: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own scripts
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def seen() -> dict:
-    servers = PrimaryAndReplica()
-    try:
-        servers.start_primary()
-        port = str(servers.primary.port)
-        base = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("DATABASE_", "REPLICA_", "PG", "DJANGO_"))
-        }
-        base.pop("REDIS_URL", None)  # in-process jobs and a local cache: this test is about SQL
-        _run(
-            ["scripts/pg-setup"],
-            {**base, "PGHOST": "127.0.0.1", "PGPORT": port, "CRM_DATABASE": DATABASE},
-        )
-        primary_url = f"postgres://%s@127.0.0.1:{port}/{DATABASE}"
-        _run(
-            [sys.executable, "manage.py", "migrate", "-v0"],
-            {**base, "DATABASE_URL": primary_url % "crm_owner"},
-        )
-        servers.start_replica()
-        output = _run(
-            [sys.executable, "-m", "tests.replica.scenario"],
-            {
-                **base,
-                "DATABASE_URL": primary_url % "crm_app",
-                "DATABASE_REPLICA_URL": (
-                    f"postgres://crm_app@127.0.0.1:{servers.replica.port}/{DATABASE}"
-                ),
-                "REPLICA_MAX_LAG_SECONDS": "1",
-                "REPLICA_CHECK_SECONDS": "60",  # re-measured only where the scenario says
-                "REPLICA_PIN_SECONDS": "2",
-                "PRIMARY_ADMIN_DSN": servers.primary.dsn(),
-                "REPLICA_ADMIN_DSN": servers.replica.dsn(),
-                "REPLICA_PID": str(servers.replica.process.pid),
-            },
-        )
-    finally:
-        servers.stop()
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def test_a_marked_read_runs_on_the_replica(seen):
