@@ -25,6 +25,9 @@ def binary(name: str) -> str:
     return found[-1]
 
 
+# The application database on the private primary (made by scripts/pg-setup).
+DATABASE = "crm_replica"
+
 # initdb and postgres refuse to run as root: run them as the postgres user then.
 _AS = {"user": "postgres"} if os.geteuid() == 0 else {}
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.replica.cluster import PrimaryAndReplica
+from tests.replica.cluster import DATABASE, PrimaryAndReplica
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "crm_replica"
 
 
 def run(command: list[str], env: dict[str, str]) -> str:

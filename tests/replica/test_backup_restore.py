@@ -12,8 +12,7 @@ import subprocess
 import psycopg2
 import pytest
 
-from tests.replica.cluster import binary
-from tests.replica.conftest import DATABASE
+from tests.replica.cluster import DATABASE, binary
 
 pytestmark = [pytest.mark.postgres]
 
