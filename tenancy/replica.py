@@ -163,7 +163,7 @@ class ReplicaRouter:
         return True  # the replica holds the same rows as the primary
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        return db != REPLICA
+        return False if db == REPLICA else None
 
 
 class PinToPrimaryMiddleware:
