@@ -1,5 +1,5 @@
 """Log lines an operator can search: with LOG_FORMAT=json every record is one JSON object
-per line carrying the request id, tenant and Celery task id of the work that logged it.
+per line carrying the request id, tenant, user id and Celery task id of the work that logged it.
 
 Mainland mobile numbers in a message are masked (138****5678) as on every page: logs are
 read by people who may not see members' phones.
@@ -11,6 +11,8 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -19,6 +21,7 @@ from celery import current_task
 from tenancy.context import current_tenant_or_none
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_user_id: ContextVar[int | None] = ContextVar("log_user_id", default=None)
 # An id a proxy sent is kept if it looks like one (no spaces, quotes or control characters).
 _GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -26,6 +29,16 @@ _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 def current_request_id() -> str | None:
     return _request_id.get()
+
+
+@contextmanager
+def logging_user(user_id: int) -> Iterator[None]:
+    """Log lines inside the block name the signed-in user (by id, never by name)."""
+    token = _user_id.set(user_id)
+    try:
+        yield
+    finally:
+        _user_id.reset(token)
 
 
 def mask_phones(text: str) -> str:
@@ -74,6 +87,7 @@ class JsonFormatter(logging.Formatter):
         context = {
             "request_id": current_request_id(),
             "tenant_id": tenant.pk if tenant is not None else None,
+            "user_id": _user_id.get(),
             "task_id": _task_id(),
         }
         entry.update({key: value for key, value in context.items() if value is not None})

@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from tenancy.context import tenant_context
-from tenancy.logs import JsonFormatter, RequestIdMiddleware
+from tenancy.logs import JsonFormatter, RequestIdMiddleware, logging_user
 from tests.factories import TenantFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_a_request_logs_its_id_and_tenant_on_every_line(captured):
     tenant = TenantFactory(slug="json-logs")
 
     def view(request):
-        with tenant_context(tenant):
+        with tenant_context(tenant), logging_user(42):
             logger.info("member %s looked up", "13812345678")
             try:
                 raise ValueError("boom")
@@ -61,11 +61,12 @@ def test_a_request_logs_its_id_and_tenant_on_every_line(captured):
     assert response["X-Request-ID"] == "proxy-id-0001"
     assert first["request_id"] == second["request_id"] == "proxy-id-0001"
     assert first["tenant_id"] == second["tenant_id"] == tenant.pk
+    assert first["user_id"] == second["user_id"] == 42
     assert first["level"] == "INFO" and first["logger"] == "crm.test.json"
     assert first["message"] == "member 138****5678 looked up"
     assert first["time"].endswith("+00:00")
     assert "ValueError: boom" in second["exc_info"]
-    assert "request_id" not in outside and "tenant_id" not in outside
+    assert not {"request_id", "tenant_id", "user_id"} & outside.keys()
 
 
 def test_a_forged_request_id_is_replaced():
