@@ -48,3 +48,5 @@ def test_a_replica_that_went_down_fails_no_page(seen):
     assert [page["status"] for page in seen["down"]] == [200, 200]
     assert all(page["primary"] > 0 for page in seen["down"])
     assert seen["down_usable"] is False
+    assert len(seen["down_warnings"]) == 1
+    assert seen["down_warnings"][0].startswith("replica unusable, reading from the primary")
