@@ -31,6 +31,7 @@ from campaigns.services import CouponError, coupons_available
 from stores.models import Store
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.models import HQ_ROLES, Role
+from tenancy.replica import view_reads_from_replica
 
 SELLERS = {Role.CLERK, Role.STORE_MANAGER}
 DASHBOARD_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
@@ -242,6 +243,7 @@ def _period_context(request, *, with_group: bool = True):
 
 
 @roles_allowed(DASHBOARD_ROLES)
+@view_reads_from_replica
 def store_dashboard(request: HttpRequest, store_id: int) -> HttpResponse:
     store = get_scoped_or_404(
         Store.objects.select_related("region", "store_type"), request.staff, "pk", pk=store_id
@@ -273,6 +275,7 @@ def _store_dashboard(request: HttpRequest, store: Store) -> HttpResponse:
 
 
 @roles_allowed(DASHBOARD_ROLES)
+@view_reads_from_replica
 def dashboard_home(request: HttpRequest) -> HttpResponse:
     """HQ get the overview; a store manager goes to their (first) store."""
     if request.staff.role in HQ_ROLES:
@@ -302,6 +305,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(DASHBOARD_ROLES)
+@view_reads_from_replica
 def report_download(request: HttpRequest) -> HttpResponse:
     form, period = _period_context(request)
     if form.is_bound and not form.is_valid():

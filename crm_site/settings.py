@@ -48,6 +48,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request carries its id.
+    "tenancy.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so static files carry the policy too: every response has it.
     "csp.middleware.CSPMiddleware",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenancy.middleware.TenantMiddleware",
+    "tenancy.replica.PinToPrimaryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -99,6 +102,22 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if POOLED else 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = POOLED
+    # A streaming replica for dashboards, reports and exports (tenancy/replica.py): only reads
+    # marked `reads_from_replica()` go there, and never while it is down or lagging.
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+        DATABASES["replica"].update(
+            CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+            CONN_HEALTH_CHECKS=True,
+            DISABLE_SERVER_SIDE_CURSORS=POOLED,
+            TEST={"MIRROR": "default"},
+        )
+        # A replica that does not answer must not hold a page for long.
+        DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+DATABASE_ROUTERS = ["tenancy.replica.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The PostgreSQL role the web and worker processes connect as. It must be neither superuser
@@ -321,10 +340,19 @@ CONTENT_SECURITY_POLICY = {
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 
+# LOG_FORMAT=json: one JSON object per line with request id, tenant and task id
+# (tenancy/logs.py), for a log collector; "text" (default) for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "tenancy.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
 

@@ -34,6 +34,7 @@ from customers.profile import panels_for
 from stores.models import Store
 from tenancy.access import roles_allowed, scope_to_stores
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
+from tenancy.replica import view_reads_from_replica
 
 LIST_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
 
@@ -328,6 +329,7 @@ def bulk_tag(request: HttpRequest) -> HttpResponse:
 
 
 @roles_allowed(HQ_ROLES)
+@view_reads_from_replica
 def export(request: HttpRequest) -> HttpResponse:
     form = _criteria_form(request)
     rows = _filtered(request, form)

@@ -30,6 +30,7 @@ from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.dates import tenant_today
 from tenancy.filters import filtered
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
+from tenancy.replica import view_reads_from_replica
 
 APPLICANTS = HQ_ROLES | {Role.STORE_MANAGER}
 SETUP_KINDS = {
@@ -462,6 +463,7 @@ def review_record(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @roles_allowed(HQ_ROLES)
+@view_reads_from_replica
 def store_export(request: HttpRequest) -> HttpResponse:
     file_format = XLSX() if request.GET.get("format") == "xlsx" else CSV()
     stores = Store.objects.select_related("region", "store_type").order_by("code")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from tenancy.context import tenant_context
+from tenancy.logs import logging_user
 from tenancy.membership import load_staff_member
 from tenancy.net import client_ip
 
@@ -29,5 +30,6 @@ class TenantMiddleware:
         with (
             tenant_context(staff.tenant, ip=client_ip(request)),
             timezone.override(staff.tenant.zone),
+            logging_user(request.user.pk),
         ):
             return self.get_response(request)
