@@ -67,13 +67,20 @@ class PointsRuleForm(forms.ModelForm):
             "adjust_budget_hq",
             "referral_points",
             "behaviour_points",
+            "pending_days",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["pending_days"].required = False
         self.fields["excluded_categories_text"].initial = ", ".join(
             self.instance.excluded_categories or []
         )
+
+    def clean_pending_days(self) -> int:
+        # Empty (or a form posted before the return window existed): keep the current window.
+        value = self.cleaned_data.get("pending_days")
+        return self.instance.pending_days if value is None else value
 
     def clean_excluded_categories_text(self) -> list[str]:
         raw = self.cleaned_data["excluded_categories_text"]

@@ -140,6 +140,16 @@ class PointsRule(TenantScopedModel):
         default=0,
         help_text=_("E.g. completing the profile; each behaviour at most once; 0: none."),
     )
+    # The return window (issue 19): points earned on a sale stay pending this long, so a
+    # member cannot buy, spend the points and return the goods keeping their value.
+    pending_days = models.PositiveSmallIntegerField(
+        _("points pending for (days)"),
+        default=0,
+        help_text=_(
+            "Points earned on a sale become spendable this many days later (the return "
+            "window); 0: at once."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -160,6 +170,9 @@ class PointsAccount(TenantScopedModel):
         Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
     )
     balance = models.IntegerField(_("balance"), default=0)
+    # Points a refund could not take back because the member had already spent them; later
+    # earnings pay it off first (loyalty.services.ledger).
+    debt = models.PositiveIntegerField(_("points owed"), default=0)
     tier = models.ForeignKey(
         Tier,
         null=True,
@@ -199,6 +212,7 @@ class EntryKind(models.TextChoices):
     REVERSE = "reverse", _("Reversed (refund)")
     MERGE_IN = "merge_in", _("Merged in")
     MERGE_OUT = "merge_out", _("Merged out")
+    DEBT_PAID = "debt_paid", _("Owed points paid")
 
 
 class PointsEntry(TenantScopedModel):
@@ -282,6 +296,9 @@ class PointsLot(TenantScopedModel):
     # tenant's time zone), and that last day itself for display and notices.
     expires_at = models.DateTimeField(_("expires at"))
     expires_on = models.DateField(_("valid until"))
+    # Set while the lot's points are pending (inside the sale's return window): they count in
+    # the balance but cannot be spent until the release job clears it at or after this time.
+    pending_until = models.DateTimeField(_("pending until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("points lot")
@@ -297,6 +314,11 @@ class PointsLot(TenantScopedModel):
                 fields=["tenant", "account", "expires_at"], name="loyalty_lot_account_idx"
             ),
             models.Index(fields=["tenant", "expires_at"], name="loyalty_lot_expiry_idx"),
+            models.Index(
+                fields=["tenant", "pending_until"],
+                name="loyalty_lot_pending_idx",
+                condition=Q(pending_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

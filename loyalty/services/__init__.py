@@ -37,6 +37,7 @@ from loyalty.services.nightly import (  # noqa: F401 - the package's public name
     loyalty_nightly,
     points_expire_due,
     points_notify_expiring,
+    points_release_pending,
     tiers_evaluate,
 )
 from loyalty.services.rules import (  # noqa: F401 - the package's public names
