@@ -82,6 +82,11 @@ class Tier(TenantScopedModel):
         return self.name
 
 
+class IssuanceCapMode(models.TextChoices):
+    REFUSE = "refuse", _("Refuse the sale")
+    ZERO = "zero", _("Record the sale, earn 0 points")
+
+
 class PointsRule(TenantScopedModel):
     """How a tenant earns, values, expires and adjusts points. One row per tenant."""
 
@@ -149,6 +154,12 @@ class PointsRule(TenantScopedModel):
             "Points earned on a sale become spendable this many days later (the return "
             "window); 0: at once."
         ),
+    )
+    issuance_cap_mode = models.CharField(
+        _("at a store's monthly points cap"),
+        max_length=8,
+        choices=IssuanceCapMode.choices,
+        default=IssuanceCapMode.REFUSE,
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -368,3 +379,44 @@ class ExpiryNotice(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.points} until {self.expires_on}"
+
+
+class StorePointsCap(TenantScopedModel):
+    """An optional monthly cap on the points a store issues (earned + added by hand)."""
+
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    monthly_cap = models.PositiveIntegerField(_("monthly points cap"))
+
+    class Meta:
+        verbose_name = _("store points cap")
+        verbose_name_plural = _("store points caps")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "store"], name="loyalty_cap_store_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id}: {self.monthly_cap}"
+
+
+class StoreIssuance(TenantScopedModel):
+    """Points a capped store issued in one month (tenant-local): the row its earns lock."""
+
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    month = models.DateField(_("month"))
+    issued = models.PositiveIntegerField(_("points issued"), default=0)
+
+    class Meta:
+        verbose_name = _("store points issued")
+        verbose_name_plural = _("store points issued")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "month"], name="loyalty_issuance_month_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month}: {self.issued}"

@@ -18,6 +18,7 @@ from loyalty.models import (
     PointsEntry,
     PointsRule,
 )
+from loyalty.services.issuance import points_issue_within_cap
 from loyalty.services.rules import (
     PointsError,
     _add_lot,
@@ -149,6 +150,10 @@ def _points_adjust(
             params={"budget": budget, "used": used, "left": max(budget - used, 0)},
         )
     if points > 0:
+        # Added points count against the member's home store's monthly issuance cap.
+        points_issue_within_cap(
+            store=customer.home_store, points=points, at=now, rule=rule, refuse=True
+        )
         entry = _append(
             account,
             kind=EntryKind.ADJUST,

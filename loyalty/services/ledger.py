@@ -20,6 +20,7 @@ from loyalty.models import (
     PointsEntry,
     PointsLot,
 )
+from loyalty.services.issuance import points_issue_within_cap
 from loyalty.services.rules import (
     ZERO,
     PointsError,
@@ -75,15 +76,19 @@ def points_earn_for_sale(
     points = int(
         (eligible * rule.points_per_yuan * multiplier).to_integral_value(rounding=ROUND_FLOOR)
     )
+    granted = points_issue_within_cap(store=store, points=points, at=occurred_at, rule=rule)
     entry = _append(
         account,
         kind=EntryKind.EARN,
-        points=points,
+        points=granted,
         source_key=source_key,
         occurred_at=occurred_at,
         amount=amount,
         store=store,
+        # Earning 0 at the cap is never silent: the entry says why.
+        reason="" if granted == points else f"store monthly points cap reached ({points})",
     )
+    points = granted
     if points:
         pending_until = None
         if rule.pending_days:
