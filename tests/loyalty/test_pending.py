@@ -139,3 +139,23 @@ def test_a_crash_mid_release_keeps_what_committed_and_a_rerun_finishes(
     monkeypatch.setattr(type(PointsLot.objects.none()), "update", real_update)
     assert services.points_release_pending() == 1
     assert PointsLot.objects.filter(pending_until__isnull=False).count() == 0
+
+
+def test_a_merge_carries_pending_points_and_what_is_owed(member, store, clock):
+    from tests.factories import CustomerFactory
+
+    survivor = CustomerFactory(home_store=store)
+    earn(member, "sale:1", "300", SALE_TIME)
+    clock.move_to(SALE_TIME + WINDOW)
+    services.points_release_pending()
+    redeem(member, 300, "r:1")
+    refund(member, "refund:1", "sale:1", services.ZERO + 300)
+    earn(member, "sale:2", "500", SALE_TIME + WINDOW)  # pays 300 owed, 200 left pending
+    account = account_of(member)
+    account.debt = 50  # owed from another refund, not yet paid
+    account.save(update_fields=["debt"])
+    services.points_merge(source=member, target=survivor)
+    balances = selectors.points_balances(account_of(survivor))
+    assert (balances.spendable, balances.pending, balances.owed) == (0, 200, 50)
+    assert account_of(member).debt == 0
+    assert assert_balanced(survivor) == 200
