@@ -363,6 +363,13 @@ CELERY_BEAT_SCHEDULE["loyalty-expire-points"] = {
     "args": ["loyalty.expire_points"],
     "schedule": crontab(minute=5),
 }
+# Points pending in a sale's return window become spendable within the hour after it ends;
+# a repeat finds nothing left to release.
+CELERY_BEAT_SCHEDULE["loyalty-release-pending"] = {
+    "task": "tenancy.fan_out",
+    "args": ["loyalty.release_pending"],
+    "schedule": crontab(minute=15),
+}
 CELERY_BEAT_SCHEDULE["loyalty-evaluate-tiers"] = {
     "task": "tenancy.fan_out",
     "args": ["loyalty.evaluate_tiers"],

@@ -67,13 +67,25 @@ class PointsRuleForm(forms.ModelForm):
             "adjust_budget_hq",
             "referral_points",
             "behaviour_points",
+            "pending_days",
+            "issuance_cap_mode",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["pending_days"].required = False
+        self.fields["issuance_cap_mode"].required = False
         self.fields["excluded_categories_text"].initial = ", ".join(
             self.instance.excluded_categories or []
         )
+
+    def clean_issuance_cap_mode(self) -> str:
+        return self.cleaned_data.get("issuance_cap_mode") or self.instance.issuance_cap_mode
+
+    def clean_pending_days(self) -> int:
+        # Empty (or a form posted before the return window existed): keep the current window.
+        value = self.cleaned_data.get("pending_days")
+        return self.instance.pending_days if value is None else value
 
     def clean_excluded_categories_text(self) -> list[str]:
         raw = self.cleaned_data["excluded_categories_text"]

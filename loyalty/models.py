@@ -82,6 +82,11 @@ class Tier(TenantScopedModel):
         return self.name
 
 
+class IssuanceCapMode(models.TextChoices):
+    REFUSE = "refuse", _("Refuse the sale")
+    ZERO = "zero", _("Record the sale, earn 0 points")
+
+
 class PointsRule(TenantScopedModel):
     """How a tenant earns, values, expires and adjusts points. One row per tenant."""
 
@@ -140,6 +145,22 @@ class PointsRule(TenantScopedModel):
         default=0,
         help_text=_("E.g. completing the profile; each behaviour at most once; 0: none."),
     )
+    # The return window (issue 19): points earned on a sale stay pending this long, so a
+    # member cannot buy, spend the points and return the goods keeping their value.
+    pending_days = models.PositiveSmallIntegerField(
+        _("points pending for (days)"),
+        default=0,
+        help_text=_(
+            "Points earned on a sale become spendable this many days later (the return "
+            "window); 0: at once."
+        ),
+    )
+    issuance_cap_mode = models.CharField(
+        _("at a store's monthly points cap"),
+        max_length=8,
+        choices=IssuanceCapMode.choices,
+        default=IssuanceCapMode.REFUSE,
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -160,6 +181,9 @@ class PointsAccount(TenantScopedModel):
         Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
     )
     balance = models.IntegerField(_("balance"), default=0)
+    # Points a refund could not take back because the member had already spent them; later
+    # earnings pay it off first (loyalty.services.ledger).
+    debt = models.PositiveIntegerField(_("points owed"), default=0)
     tier = models.ForeignKey(
         Tier,
         null=True,
@@ -199,6 +223,7 @@ class EntryKind(models.TextChoices):
     REVERSE = "reverse", _("Reversed (refund)")
     MERGE_IN = "merge_in", _("Merged in")
     MERGE_OUT = "merge_out", _("Merged out")
+    DEBT_PAID = "debt_paid", _("Owed points paid")
 
 
 class PointsEntry(TenantScopedModel):
@@ -282,6 +307,9 @@ class PointsLot(TenantScopedModel):
     # tenant's time zone), and that last day itself for display and notices.
     expires_at = models.DateTimeField(_("expires at"))
     expires_on = models.DateField(_("valid until"))
+    # Set while the lot's points are pending (inside the sale's return window): they count in
+    # the balance but cannot be spent until the release job clears it at or after this time.
+    pending_until = models.DateTimeField(_("pending until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("points lot")
@@ -297,6 +325,11 @@ class PointsLot(TenantScopedModel):
                 fields=["tenant", "account", "expires_at"], name="loyalty_lot_account_idx"
             ),
             models.Index(fields=["tenant", "expires_at"], name="loyalty_lot_expiry_idx"),
+            models.Index(
+                fields=["tenant", "pending_until"],
+                name="loyalty_lot_pending_idx",
+                condition=Q(pending_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -346,3 +379,44 @@ class ExpiryNotice(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.points} until {self.expires_on}"
+
+
+class StorePointsCap(TenantScopedModel):
+    """An optional monthly cap on the points a store issues (earned + added by hand)."""
+
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    monthly_cap = models.PositiveIntegerField(_("monthly points cap"))
+
+    class Meta:
+        verbose_name = _("store points cap")
+        verbose_name_plural = _("store points caps")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "store"], name="loyalty_cap_store_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id}: {self.monthly_cap}"
+
+
+class StoreIssuance(TenantScopedModel):
+    """Points a capped store issued in one month (tenant-local): the row its earns lock."""
+
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    month = models.DateField(_("month"))
+    issued = models.PositiveIntegerField(_("points issued"), default=0)
+
+    class Meta:
+        verbose_name = _("store points issued")
+        verbose_name_plural = _("store points issued")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "month"], name="loyalty_issuance_month_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month}: {self.issued}"

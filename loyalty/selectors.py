@@ -15,6 +15,56 @@ from loyalty.services import points_rule, points_value
 from tenancy.context import current_tenant
 
 
+@dataclass(frozen=True)
+class PointsBalances:
+    """A member's points as the member and the clerk see them.
+
+    spendable: may be redeemed now (valid, out of the return window); pending: earned on a
+    sale still inside its return window (in the balance, not yet spendable); expiring_soon:
+    valid points that expire within the rule's notice days; owed: points a refund could not
+    take back because they were spent, paid first out of later earnings.
+    """
+
+    spendable: int
+    pending: int
+    expiring_soon: int
+    owed: int
+
+
+def _balances_from(
+    account: PointsAccount | None, open_lots: list[PointsLot], rule: PointsRule, now
+) -> tuple[PointsBalances, list[PointsLot]]:
+    if account is None:
+        return PointsBalances(0, 0, 0, 0), []
+    valid = [lot for lot in open_lots if lot.expires_at > now]
+    horizon = now.astimezone(current_tenant().zone).date() + datetime.timedelta(
+        days=rule.expiry_notice_days
+    )
+    expiring = [lot for lot in valid if lot.expires_on <= horizon]
+    balances = PointsBalances(
+        spendable=sum(lot.remaining for lot in valid if lot.pending_until is None),
+        pending=sum(lot.remaining for lot in valid if lot.pending_until is not None),
+        expiring_soon=sum(lot.remaining for lot in expiring),
+        owed=account.debt,
+    )
+    return balances, expiring
+
+
+def _open_lots(account: PointsAccount | None) -> list[PointsLot]:
+    if account is None:
+        return []
+    return list(account.lots.filter(remaining__gt=0).order_by("expires_at", "id"))
+
+
+def points_balances(
+    account: PointsAccount | None, *, now: datetime.datetime | None = None
+) -> PointsBalances:
+    """The one read of a member's spendable, pending, expiring-soon and owed points."""
+    now = now or timezone.now()
+    balances, _expiring = _balances_from(account, _open_lots(account), points_rule(), now)
+    return balances
+
+
 @dataclass
 class PointsSummary:
     account: PointsAccount | None
@@ -25,31 +75,31 @@ class PointsSummary:
     expiring_soon: int
     expiring_lots: list[PointsLot]
     open_lots: list[PointsLot]
+    pending: int = 0
+    owed: int = 0
+    balances: PointsBalances | None = None
 
 
 def points_summary(*, customer: Customer, now: datetime.datetime | None = None) -> PointsSummary:
-    """Balance, spendable points and their value, and what expires within the notice window."""
+    """Balance, spendable points and their value, pending points, what expires within the
+    notice window (through `points_balances`' rules), and the lots behind them."""
     now = now or timezone.now()
     rule = points_rule()
     account = PointsAccount.objects.select_related("tier").filter(customer=customer).first()
-    if account is None:
-        return PointsSummary(None, rule, 0, 0, Decimal("0.00"), 0, [], [])
-    open_lots = list(account.lots.filter(remaining__gt=0).order_by("expires_at", "id"))
-    valid = [lot for lot in open_lots if lot.expires_at > now]
-    horizon = now.astimezone(current_tenant().zone).date() + datetime.timedelta(
-        days=rule.expiry_notice_days
-    )
-    expiring = [lot for lot in valid if lot.expires_on <= horizon]
-    available = sum(lot.remaining for lot in valid)
+    open_lots = _open_lots(account)
+    balances, expiring = _balances_from(account, open_lots, rule, now)
     return PointsSummary(
         account=account,
         rule=rule,
-        balance=account.balance,
-        available=available,
-        value=points_value(points=available, rule=rule),
-        expiring_soon=sum(lot.remaining for lot in expiring),
+        balance=account.balance if account else 0,
+        available=balances.spendable,
+        value=points_value(points=balances.spendable, rule=rule),
+        expiring_soon=balances.expiring_soon,
         expiring_lots=expiring,
         open_lots=open_lots,
+        pending=balances.pending,
+        owed=balances.owed,
+        balances=balances,
     )
 
 

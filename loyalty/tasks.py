@@ -19,3 +19,8 @@ def evaluate_tiers() -> dict[str, int]:
 @tenant_task(name="loyalty.notify_expiring")
 def notify_expiring() -> int:
     return services.points_notify_expiring()
+
+
+@tenant_task(name="loyalty.release_pending")
+def release_pending() -> int:
+    return services.points_release_pending()

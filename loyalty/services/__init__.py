@@ -19,6 +19,10 @@ from loyalty.services.configuration import (  # noqa: F401 - the package's publi
     points_rule_save,
     tier_save,
 )
+from loyalty.services.issuance import (  # noqa: F401 - the package's public names
+    points_issue_within_cap,
+    store_points_cap_set,
+)
 from loyalty.services.ledger import (  # noqa: F401 - the package's public names
     behaviour_reward,
     points_award,
@@ -37,6 +41,7 @@ from loyalty.services.nightly import (  # noqa: F401 - the package's public name
     loyalty_nightly,
     points_expire_due,
     points_notify_expiring,
+    points_release_pending,
     tiers_evaluate,
 )
 from loyalty.services.rules import (  # noqa: F401 - the package's public names

@@ -18,6 +18,7 @@ from loyalty.models import (
     PointsEntry,
     PointsRule,
 )
+from loyalty.services.issuance import points_issue_within_cap
 from loyalty.services.rules import (
     PointsError,
     _add_lot,
@@ -149,6 +150,10 @@ def _points_adjust(
             params={"budget": budget, "used": used, "left": max(budget - used, 0)},
         )
     if points > 0:
+        # Added points count against the member's home store's monthly issuance cap.
+        points_issue_within_cap(
+            store=customer.home_store, points=points, at=now, rule=rule, refuse=True
+        )
         entry = _append(
             account,
             kind=EntryKind.ADJUST,
@@ -250,7 +255,14 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
             earned_at=lot.earned_at,
             rule=rule,
             expires=(lot.expires_at, lot.expires_on),
+            pending_until=lot.pending_until,  # still inside its sale's return window
         )
+    if from_account.debt:
+        # Points the merged-away member owes follow them, so a merge cannot wipe a debt.
+        to_account.debt += from_account.debt
+        from_account.debt = 0
+        from_account.save(update_fields=["debt"])
+        to_account.save(update_fields=["debt"])
     source_order = from_account.tier.order if from_account.tier else -1
     target_order = to_account.tier.order if to_account.tier else -1
     if source_order > target_order:

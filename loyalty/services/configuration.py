@@ -55,6 +55,8 @@ def points_rule_save(*, rule: PointsRule, staff: StaffMember) -> PointsRule:
             "redeem_points_per_yuan": rule.redeem_points_per_yuan,
             "redeem_minimum": rule.redeem_minimum,
             "excluded_categories": rule.excluded_categories,
+            "pending_days": rule.pending_days,
+            "issuance_cap_mode": rule.issuance_cap_mode,
         },
     )
     return rule

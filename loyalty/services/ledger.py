@@ -18,7 +18,9 @@ from loyalty.models import (
     EntryKind,
     PointsAccount,
     PointsEntry,
+    PointsLot,
 )
+from loyalty.services.issuance import points_issue_within_cap
 from loyalty.services.rules import (
     ZERO,
     PointsError,
@@ -28,6 +30,7 @@ from loyalty.services.rules import (
     _draw,
     _existing,
     _lock_account,
+    _pending,
     _record_draws,
     _tiers,
     points_rule,
@@ -55,6 +58,10 @@ def points_earn_for_sale(
     points = floor((amount - excluded_amount) * points per yuan * tier multiplier). The entry
     also carries `amount` as qualifying spend, and a member who now qualifies for a higher
     tier moves up at once. A replay (or a concurrent retry) returns the first entry.
+
+    With a return window (`rule.pending_days`) the points count in the balance but stay
+    pending until `occurred_at` + the window; `points_release_pending` then makes them
+    spendable. Points the member owes from an earlier refund are paid off first.
     """
     if customer is None:
         return None
@@ -69,18 +76,62 @@ def points_earn_for_sale(
     points = int(
         (eligible * rule.points_per_yuan * multiplier).to_integral_value(rounding=ROUND_FLOOR)
     )
+    granted = points_issue_within_cap(store=store, points=points, at=occurred_at, rule=rule)
     entry = _append(
         account,
         kind=EntryKind.EARN,
-        points=points,
+        points=granted,
         source_key=source_key,
         occurred_at=occurred_at,
         amount=amount,
         store=store,
+        # Earning 0 at the cap is never silent: the entry says why.
+        reason="" if granted == points else f"store monthly points cap reached ({points})",
     )
+    points = granted
     if points:
-        _add_lot(account, entry, points, earned_at=occurred_at, rule=rule)
+        pending_until = None
+        if rule.pending_days:
+            pending_until = occurred_at + datetime.timedelta(days=rule.pending_days)
+            if pending_until <= timezone.now():  # a late-recorded sale, its window over
+                pending_until = None
+        lot = _add_lot(
+            account, entry, points, earned_at=occurred_at, rule=rule, pending_until=pending_until
+        )
+        _pay_debt(account, lot, source_key=source_key, occurred_at=occurred_at, store=store)
     _upgrade_if_qualified(account, tiers, at=occurred_at)
+    return entry
+
+
+def _pay_debt(
+    account: PointsAccount,
+    lot: PointsLot,
+    *,
+    source_key: str,
+    occurred_at: datetime.datetime,
+    store: Store | None = None,
+) -> PointsEntry | None:
+    """Pay what the (locked) account owes out of the lot it has just earned, first.
+
+    The debt is what a refund could not take back because the points were already spent:
+    without this, "buy, spend the points, refund" would leave the member the value.
+    """
+    paid = min(account.debt, lot.remaining)
+    if paid <= 0:
+        return None
+    taken = _draw(account, paid, now=None, first=lot)
+    account.debt -= paid
+    account.save(update_fields=["debt"])
+    entry = _append(
+        account,
+        kind=EntryKind.DEBT_PAID,
+        points=-paid,
+        source_key=f"debt:{source_key}"[:100],
+        occurred_at=occurred_at,
+        store=store,
+        reason=f"owed points paid from {source_key}"[:200],
+    )
+    _record_draws(entry, taken)
     return entry
 
 
@@ -113,8 +164,10 @@ def points_reverse_for_refund(
 
     The part is proportional to the sale amount and cumulative over partial refunds, so
     refunding a sale in pieces takes back exactly what it earned. The points come out of the
-    sale's own lot first, then the earliest-expiring; the balance stops at zero and the
-    points that could not be taken back are recorded on the entry. Returns None when the
+    sale's own lot first (inside the return window that lot is still pending, so the refund
+    simply cancels them), then the earliest-expiring; the balance stops at zero and the
+    points that could not be taken back (already spent) are recorded on the entry and owed
+    by the member (`account.debt`), paid first out of later earnings. Returns None when the
     sale earned nothing (no earn entry: e.g. not a member then).
     """
     if customer is None:
@@ -139,6 +192,9 @@ def points_reverse_for_refund(
     own_lot = original.lots.first()
     taken = _draw(account, min(to_reverse, account.balance), now=None, first=own_lot)
     reversed_points = sum(n for _, n in taken)
+    if to_reverse > reversed_points:
+        account.debt += to_reverse - reversed_points
+        account.save(update_fields=["debt"])
     entry = _append(
         account,
         kind=EntryKind.REVERSE,
@@ -191,6 +247,17 @@ def points_redeem(
         return existing
     available = _available(account, now=now)
     if available < points:
+        pending = _pending(account)
+        if pending:
+            raise PointsError(
+                _(
+                    "Not enough spendable points: %(available)d available, %(wanted)d "
+                    "requested; %(pending)d more points are pending until the return window "
+                    "of their sale ends."
+                ),
+                code="pending",
+                params={"available": available, "wanted": points, "pending": pending},
+            )
         raise PointsError(
             _("Not enough points: %(available)d available, %(wanted)d requested."),
             code="insufficient",
@@ -241,7 +308,8 @@ def points_award(
         occurred_at=now,
         reason=reason[:200],
     )
-    _add_lot(account, entry, points, earned_at=now, rule=points_rule())
+    lot = _add_lot(account, entry, points, earned_at=now, rule=points_rule())
+    _pay_debt(account, lot, source_key=source_key, occurred_at=now)
     return entry
 
 

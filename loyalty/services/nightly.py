@@ -224,3 +224,38 @@ def loyalty_nightly(*, now: datetime.datetime | None = None) -> dict[str, int]:
     result.update(tiers_evaluate(now=now))
     result["notices"] = points_notify_expiring(now=now)
     return result
+
+
+RELEASE_BATCH = 1000  # accounts per transaction in points_release_pending
+
+
+def points_release_pending(*, now: datetime.datetime | None = None) -> int:
+    """Make spendable every pending lot whose return window has ended; returns the lots.
+
+    Crash-safe and idempotent: each batch of accounts is its own transaction, and clearing
+    `pending_until` is the whole write, so a repeat (or a run after a crash mid-way) finds
+    only what is still due. The accounts are locked in pk order first, like every points
+    write: a redemption that read the lots as pending either commits before the release
+    (and saw fewer points) or waits and then sees them released; it never counts a lot twice.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            account_ids = list(
+                PointsLot.objects.filter(pending_until__lte=now)
+                .order_by("account_id")
+                .values_list("account_id", flat=True)
+                .distinct()[:RELEASE_BATCH]
+            )
+            if not account_ids:
+                return released
+            list(
+                PointsAccount.objects.select_for_update()
+                .filter(pk__in=account_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            released += PointsLot.objects.filter(
+                account_id__in=account_ids, pending_until__lte=now
+            ).update(pending_until=None)

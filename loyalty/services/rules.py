@@ -161,6 +161,7 @@ def _add_lot(
     earned_at: datetime.datetime,
     rule: PointsRule,
     expires: tuple[datetime.datetime, datetime.date] | None = None,
+    pending_until: datetime.datetime | None = None,
 ) -> PointsLot:
     expires_at, expires_on = expires or expiry_for(earned_at, rule=rule)
     return PointsLot.objects.create(
@@ -171,12 +172,25 @@ def _add_lot(
         earned_at=earned_at,
         expires_at=expires_at,
         expires_on=expires_on,
+        pending_until=pending_until,
     )
 
 
+def _spendable_lots(account: PointsAccount, *, now: datetime.datetime):
+    """Lots that may be spent: not past their expiry instant and released from the return
+    window (pending_until cleared by the release job, not merely passed: spending follows
+    what the job committed, so a redemption and the release serialise on the account lock)."""
+    return account.lots.filter(remaining__gt=0, expires_at__gt=now, pending_until__isnull=True)
+
+
 def _available(account: PointsAccount, *, now: datetime.datetime) -> int:
-    """Points that may still be spent: lots not yet past their expiry instant."""
-    return account.lots.filter(remaining__gt=0, expires_at__gt=now).aggregate(
+    """Points that may still be spent now."""
+    return _spendable_lots(account, now=now).aggregate(total=Coalesce(Sum("remaining"), 0))["total"]
+
+
+def _pending(account: PointsAccount) -> int:
+    """Points still inside their sale's return window (in the balance, not yet spendable)."""
+    return account.lots.filter(remaining__gt=0, pending_until__isnull=False).aggregate(
         total=Coalesce(Sum("remaining"), 0)
     )["total"]
 
@@ -190,13 +204,15 @@ def _draw(
 ) -> list[tuple[PointsLot, int]]:
     """Take up to `points` out of the account's lots, the earliest-expiring first.
 
-    `now` given: only lots still valid at `now` (spending). `now` None: any lot with points
-    left, due ones included (taking points back on a refund or a merge). `first`: a lot to
-    empty before the others (the lot a refunded sale created). Caller holds the account lock.
+    `now` given: only lots spendable at `now` (valid, not pending). `now` None: any lot with
+    points left, due and pending ones included (taking points back on a refund or a merge).
+    `first`: a lot to empty before the others (the lot a refunded sale created). Caller holds
+    the account lock.
     """
-    lots = account.lots.filter(remaining__gt=0)
     if now is not None:
-        lots = lots.filter(expires_at__gt=now)
+        lots = _spendable_lots(account, now=now)
+    else:
+        lots = account.lots.filter(remaining__gt=0)
     ordered = list(lots.order_by("expires_at", "id"))
     if first is not None:
         ordered.sort(key=lambda lot: lot.pk != first.pk)  # stable: keeps FIFO for the rest

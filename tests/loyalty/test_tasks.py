@@ -23,6 +23,7 @@ def test_every_loyalty_beat_entry_fans_out_a_registered_task():
         "loyalty.expire_points",
         "loyalty.evaluate_tiers",
         "loyalty.notify_expiring",
+        "loyalty.release_pending",
     }
     for entry in entries:
         assert entry["task"] == "tenancy.fan_out"
