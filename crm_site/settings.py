@@ -260,6 +260,8 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates as YYYY-MM-DD in both languages (crm_site/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["crm_site.formats"]
 # The fallback zone for times shown outside a tenant (each tenant has its own zone). Django also
 # sets the process's TZ from it; CI runs the suite once with TIME_ZONE=UTC to prove no rule
 # depends on it.

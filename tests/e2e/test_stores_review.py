@@ -126,6 +126,7 @@ def test_hq_changes_a_code_and_records_a_re_review_in_the_browser(world, page, s
     expect(page.get_by_text("须由另一位总部同事批准或驳回")).to_be_visible()
     expect(page.get_by_role("button", name="批准")).to_have_count(0)
     application_url = page.url
+    sign_out(page)
     sign_in(world.staff_a[Role.HQ_STAFF])
     page.goto(application_url)
     page.get_by_role("button", name="批准").click()
