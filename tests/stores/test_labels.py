@@ -19,6 +19,14 @@ from tests.stores.factories import approved_store
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A request in English leaves English active in this thread; later tests expect zh-Hans."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 # A date that is not YYYY-MM-DD: 2001-5-13, 13-05-2001, 2001/5/13, 5/13/2001, 2001年5月13日,
 # May 13, 2001. Times (12:05) and codes (BJ-ZY-001) do not match.
 OTHER_DATE = re.compile(

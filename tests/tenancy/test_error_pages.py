@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -12,6 +13,14 @@ from tenancy import errors
 from tenancy.models import Role
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A request in English leaves English active in this thread; later tests expect zh-Hans."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 
 MANAGER_URL = "analytics:dashboard"  # HQ and store managers; not clerks
 
