@@ -6,7 +6,7 @@ REQS_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.t
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format messages pg-setup migrate clean
+.PHONY: run run-debug test setup lint format messages pg-setup migrate clean
 
 $(REQS_STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "Store CRM is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	@# DEBUG off, so a 403/404/500 shows our own pages as in production; whitenoise serves the
+	@# collected static files, and cookies work over plain HTTP on this machine.
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	DEBUG=0 SECURE_COOKIES=0 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The same with DEBUG on: Django's debug pages (tracebacks, URL list) instead of ours.
+run-debug: migrate
+	$(BIN)/python manage.py seed_demo
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: setup

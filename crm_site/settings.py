@@ -279,6 +279,8 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates as YYYY-MM-DD in both languages (crm_site/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["crm_site.formats"]
 # The fallback zone for times shown outside a tenant (each tenant has its own zone). Django also
 # sets the process's TZ from it; CI runs the suite once with TIME_ZONE=UTC to prove no rule
 # depends on it.
@@ -315,6 +317,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer probes over plain H
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_FAILURE_VIEW = "tenancy.errors.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 12 * 60 * 60
 X_FRAME_OPTIONS = "DENY"

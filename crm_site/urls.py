@@ -20,6 +20,11 @@ urlpatterns = [
     path("api/v1/", include("analytics.api_urls")),
 ]
 
+# Our own error pages (Django uses them when DEBUG is off; tenancy/errors.py).
+handler403 = "tenancy.errors.permission_denied"
+handler404 = "tenancy.errors.page_not_found"
+handler500 = "tenancy.errors.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

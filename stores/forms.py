@@ -141,6 +141,13 @@ class ReviewIntervalForm(forms.Form):
     months = forms.IntegerField(label=_("Re-review every (months)"), min_value=1, max_value=60)
 
 
+class FourEyesForm(forms.Form):
+    required = forms.BooleanField(
+        label=_("Four-eyes review: the submitter may not approve or reject their own application"),
+        required=False,
+    )
+
+
 class CodeRecipientsForm(forms.Form):
     """Which HQ people hear about every store-code application, approval and re-review."""
 

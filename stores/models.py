@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenancy.models import StaffMember, TenantScopedModel
 
@@ -60,7 +61,7 @@ class StoreType(TenantScopedModel):
 
 class StoreStatus(models.TextChoices):
     PREPARING = "preparing", _("Preparing")
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("store status", "Open")
     SUSPENDED = "suspended", _("Suspended")
     CLOSED = "closed", _("Closed")
 

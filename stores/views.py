@@ -235,6 +235,10 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @roles_allowed(APPLICANTS)
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     application = _application_or_404(request, pk)
+    in_review = request.staff.is_hq and application.status == ApplicationStatus.SUBMITTED
+    own = in_review and not services.application_reviewable_by(
+        application=application, reviewer=request.staff
+    )
     context = {
         "application": application,
         "documents": application.documents.all(),
@@ -242,7 +246,8 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "document_form": forms.DocumentForm(),
         "approve_form": forms.ApproveForm(),
         "reject_form": forms.RejectForm(),
-        "can_review": request.staff.is_hq and application.status == ApplicationStatus.SUBMITTED,
+        "can_review": in_review and not own,
+        "own_application": own,
     }
     return render(request, "stores/application_detail.html", context)
 
@@ -337,7 +342,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     posted = request.POST if request.method == "POST" else None
     which = request.POST.get("form") if posted else None
     interval_form = forms.ReviewIntervalForm(
-        posted if which != "recipients" else None,
+        posted if which not in ("recipients", "four_eyes") else None,
         initial={"months": services.review_interval_months()},
     )
     recipients_form = forms.CodeRecipientsForm(
@@ -351,7 +356,17 @@ def setup(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("The store-code recipients were saved."))
         return redirect("stores:setup")
-    if posted and which != "recipients" and interval_form.is_valid():
+    four_eyes_form = forms.FourEyesForm(
+        posted if which == "four_eyes" else None,
+        initial={"required": services.four_eyes_required()},
+    )
+    if which == "four_eyes" and four_eyes_form.is_valid():
+        services.four_eyes_set(
+            required=four_eyes_form.cleaned_data["required"], actor=request.staff
+        )
+        messages.success(request, _("The review rule was saved."))
+        return redirect("stores:setup")
+    if posted and which not in ("recipients", "four_eyes") and interval_form.is_valid():
         try:
             services.review_interval_set(
                 months=interval_form.cleaned_data["months"], actor=request.staff
@@ -366,6 +381,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         "store_types": StoreType.objects.all(),
         "interval_form": interval_form,
         "recipients_form": recipients_form,
+        "four_eyes_form": four_eyes_form,
     }
     return render(request, "stores/setup.html", context)
 

@@ -15,6 +15,14 @@ from tenancy.models import ALL_ROLES, HQ_ROLES, StaffMember
 PUBLIC = "public"
 
 
+class RoleRequired(PermissionDenied):
+    """A 403 that knows which roles may use the page, so the error page can say so."""
+
+    def __init__(self, roles: Iterable[str]):
+        super().__init__("role required")
+        self.roles = frozenset(roles)
+
+
 def roles_allowed(*roles: str | Iterable[str]) -> Callable:
     """Let only signed-in staff members with one of `roles` use the view.
 
@@ -35,7 +43,7 @@ def roles_allowed(*roles: str | Iterable[str]) -> Callable:
                 return redirect_to_login(request.get_full_path())
             staff = getattr(request, "staff", None)
             if staff is None or staff.role not in allowed:
-                raise PermissionDenied
+                raise RoleRequired(allowed)
             return view(request, *args, **kwargs)
 
         wrapper.allowed_roles = frozenset(allowed)

@@ -31,6 +31,12 @@ def register(*items: NavItem) -> None:
         _registry[item.url_name] = item
 
 
+def label_for(url_name: str) -> str | None:
+    """The navigation label of a page, when it has one (the 403 page names what was tried)."""
+    item = _registry.get(url_name)
+    return item.label if item else None
+
+
 def items_for(role: str | None) -> list[dict]:
     if role is None:
         return []

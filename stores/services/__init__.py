@@ -4,11 +4,15 @@ applications, re-reviews and imports. Each writes its audit event in its own tra
 from stores.services.applications import (  # noqa: F401 - the package's public names
     APPLICATION_FIELDS,
     CODE_RECIPIENTS_SETTING,
+    FOUR_EYES_SETTING,
     application_approve,
     application_create,
     application_reject,
+    application_reviewable_by,
     application_submit,
     application_update,
+    four_eyes_required,
+    four_eyes_set,
     store_code_hq_recipients,
     store_code_recipients_set,
 )

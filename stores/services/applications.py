@@ -237,6 +237,47 @@ def _require_hq(reviewer: StaffMember) -> None:
         raise ValidationError(_("Only HQ may review store code applications."))
 
 
+# --- Four eyes --------------------------------------------------------------------------------
+
+FOUR_EYES_SETTING = "store_code_four_eyes"
+
+
+def four_eyes_required(tenant: Tenant | None = None) -> bool:
+    """On unless the tenant turned it off: the submitter may not review their own application."""
+    return bool((tenant or current_tenant()).setting(FOUR_EYES_SETTING, True))
+
+
+def application_reviewable_by(*, application: StoreCodeApplication, reviewer: StaffMember) -> bool:
+    """False when the four-eyes rule keeps this reviewer off this application (for the page)."""
+    return not (four_eyes_required() and application.applicant_id == reviewer.pk)
+
+
+def _require_other_reviewer(application: StoreCodeApplication, reviewer: StaffMember) -> None:
+    if not application_reviewable_by(application=application, reviewer=reviewer):
+        raise ValidationError(
+            _(
+                "You submitted this application, so another HQ colleague must approve or "
+                "reject it (four-eyes rule)."
+            )
+        )
+
+
+@transaction.atomic
+def four_eyes_set(*, required: bool, actor: StaffMember) -> None:
+    tenant = Tenant.objects.select_for_update().get(pk=current_tenant().pk)
+    before = four_eyes_required(tenant)
+    tenant.settings = {**tenant.settings, FOUR_EYES_SETTING: bool(required)}
+    tenant.save(update_fields=["settings"])
+    current_tenant().settings = tenant.settings
+    audit_record(
+        action="stores.four_eyes_set",
+        actor=actor,
+        obj=tenant,
+        before={"required": before},
+        after={"required": bool(required)},
+    )
+
+
 @transaction.atomic
 def application_approve(
     *, application: StoreCodeApplication, reviewer: StaffMember, note: str = ""
@@ -249,6 +290,7 @@ def application_approve(
     _require_hq(reviewer)
     application = _locked(application)
     _require_submitted(application)
+    _require_other_reviewer(application, reviewer)
     _check_active(application.region, application.store_type)
     if application.kind == ApplicationKind.NEW_STORE:
         store = _create_store(application=application, reviewer=reviewer)
@@ -363,6 +405,7 @@ def application_reject(
         raise ValidationError(_("A rejection needs a reason."))
     application = _locked(application)
     _require_submitted(application)
+    _require_other_reviewer(application, reviewer)
     application.status = ApplicationStatus.REJECTED
     application.reviewed_by = reviewer
     application.reviewed_at = timezone.now()

@@ -122,6 +122,13 @@ def test_hq_changes_a_code_and_records_a_re_review_in_the_browser(world, page, s
     page.get_by_label("原因", exact=True).fill("转为加盟经营")
     page.get_by_role("button", name="保存草稿").click()
     page.get_by_role("button", name="提交审核").click()
+    # Four eyes: the submitter is told a colleague must review, and has no review buttons.
+    expect(page.get_by_text("须由另一位总部同事批准或驳回")).to_be_visible()
+    expect(page.get_by_role("button", name="批准")).to_have_count(0)
+    application_url = page.url
+    sign_out(page)
+    sign_in(world.staff_a[Role.HQ_STAFF])
+    page.goto(application_url)
     page.get_by_role("button", name="批准").click()
     expect(page.get_by_text("已批准：门店编码为 BJ-JM-001。")).to_be_visible()
     page.get_by_role("link", name="BJ-JM-001").click()

@@ -25,15 +25,27 @@ def store_type(code: str = "ZY", name: str | None = None) -> StoreType:
     return StoreType.objects.get_or_create(code=code, defaults={"name": name or code})[0]
 
 
+APPLICANT_NAME = "总部申请人"
+
+
 def hq_staff() -> StaffMember:
-    staff = StaffMember.objects.filter(role=Role.HQ_STAFF).first()
+    """The HQ reviewer. Never the default applicant: the four-eyes rule refuses self-review."""
+    staff = (
+        StaffMember.objects.filter(role=Role.HQ_STAFF).exclude(display_name=APPLICANT_NAME).first()
+    )
     return staff or StaffMemberFactory(role=Role.HQ_STAFF)
+
+
+def hq_applicant() -> StaffMember:
+    """A second HQ staff member who submits applications that hq_staff() then reviews."""
+    staff = StaffMember.objects.filter(role=Role.HQ_STAFF, display_name=APPLICANT_NAME).first()
+    return staff or StaffMemberFactory(role=Role.HQ_STAFF, display_name=APPLICANT_NAME)
 
 
 def submitted_application(
     *, region_code: str = "BJ", type_code: str = "ZY", applicant=None, name: str = "新店"
 ) -> StoreCodeApplication:
-    applicant = applicant or hq_staff()
+    applicant = applicant or hq_applicant()
     application = services.application_create(
         applicant=applicant,
         store_name=name,

@@ -21,6 +21,7 @@ from tenancy.models import AuditEvent
 from tests.factories import TenantFactory
 from tests.stores.factories import (
     approved_store,
+    hq_applicant,
     hq_staff,
     region,
     store_type,
@@ -165,14 +166,14 @@ def test_code_change_issues_a_new_code_and_keeps_the_old_one_on_record(in_tenant
     store = approved_store(region_code="BJ", type_code="JM")
     assert store.code == "BJ-JM-001"
     change = services.application_create(
-        applicant=hq_staff(),
+        applicant=hq_applicant(),
         kind=ApplicationKind.CODE_CHANGE,
         store=store,
         region=region("BJ"),
         store_type=store_type("ZY"),
         reason="收归直营",
     )
-    services.application_submit(application=change, actor=hq_staff())
+    services.application_submit(application=change, actor=hq_applicant())
     services.application_approve(application=change, reviewer=hq_staff())
     store.refresh_from_db()
     assert store.code == "BJ-ZY-001" and store.store_type.code == "ZY"
