@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from catalog import services
+from catalog.forms import ProductForm, StorePriceForm
+from catalog.models import Product
+from tenancy.access import roles_allowed
+from tenancy.models import HQ_ROLES
+
+# HQ keeps the catalogue; stores sell from it.
+CATALOG_ROLES = HQ_ROLES
+
+
+@roles_allowed(CATALOG_ROLES)
+def product_list(request: HttpRequest) -> HttpResponse:
+    query = (request.GET.get("q") or "").strip()[:40]
+    products = Product.objects.all()
+    if query:
+        products = products.filter(
+            Q(sku__icontains=query) | Q(name__icontains=query) | Q(barcode=query)
+        )
+    page = Paginator(products.order_by("sku"), 50).get_page(request.GET.get("page"))
+    return render(request, "catalog/product_list.html", {"page": page, "query": query})
+
+
+@roles_allowed(CATALOG_ROLES)
+def product_create(request: HttpRequest) -> HttpResponse:
+    form = ProductForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        product = services.product_save(product=form.save(commit=False), actor=request.staff)
+        messages.success(request, _("Product %(sku)s saved.") % {"sku": product.sku})
+        return redirect("catalog:product_edit", product_id=product.pk)
+    return render(request, "catalog/product_form.html", {"form": form, "product": None})
+
+
+@roles_allowed(CATALOG_ROLES)
+def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
+    product = get_object_or_404(Product, pk=product_id)
+    form = ProductForm(request.POST or None, instance=product)
+    if request.method == "POST" and form.is_valid():
+        services.product_save(product=form.save(commit=False), actor=request.staff)
+        messages.success(request, _("Product %(sku)s saved.") % {"sku": product.sku})
+        return redirect("catalog:product_edit", product_id=product.pk)
+    return render(
+        request,
+        "catalog/product_form.html",
+        {
+            "form": form,
+            "product": product,
+            "price_form": StorePriceForm(),
+            "store_prices": product.store_prices.select_related("store").order_by("store__code"),
+        },
+    )
+
+
+@roles_allowed(CATALOG_ROLES)
+def store_price(request: HttpRequest, product_id: int) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    product = get_object_or_404(Product, pk=product_id)
+    form = StorePriceForm(request.POST)
+    if form.is_valid():
+        services.store_price_set(
+            product=product,
+            store=form.cleaned_data["store"],
+            price=form.cleaned_data["price"],
+            actor=request.staff,
+        )
+        messages.success(request, _("Store price saved."))
+        return redirect("catalog:product_edit", product_id=product.pk)
+    return render(
+        request,
+        "catalog/product_form.html",
+        {
+            "form": ProductForm(instance=product),
+            "product": product,
+            "price_form": form,
+            "store_prices": product.store_prices.select_related("store").order_by("store__code"),
+        },
+        status=400,
+    )
