@@ -99,7 +99,7 @@ def store_price_set(
 def product_for_code(code: str) -> Product | None:
     """The active product whose SKU or barcode is `code` (a scan or a typed code)."""
     code = (code or "").strip()
-    if not code or len(code) > 40:
+    if not code or len(code) > 40 or not code.isprintable():
         return None
     query = Q(sku=code)
     if code.isascii() and code.isdigit():
@@ -158,8 +158,8 @@ def scan_add(*, lines: list[dict], code: str, store: Store) -> list[dict]:
         return lines
     product = product_for_code(code)
     sku = product.sku if product else code
-    if len(sku) > 40:
-        raise ValidationError(_("This code is too long."), code="too_long")
+    if len(sku) > 40 or not sku.isprintable():
+        raise ValidationError(_("This is not a barcode or SKU."), code="invalid")
     lines = [dict(line) for line in lines]
     for line in lines:
         if (line.get("sku") or "").strip() == sku:

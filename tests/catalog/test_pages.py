@@ -177,3 +177,13 @@ def test_recording_takes_the_catalogue_price_and_refuses_a_clerks_price(world, c
         sale = Sale.objects.get()
         assert sale.total == Decimal("22.00")
         assert sale.lines.get().product.name == "绿茶"
+
+
+@pytest.mark.parametrize("scan", ["A\x00B", "9" * 41, "\u202e123"])
+def test_a_hostile_scan_is_a_form_error(world, client_for, tea, scan):
+    client = client_for(world.staff_a[Role.CLERK])
+    response = client.post(
+        reverse("analytics:counter_sale"), counter_data(world.store_a1, scan=scan)
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["scan"]
