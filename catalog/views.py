@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from catalog import services
+from catalog import importing, services
 from catalog.forms import ProductForm, StorePriceForm
 from catalog.models import Product
 from tenancy.access import roles_allowed
@@ -85,3 +87,55 @@ def store_price(request: HttpRequest, product_id: int) -> HttpResponse:
         },
         status=400,
     )
+
+
+# --- Import and export -----------------------------------------------------------------------
+
+IMPORT_SESSION_KEY = "catalog_import_rows"
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Product file (CSV, TXT or XLSX)"),
+        help_text=_("UTF-8, GBK or UTF-16 (Excel's Unicode text) are all read."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx"}),
+    )
+
+
+@roles_allowed(CATALOG_ROLES)
+def product_import(request: HttpRequest) -> HttpResponse:
+    """Upload and check (a preview, nothing written), then confirm: all or nothing."""
+    context: dict = {"columns": importing.COLUMNS}
+    if request.method == "POST" and request.POST.get("confirm"):
+        rows = request.session.pop(IMPORT_SESSION_KEY, None)
+        if not rows or rows.get("tenant") != request.tenant.pk:
+            messages.error(request, _("Nothing to import; upload the file again."))
+            return redirect("catalog:product_import")
+        created, updated = importing.products_import(rows=rows["rows"], actor=request.staff)
+        messages.success(
+            request,
+            _("%(created)s products added, %(updated)s updated.")
+            % {"created": created, "updated": updated},
+        )
+        return redirect("catalog:product_list")
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            rows, problems = importing.products_file_check(upload.read(), upload.name)
+        except ValidationError as error:
+            rows, problems = [], importing.check_error(error)
+        if not problems:
+            request.session[IMPORT_SESSION_KEY] = {"tenant": request.tenant.pk, "rows": rows}
+        context.update(rows=rows[:50], count=len(rows), problems=problems)
+    context["form"] = form
+    return render(request, "catalog/product_import.html", context)
+
+
+@roles_allowed(CATALOG_ROLES)
+def product_export(request: HttpRequest) -> HttpResponse:
+    file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    content, content_type = importing.products_export(file_format=file_format, actor=request.staff)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="products.{file_format}"'
+    return response
