@@ -63,9 +63,9 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
 
 @roles_allowed(CATALOG_ROLES)
 def store_price(request: HttpRequest, product_id: int) -> HttpResponse:
+    product = get_object_or_404(Product, pk=product_id)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    product = get_object_or_404(Product, pk=product_id)
     form = StorePriceForm(request.POST)
     if form.is_valid():
         services.store_price_set(
