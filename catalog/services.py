@@ -253,3 +253,23 @@ def price_changes_audit(*, sale, changes: list[PriceChange], staff: StaffMember)
             before={"sku": change.sku, "price": str(change.catalogue_price)},
             after={"sku": change.sku, "price": str(change.sold_at)},
         )
+
+
+@transaction.atomic
+def catalog_settings_update(
+    *, free_lines: bool, pos_requires_sku: bool, actor: StaffMember
+) -> None:
+    """The tenant's two catalogue switches (FREE_LINES_SETTING, POS_REQUIRES_CATALOG_SETTING)."""
+    from tenancy.models import Tenant
+
+    # Locked: Tenant.settings is one JSON document that other settings pages write too.
+    tenant = Tenant.objects.select_for_update().get(pk=current_tenant().pk)
+    before = {
+        FREE_LINES_SETTING: free_lines_allowed(),
+        POS_REQUIRES_CATALOG_SETTING: pos_requires_catalog(),
+    }
+    after = {FREE_LINES_SETTING: free_lines, POS_REQUIRES_CATALOG_SETTING: pos_requires_sku}
+    tenant.settings.update(after)
+    tenant.save(update_fields=["settings"])
+    current_tenant().settings.update(after)
+    audit_record(action="catalog.settings", actor=actor, obj=tenant, before=before, after=after)

@@ -13,7 +13,7 @@ from catalog import importing, services
 from catalog.forms import ProductForm, StorePriceForm
 from catalog.models import Product
 from tenancy.access import roles_allowed
-from tenancy.models import HQ_ROLES
+from tenancy.models import HQ_ROLES, Role
 
 # HQ keeps the catalogue; stores sell from it.
 CATALOG_ROLES = HQ_ROLES
@@ -139,3 +139,30 @@ def product_export(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="products.{file_format}"'
     return response
+
+
+class CatalogSettingsForm(forms.Form):
+    free_lines = forms.BooleanField(
+        label=_("At the counter, codes not in the catalogue may be sold as hand-typed lines"),
+        required=False,
+    )
+    pos_requires_sku = forms.BooleanField(
+        label=_("The POS API refuses SKUs that are not active products of the catalogue"),
+        required=False,
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def catalog_settings(request: HttpRequest) -> HttpResponse:
+    form = CatalogSettingsForm(
+        request.POST or None,
+        initial={
+            "free_lines": services.free_lines_allowed(),
+            "pos_requires_sku": services.pos_requires_catalog(),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        services.catalog_settings_update(actor=request.staff, **form.cleaned_data)
+        messages.success(request, _("Settings saved."))
+        return redirect("catalog:settings")
+    return render(request, "catalog/settings.html", {"form": form})

@@ -187,3 +187,18 @@ def test_a_hostile_scan_is_a_form_error(world, client_for, tea, scan):
     )
     assert response.status_code == 200
     assert response.context["form"].errors["scan"]
+
+
+def test_the_hq_admin_switches_the_catalogue_rules(world, client_for):
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    page = client.get(reverse("catalog:settings"))
+    assert page.context["form"].initial == {"free_lines": True, "pos_requires_sku": False}
+    response = client.post(reverse("catalog:settings"), {"pos_requires_sku": "on"})
+    assert response.status_code == 302
+    world.tenant_a.refresh_from_db()
+    assert world.tenant_a.settings[FREE_LINES_SETTING] is False
+    assert world.tenant_a.settings["catalog_pos_requires_sku"] is True
+    with tenant_context(world.tenant_a):
+        assert AuditEvent.objects.filter(action="catalog.settings").exists()
+    hq_staff = client_for(world.staff_a[Role.HQ_STAFF])
+    assert hq_staff.post(reverse("catalog:settings"), {}).status_code == 403
