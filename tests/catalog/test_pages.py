@@ -202,3 +202,22 @@ def test_the_hq_admin_switches_the_catalogue_rules(world, client_for):
         assert AuditEvent.objects.filter(action="catalog.settings").exists()
     hq_staff = client_for(world.staff_a[Role.HQ_STAFF])
     assert hq_staff.post(reverse("catalog:settings"), {}).status_code == 403
+
+
+def test_a_manager_changes_a_price_at_the_counter_and_it_is_audited(world, client_for, tea):
+    client = client_for(world.staff_a[Role.STORE_MANAGER])
+    lines = [{"sku": "6901234567892", "quantity": "1", "unit_price": "9.00"}]
+    response = client.post(
+        reverse("analytics:counter_sale"), counter_data(world.store_a1, lines=lines)
+    )
+    assert response.status_code == 302
+    with tenant_context(world.tenant_a):
+        sale = Sale.objects.get()
+        assert sale.total == Decimal("9.00")
+        assert sale.lines.get().product.sku == "TEA-1"
+        event = AuditEvent.objects.get(action="catalog.price_change")
+        assert (event.object_id, event.before["price"], event.after["price"]) == (
+            str(sale.pk),
+            "11.00",
+            "9.00",
+        )
