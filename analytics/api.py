@@ -33,6 +33,7 @@ from analytics.services import (
     sale_record,
 )
 from campaigns.services import CouponError
+from catalog.services import pos_requires_catalog, unknown_skus
 from customers.models import Customer
 from tenancy.access import public
 from tenancy.context import tenant_context
@@ -309,6 +310,18 @@ def parse_payload(payload, store) -> dict:
         member = Customer.objects.active().filter(card_number=member_card).first()
         if member is None:
             errors.append(_error("member_card", "not_found", _("No member has this card number.")))
+    if lines and not refund_of_id and not errors and pos_requires_catalog():
+        # The tenant's setting catalog_pos_requires_sku: every SKU must be an active product.
+        unknown = set(unknown_skus([line.sku for line in lines]))
+        for index, line in enumerate(lines):
+            if line.sku.strip() in unknown:
+                errors.append(
+                    _error(
+                        f"lines[{index}].sku",
+                        "unknown_sku",
+                        _("No active product in the catalogue has this SKU."),
+                    )
+                )
     refund_of = None
     if refund_of_id and not errors:
         refund_of = Sale.objects.filter(store=store, external_id=refund_of_id).first()

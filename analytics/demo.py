@@ -24,27 +24,13 @@ from analytics.models import (
     StoreApiToken,
 )
 from analytics.services import LineInput, api_token_create, local_day, sale_record
+from catalog.demo import PRODUCTS as CATALOGUE
 from customers.models import Customer
 from stores.models import Store
 from tenancy.models import Role, StaffMember, Tenant
 
-PRODUCTS = [
-    ("TEA-001", "茉莉花茶 250g", "茶叶", "48.00"),
-    ("TEA-002", "铁观音 礼盒", "茶叶", "268.00"),
-    ("TEA-003", "普洱茶饼", "茶叶", "158.00"),
-    ("DRK-001", "矿泉水 550ml", "饮料", "2.50"),
-    ("DRK-002", "橙汁 1L", "饮料", "12.90"),
-    ("DRK-003", "酸奶 6连杯", "饮料", "19.90"),
-    ("SNK-001", "坚果礼包", "零食", "89.00"),
-    ("SNK-002", "牛肉干", "零食", "35.00"),
-    ("SNK-003", "薯片", "零食", "8.50"),
-    ("HOM-001", "保温杯", "家居", "129.00"),
-    ("HOM-002", "竹制餐具套装", "家居", "59.00"),
-    ("HOM-003", "香薰蜡烛", "家居", "79.00"),
-    ("CAR-001", "洗面奶", "个护", "65.00"),
-    ("CAR-002", "护手霜", "个护", "29.90"),
-    ("CAR-003", "面膜 10片", "个护", "99.00"),
-]
+# The catalogue's products (catalog.demo), so the demo sales' SKUs are scannable.
+PRODUCTS = CATALOGUE
 
 
 def _line(rng: random.Random, product: Product, price: Decimal) -> dict:

@@ -29,6 +29,17 @@ class CounterSaleForm(StoreChoiceMixin, OneTimeKeyMixin, forms.Form):
     same form sent twice (a double click, a retry after a timeout) records one sale."""
 
     store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    # A barcode scanner types the code and Enter: the form comes back with the line added
+    # (or its quantity raised) from the catalogue; the sale is recorded only without a code.
+    scan = forms.CharField(
+        label=_("Scan or type a barcode or SKU"),
+        required=False,
+        max_length=40,
+        help_text=_("Press Enter to add the line; scanning a product again adds one more."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autofocus": True, "enterkeyhint": "enter"}
+        ),
+    )
     member = forms.CharField(
         label=_("Member phone or card number"),
         required=False,
@@ -130,11 +141,8 @@ class SaleLineForm(forms.Form):
         required=False,
     )
 
-    def clean(self):
-        data = super().clean()
-        if data.get("sku") and data.get("unit_price") is None:
-            self.add_error("unit_price", _("Enter the unit price."))
-        return data
+    # No price is fine here: a catalogue product takes its price from the catalogue, and a
+    # hand-typed line without one is refused when the sale is priced.
 
     def line(self) -> LineInput | None:
         data = self.cleaned_data

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from analytics.models import Product, ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
 from analytics.services import day_bounds, local_day
 from campaigns.models import Campaign, Delivery, DeliveryStatus
+from catalog.models import Product as CatalogProduct
 from tenancy.context import current_tenant
 
 ZERO = Decimal("0")
@@ -252,7 +253,26 @@ def product_rankings(
         row["product__name"] = product["name"]
         row["product__category"] = product["category"]
     slow = sorted(ascending, key=lambda r: (r["quantity"], r["revenue"], r["product__sku"]))
-    return top, slow[:limit]
+    return top, (never_sold_products(rows, limit=limit) + slow)[:limit]
+
+
+def never_sold_products(sold_rows, *, limit: int) -> list[dict]:
+    """Active catalogue products with no sale among `sold_rows` (the period's product stats),
+    shaped like product_rankings() rows with zero quantity: the slowest movers of all."""
+    sold_skus = sold_rows.values("product__sku")
+    return [
+        {
+            "product_id": None,
+            "product__sku": product.sku,
+            "product__name": product.name,
+            "product__category": product.category,
+            "quantity": 0,
+            "revenue": ZERO,
+        }
+        for product in CatalogProduct.objects.active()
+        .exclude(sku__in=sold_skus)
+        .order_by("sku")[:limit]
+    ]
 
 
 def staff_leaderboard(store_ids: list[int] | None, period: Period, *, limit=10):

@@ -17,17 +17,18 @@ from analytics.forms import (
     SaleLineFormSet,
 )
 from analytics.importing import header_preview, parse_rows, read_upload
-from analytics.models import Sale, SaleChannel, SaleImport, StoreApiToken
+from analytics.models import Sale, SaleImport, StoreApiToken
 from analytics.services import (
     api_token_create,
     api_token_revoke,
     counter_sale_key,
+    counter_sale_record,
     report_export,
     sale_import_confirm,
     sale_import_create,
-    sale_record_once,
 )
 from campaigns.services import CouponError, coupons_available
+from catalog.services import scan_add
 from stores.models import Store
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.models import HQ_ROLES, Role
@@ -54,15 +55,17 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form_ok = form.is_valid()
         member = form.cleaned_data.get("member")
+        scanned = (request.POST.get("scan") or "").strip()
+        if scanned or "scan_add" in request.POST:
+            form, lines = _counter_scan(request, form, lines, stores, scanned)
         # "Find coupons" only looks the member up; it records nothing.
-        if "find_coupons" not in request.POST and form_ok and lines.is_valid():
+        elif "find_coupons" not in request.POST and form_ok and lines.is_valid():
             entered = [line for f in lines.forms if (line := f.line()) is not None]
             try:
-                sale, created = sale_record_once(
+                sale, created = counter_sale_record(
                     store=form.cleaned_data["store"],
                     occurred_at=timezone.now(),
                     lines=entered,
-                    channel=SaleChannel.COUNTER,
                     staff=request.staff,
                     member=member,
                     points_to_redeem=form.cleaned_data.get("points") or 0,
@@ -95,6 +98,28 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
         "analytics/counter_sale.html",
         {"form": form, "lines": lines, "member": member, "coupons": coupons},
     )
+
+
+def _counter_scan(request, form, lines, stores, scanned: str):
+    """The counter form again with the scanned code added to its lines (nothing recorded)."""
+    store = form.cleaned_data.get("store") if hasattr(form, "cleaned_data") else None
+    if store is None:
+        form.add_error("scan", _("Choose the store first."))
+        return form, lines
+    if not lines.is_valid():
+        return form, lines
+    current = [f.cleaned_data for f in lines.forms if (f.cleaned_data or {}).get("sku")]
+    try:
+        updated = scan_add(lines=current, code=scanned, store=store)
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error("scan", message)
+        return form, lines
+    data = request.POST.copy()
+    data["scan"] = ""
+    form = CounterSaleForm(data, stores=stores)
+    form.is_valid()
+    return form, SaleLineFormSet(initial=updated, prefix="lines")
 
 
 @roles_allowed(HQ_ROLES | SELLERS)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "import_export",
     "tenancy",
     "stores",
+    "catalog",
     "customers",
     "interactions",
     "loyalty",

@@ -16,6 +16,7 @@ urlpatterns = [
     path("interactions/", include("interactions.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("catalog/", include("catalog.urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("analytics.api_urls")),
 ]

@@ -62,6 +62,7 @@ _GROUP_OF_NAMESPACE = {
     "interactions": ("service", pgettext_lazy("navigation menu", "Service")),
     "campaigns": ("marketing", pgettext_lazy("navigation menu", "Marketing")),
     "analytics": ("sales", pgettext_lazy("navigation menu", "Sales")),
+    "catalog": ("sales", pgettext_lazy("navigation menu", "Sales")),
 }
 _ADMINISTRATION = ("admin", pgettext_lazy("navigation menu", "Administration"))
 

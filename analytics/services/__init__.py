@@ -24,6 +24,7 @@ from analytics.services.sales import (  # noqa: F401 - the package's public name
     MAX_SALE_AMOUNT,
     LineInput,
     counter_sale_key,
+    counter_sale_record,
     day_bounds,
     dirty_day_mark,
     sale_record,

@@ -25,6 +25,7 @@ from analytics.models import (
     SaleLine,
 )
 from campaigns.services import coupon_redeem
+from catalog.services import price_changes_audit, sale_lines_check
 from customers.models import Customer
 from interactions.services import (
     referral_first_sale,
@@ -354,6 +355,27 @@ def sale_record_once(*, store: Store, external_id: str, **fields: Any) -> tuple[
         if existing is None:
             raise
         return existing, False
+
+
+@transaction.atomic
+def counter_sale_record(
+    *, store: Store, lines: list[LineInput], staff: StaffMember, external_id: str, **fields: Any
+) -> tuple[Sale, bool]:
+    """A sale from the counter form: every line checked against the catalogue first (its
+    name and price at this store; a price change needs a role and is audited with the sale),
+    then recorded once per form token like sale_record_once."""
+    checked, changes = sale_lines_check(lines=lines, store=store, staff=staff)
+    sale, created = sale_record_once(
+        store=store,
+        external_id=external_id,
+        lines=checked,
+        staff=staff,
+        channel=SaleChannel.COUNTER,
+        **fields,
+    )
+    if created:
+        price_changes_audit(sale=sale, changes=changes, staff=staff)
+    return sale, created
 
 
 @transaction.atomic
