@@ -69,6 +69,7 @@ def _line(rng: random.Random, product: Product, price: Decimal) -> dict:
 
 
 CHANNEL_WEIGHTS = ((SaleChannel.POS, 6), (SaleChannel.COUNTER, 3), (SaleChannel.IMPORT, 1))
+TODAY_KEY = "DEMO-TODAY-"
 TODAY_HOURS_AGO = (3, 2, 1)  # today's demo sales: this many hours before now (not before 00:00)
 
 
@@ -124,8 +125,9 @@ def _bulk_days(
     return len(sales)
 
 
-def _today_sales(*, tenant: Tenant, store: Store, clerk, members: list, products: dict) -> None:
-    """A few counter sales earlier today, so the live figures are not empty on first open.
+def _today_sales(*, tenant: Tenant, stores: list, sellers: dict, members: list, products: dict):
+    """A few counter sales earlier today in every store, so the live figures of whichever
+    store a manager opens are not empty.
 
     Keyed by day and number, so running the seeder again the same day adds nothing.
     """
@@ -133,17 +135,19 @@ def _today_sales(*, tenant: Tenant, store: Store, clerk, members: list, products
     today = local_day(now, tenant)
     midnight = datetime.datetime.combine(today, datetime.time(0), tenant.zone)
     catalogue = list(products.items())
-    for number, hours_ago in enumerate(TODAY_HOURS_AGO, start=1):
-        sku, (product, price) = catalogue[number % len(catalogue)]
-        sale_record(
-            store=store,
-            occurred_at=max(now - datetime.timedelta(hours=hours_ago), midnight),
-            lines=[LineInput(sku=sku, quantity=number, unit_price=price, name=product.name)],
-            channel=SaleChannel.COUNTER,
-            staff=clerk,
-            member=members[number % len(members)] if members else None,
-            external_id=f"DEMO-TODAY-{today:%Y%m%d}-{number}",
-        )
+    for store in stores:
+        clerk = (sellers[store.pk] or [None])[0]
+        for number, hours_ago in enumerate(TODAY_HOURS_AGO, start=1):
+            sku, (product, price) = catalogue[(store.pk + number) % len(catalogue)]
+            sale_record(
+                store=store,
+                occurred_at=max(now - datetime.timedelta(hours=hours_ago), midnight),
+                lines=[LineInput(sku=sku, quantity=number, unit_price=price, name=product.name)],
+                channel=SaleChannel.COUNTER,
+                staff=clerk,
+                member=members[number % len(members)] if members else None,
+                external_id=f"{TODAY_KEY}{today:%Y%m%d}-{number}",
+            )
 
 
 def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
@@ -184,9 +188,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     }
     if Sale.objects.exists():
         created = _top_up(today, bulk)
-        _today_sales(
-            tenant=tenant, store=clerk_store, clerk=clerk, members=members, products=products
-        )
+        _today_sales(products=products, **_today_args(bulk))
         if stdout is not None and created:
             stdout.write(f"analytics: {created} demo sales added for {tenant.name}")
         return
@@ -194,11 +196,11 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     days = 3 if quick else 120
     created = _bulk_days(
         random.Random(f"{tenant.slug}-sales"),
-        [today - datetime.timedelta(days=offset) for offset in range(days, 1, -1)],
+        [today - datetime.timedelta(days=offset) for offset in range(days, 0, -1)],
         **bulk,
     )
 
-    # Yesterday through the real service: marks the day late (dirty) like a real import.
+    # Yesterday also through the real service: marks the day late (dirty) like an import.
     recorded = []
     for hour in (10, 15, 19):
         sku, (product, price) = list(products.items())[hour % len(products)]
@@ -228,19 +230,29 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             sales_created=created,
             finished_at=timezone.now(),
         )
-    _today_sales(tenant=tenant, store=clerk_store, clerk=clerk, members=members, products=products)
+    _today_sales(products=products, **_today_args(bulk))
     for offset in range(days, 0, -1):
         daily_stats_compute(day=today - datetime.timedelta(days=offset))
     member_rfm_refresh(as_of=timezone.now())
     if stdout is not None:
-        stdout.write(f"analytics: {created + 7} demo sales for {tenant.name}")
+        stdout.write(f"analytics: {created + 4} demo sales and today's for {tenant.name}")
+
+
+def _today_args(bulk: dict) -> dict:
+    return {k: bulk[k] for k in ("tenant", "stores", "sellers", "members")}
 
 
 def _top_up(today: datetime.date, bulk: dict) -> int:
     """Bulk sales for the whole days between the last day with sales and yesterday."""
     tenant = bulk["tenant"]
     start, _end = day_bounds(today, tenant)
-    last = Sale.objects.filter(occurred_at__lt=start).aggregate(last=Max("occurred_at"))["last"]
+    # A past day with only the few "today" sales of an earlier run counts as missing: it
+    # gets its whole day of sales now, and its aggregates.
+    last = (
+        Sale.objects.filter(occurred_at__lt=start)
+        .exclude(external_id__startswith=TODAY_KEY)
+        .aggregate(last=Max("occurred_at"))["last"]
+    )
     if last is None:
         return 0
     first_missing = local_day(last, tenant) + datetime.timedelta(days=1)

@@ -26,7 +26,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import Product, ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
+from analytics.models import (
+    ChannelDailyStats,
+    Product,
+    ProductDailyStats,
+    Sale,
+    SaleChannel,
+    StaffDailyStats,
+    StoreDailyStats,
+)
 from analytics.services import day_bounds, local_day
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from tenancy.context import current_tenant
@@ -213,6 +221,54 @@ def daily_series(store_ids: list[int] | None, period: Period) -> list[tuple]:
         rows = rows.filter(store_id__in=store_ids)
     by_day = dict(rows.values("day").annotate(total=Sum("revenue")).values_list("day", "total"))
     return [(day, by_day.get(day) or ZERO) for day in period.dates()]
+
+
+def channel_breakdown(store_ids: list[int] | None, period: Period) -> list[dict]:
+    """Each sales channel's revenue, transactions, share of the period's revenue and change
+    against the previous period, from the daily channel aggregates: one query.
+
+    Every known channel is listed (a channel with no sales reads zero, not missing); a
+    channel found in the data but no longer among the choices is listed under its code.
+    """
+    prev = period.previous()
+    current = Q(day__range=(period.start, period.end))
+    before = Q(day__range=(prev.start, prev.end))
+    rows = ChannelDailyStats.objects.filter(current | before)
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    totals = {
+        row["channel"]: row
+        for row in rows.values("channel")
+        .annotate(
+            cur_revenue=Coalesce(Sum("revenue", filter=current), ZERO),
+            cur_transactions=Coalesce(Sum("transactions", filter=current), 0),
+            prev_revenue=Coalesce(Sum("revenue", filter=before), ZERO),
+        )
+        .order_by()
+    }
+    labels = dict(SaleChannel.choices)
+    channels = list(labels) + sorted(set(totals) - set(labels))
+    whole = sum((totals[c]["cur_revenue"] for c in totals), ZERO)
+    result = []
+    for channel in channels:
+        row = totals.get(channel, {})
+        revenue = row.get("cur_revenue", ZERO)
+        prev_revenue = row.get("prev_revenue", ZERO)
+        result.append(
+            {
+                "channel": channel,
+                "label": labels.get(channel, channel),
+                "revenue": revenue,
+                "transactions": row.get("cur_transactions", 0),
+                "share": _ratio(revenue, whole) if whole > 0 else None,
+                "prev_revenue": prev_revenue,
+                "change": change(revenue, prev_revenue),
+                # No revenue before: a rate against zero means nothing, the page says "new".
+                "is_new": prev_revenue == 0 and revenue > 0,
+            }
+        )
+    result.sort(key=lambda r: (-r["revenue"], channels.index(r["channel"])))
+    return result
 
 
 def product_ranking(store_ids: list[int] | None, period: Period, *, slowest=False, limit=10):
