@@ -302,3 +302,30 @@ def test_seed_demo_opens_the_dashboard_on_non_zero_figures_and_stays_idempotent(
     bars = response.context["chart"]["bars"]
     assert all(float(bar["height"]) > 0 for bar in bars[-3:])
     assert response.context["today"]["revenue"] > 0
+
+
+def test_channel_rows_are_identical_on_a_rerun_and_stale_ones_go(world):
+    tenant = world.tenant_a
+    with tenant_context(tenant):
+        from analytics.models import ChannelDailyStats
+
+        day = local_day(timezone.now(), tenant) - datetime.timedelta(days=2)
+        record_sale(world.store_a1, _at(tenant, day), channel=SaleChannel.POS)
+        sale = record_sale(world.store_a1, _at(tenant, day, 11), channel=SaleChannel.IMPORT)
+        daily_stats_compute(day=day)
+
+        def rows():
+            return sorted(
+                ChannelDailyStats.objects.values_list(
+                    "store_id", "channel", "revenue", "transactions"
+                )
+            )
+
+        first = rows()
+        daily_stats_compute(day=day)
+        assert rows() == first
+        assert {r[1] for r in first} == {SaleChannel.POS, SaleChannel.IMPORT}
+        # The import's sale is corrected to the counter: the import row must not linger.
+        Sale.objects.filter(pk=sale.pk).update(channel=SaleChannel.COUNTER)
+        daily_stats_compute(day=day)
+        assert {r[1] for r in rows()} == {SaleChannel.POS, SaleChannel.COUNTER}
