@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.models import (
+    ChannelDailyStats,
     DirtyDay,
     ProductDailyStats,
     Sale,
@@ -122,6 +123,18 @@ ON CONFLICT (tenant_id, store_id, day, staff_id) DO UPDATE SET
     computed_at = excluded.computed_at
 """
 
+CHANNEL_SQL = """
+INSERT INTO {stats} (tenant_id, store_id, day, channel, revenue, transactions, computed_at)
+SELECT s.tenant_id, s.store_id, %(day)s, s.channel, SUM(s.total),
+       SUM(CASE WHEN s.refund_of_id IS NULL THEN 1 ELSE 0 END), %(now)s
+FROM {sale} s
+WHERE s.tenant_id = %(tenant)s AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+GROUP BY s.tenant_id, s.store_id, s.channel
+ON CONFLICT (tenant_id, store_id, day, channel) DO UPDATE SET
+    revenue = excluded.revenue, transactions = excluded.transactions,
+    computed_at = excluded.computed_at
+"""
+
 # Rows of this day not rewritten by this run (their sales moved away, e.g. a member merge
 # or a store correction) are stale.
 STALE_SQL = """
@@ -150,7 +163,11 @@ def daily_stats_compute(*, day: datetime.date) -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(STORE_SQL.format(stats=_t(StoreDailyStats), **tables), params)
-        for model, sql in ((ProductDailyStats, PRODUCT_SQL), (StaffDailyStats, STAFF_SQL)):
+        for model, sql in (
+            (ProductDailyStats, PRODUCT_SQL),
+            (StaffDailyStats, STAFF_SQL),
+            (ChannelDailyStats, CHANNEL_SQL),
+        ):
             cursor.execute(sql.format(stats=_t(model), **tables), params)
             cursor.execute(STALE_SQL.format(stats=_t(model)), params)
     # A sale marked after `now` keeps its day dirty for the next run.

@@ -13,16 +13,41 @@ PAD_TOP = 12
 PAD_BOTTOM = 28
 
 
-def _nice_max(value: Decimal) -> Decimal:
-    """Round the axis top up to 1, 2 or 5 times a power of ten."""
-    if value <= 0:
-        return Decimal(1)
-    exponent = len(str(int(value))) - 1
-    base = Decimal(10) ** exponent
-    for step in (1, 2, 5, 10):
-        if value <= step * base:
-            return step * base
-    return 10 * base
+TICK_COUNT = 4  # intervals on the value axis at most (five labels with zero)
+
+
+def nice_ticks(top_value: Decimal, *, money: bool = True, count: int = TICK_COUNT) -> list:
+    """Evenly spaced axis values from zero to at least `top_value`, each distinct.
+
+    The step is 1, 2 or 5 times a power of ten. For counts (money=False) it is a whole
+    number, so small values read 0, 1, 2, 3 rather than 0, 0.25, 0.5; for money it may go
+    down to the fen. An all-zero (or all-negative) series gets the axis 0, 1 (no 1, 1, 0, 0).
+    """
+    top_value = Decimal(top_value)
+    smallest = Decimal("0.01") if money else Decimal(1)
+    if top_value <= 0:
+        return [Decimal(0), Decimal(1)]
+    raw = top_value / count
+    exponent = raw.adjusted()  # floor(log10(raw))
+    step = None
+    for power in (exponent, exponent + 1):
+        base = Decimal(10) ** power
+        for factor in (1, 2, 5):
+            candidate = factor * base
+            if candidate >= raw:
+                step = candidate
+                break
+        if step is not None:
+            break
+    step = max(step, smallest)
+    intervals = int((top_value / step).to_integral_value(rounding="ROUND_CEILING"))
+    return [step * n for n in range(intervals + 1)]
+
+
+def tick_label(value: Decimal, step: Decimal) -> str:
+    """A tick's label with only the decimals its step needs (0, 0.5, 1 or 0, 2,000, 4,000)."""
+    places = max(0, -step.normalize().as_tuple().exponent)
+    return f"{value:,.{places}f}"
 
 
 def _coordinate(value: float) -> str:
@@ -31,7 +56,8 @@ def _coordinate(value: float) -> str:
 
 def trend_chart(series: list[tuple[datetime.date, Decimal]]) -> dict:
     """Bars for each day's revenue (negative days, all refunds, sit at zero)."""
-    top = _nice_max(max((v for _d, v in series), default=Decimal(0)))
+    values = nice_ticks(max((v for _d, v in series), default=Decimal(0)))
+    top = values[-1]
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     count = max(len(series), 1)
@@ -52,12 +78,14 @@ def trend_chart(series: list[tuple[datetime.date, Decimal]]) -> dict:
                 "label": f"{day:%Y-%m-%d}: ¥{value:,.2f}",
             }
         )
-    ticks = []
-    for step in range(5):
-        value = top * step / 4
-        ticks.append(
-            {"y": round(PAD_TOP + plot_h - plot_h * step / 4, 2), "label": f"{value:,.0f}"}
-        )
+    step = values[1] - values[0]
+    ticks = [
+        {
+            "y": round(PAD_TOP + plot_h - plot_h * float(value / top), 2),
+            "label": tick_label(value, step),
+        }
+        for value in values
+    ]
     labels = []
     if series:
         every = max(1, count // 6)

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.selectors import PRESETS
+from analytics.selectors import DEFAULT_PRESET, PRESETS
 from analytics.services import LineInput
 from customers.models import Customer
 from stores.models import Store, StoreStatus
@@ -186,7 +186,7 @@ class SaleImportForm(StoreChoiceMixin, forms.Form):
 
 class PeriodForm(forms.Form):
     preset = forms.ChoiceField(
-        label=_("Period"), choices=list(PRESETS.items()), required=False, initial="month"
+        label=_("Period"), choices=list(PRESETS.items()), required=False, initial=DEFAULT_PRESET
     )
     start = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -200,13 +200,29 @@ class PeriodForm(forms.Form):
         choices=[("store", _("Store")), ("region", _("Region")), ("type", _("Store type"))],
     )
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        custom = data.get("preset") == "custom" or (not data.get("preset") and (start or end))
+        if custom:
+            # A custom range needs both dates: never fall back to one day silently.
+            if not start and "start" not in self.errors:
+                self.add_error("start", _("Enter the first day of the custom range."))
+            if not end and "end" not in self.errors:
+                self.add_error("end", _("Enter the last day of the custom range."))
+        return data
+
     def period(self):
+        """The chosen period; the default (last 30 days) when the form is invalid, whose
+        errors the page shows beside the default figures."""
         from analytics.selectors import period_for
 
         data = self.cleaned_data if self.is_valid() else {}
-        preset = data.get("preset") or "month"
+        preset = data.get("preset") or DEFAULT_PRESET
         if data.get("start") and data.get("end") and preset == "custom":
             return period_for("custom", data["start"], data["end"])
         if data.get("start") and data.get("end") and not data.get("preset"):
             return period_for("custom", data["start"], data["end"])
+        if preset == "custom":
+            return period_for(DEFAULT_PRESET)
         return period_for(preset)

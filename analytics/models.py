@@ -358,3 +358,27 @@ class StaffDailyStats(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.staff_id} {self.day}"
+
+
+class ChannelDailyStats(TenantScopedModel):
+    """The channel breakdown's source: one row per store per day per sales channel."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    channel = models.CharField(_("channel"), max_length=10, choices=SaleChannel.choices)
+    revenue = models.DecimalField(_("revenue"), **MONEY, default=ZERO)
+    transactions = models.IntegerField(_("transactions"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("channel day")
+        verbose_name_plural = _("channel days")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "day", "channel"], name="channel_daily_stats_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "day"], name="channel_daily_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.channel} {self.day}"

@@ -26,7 +26,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import Product, ProductDailyStats, Sale, StaffDailyStats, StoreDailyStats
+from analytics.models import (
+    ChannelDailyStats,
+    Product,
+    ProductDailyStats,
+    Sale,
+    SaleChannel,
+    StaffDailyStats,
+    StoreDailyStats,
+)
 from analytics.services import day_bounds, local_day
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from catalog.models import Product as CatalogProduct
@@ -34,6 +42,7 @@ from tenancy.context import current_tenant
 
 ZERO = Decimal("0")
 PRESETS = {
+    "30d": _("Last 30 days"),
     "day": _("Yesterday"),
     "week": _("Last 7 days"),
     "month": _("Month to date"),
@@ -42,6 +51,11 @@ PRESETS = {
     "custom": _("Custom range"),
 }
 MAX_DAYS = 3 * 366
+# The dashboards open on the last 30 complete days. The period ends yesterday, never today:
+# today is shown beside it as live figures (read from raw sales), and a period that ended
+# today would compare a part day with full days of the previous period and of last year.
+DEFAULT_PRESET = "30d"
+DEFAULT_DAYS = 30
 
 
 def shift_year(day: datetime.date, years: int = -1) -> datetime.date:
@@ -85,6 +99,8 @@ def period_for(
         start = min(start, end)
         start = max(start, end - datetime.timedelta(days=MAX_DAYS - 1))
         return Period(start, end)
+    if preset == "30d":
+        return Period(yesterday - datetime.timedelta(days=DEFAULT_DAYS - 1), yesterday)
     if preset == "week":
         return Period(yesterday - datetime.timedelta(days=6), yesterday)
     if preset == "month":
@@ -206,6 +222,54 @@ def daily_series(store_ids: list[int] | None, period: Period) -> list[tuple]:
         rows = rows.filter(store_id__in=store_ids)
     by_day = dict(rows.values("day").annotate(total=Sum("revenue")).values_list("day", "total"))
     return [(day, by_day.get(day) or ZERO) for day in period.dates()]
+
+
+def channel_breakdown(store_ids: list[int] | None, period: Period) -> list[dict]:
+    """Each sales channel's revenue, transactions, share of the period's revenue and change
+    against the previous period, from the daily channel aggregates: one query.
+
+    Every known channel is listed (a channel with no sales reads zero, not missing); a
+    channel found in the data but no longer among the choices is listed under its code.
+    """
+    prev = period.previous()
+    current = Q(day__range=(period.start, period.end))
+    before = Q(day__range=(prev.start, prev.end))
+    rows = ChannelDailyStats.objects.filter(current | before)
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    totals = {
+        row["channel"]: row
+        for row in rows.values("channel")
+        .annotate(
+            cur_revenue=Coalesce(Sum("revenue", filter=current), ZERO),
+            cur_transactions=Coalesce(Sum("transactions", filter=current), 0),
+            prev_revenue=Coalesce(Sum("revenue", filter=before), ZERO),
+        )
+        .order_by()
+    }
+    labels = dict(SaleChannel.choices)
+    channels = list(labels) + sorted(set(totals) - set(labels))
+    whole = sum((totals[c]["cur_revenue"] for c in totals), ZERO)
+    result = []
+    for channel in channels:
+        row = totals.get(channel, {})
+        revenue = row.get("cur_revenue", ZERO)
+        prev_revenue = row.get("prev_revenue", ZERO)
+        result.append(
+            {
+                "channel": channel,
+                "label": labels.get(channel, channel),
+                "revenue": revenue,
+                "transactions": row.get("cur_transactions", 0),
+                "share": _ratio(revenue, whole) if whole > 0 else None,
+                "prev_revenue": prev_revenue,
+                "change": change(revenue, prev_revenue),
+                # No revenue before: a rate against zero means nothing, the page says "new".
+                "is_new": prev_revenue == 0 and revenue > 0,
+            }
+        )
+    result.sort(key=lambda r: (-r["revenue"], channels.index(r["channel"])))
+    return result
 
 
 def product_ranking(store_ids: list[int] | None, period: Period, *, slowest=False, limit=10):

@@ -99,8 +99,9 @@ def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> Non
     history = history_days(args)
     log(f"{slug}: creating {target} sales over {history} days")
     for table in ("analytics_storedailystats", "analytics_productdailystats",
-                  "analytics_staffdailystats", "analytics_dirtyday", "analytics_saleline",
-                  "analytics_sale", "analytics_product"):  # fmt: skip
+                  "analytics_staffdailystats", "analytics_channeldailystats",
+                  "analytics_dirtyday", "analytics_saleline", "analytics_sale",
+                  "analytics_product"):  # fmt: skip
         cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant_id])  # noqa: S608
     now = datetime.datetime.now(datetime.UTC).isoformat()
     copy_rows(
@@ -232,7 +233,7 @@ def aggregate_history(tenant_slug: str, history: int = DAYS) -> None:
     from django.utils import timezone
 
     from analytics.aggregation import daily_stats_compute, member_rfm_refresh
-    from analytics.models import StoreDailyStats
+    from analytics.models import ChannelDailyStats, StoreDailyStats
     from analytics.services import local_day
     from tenancy.context import tenant_context
     from tenancy.models import Tenant
@@ -241,7 +242,10 @@ def aggregate_history(tenant_slug: str, history: int = DAYS) -> None:
     started = time.perf_counter()
     with tenant_context(tenant):
         today = local_day(timezone.now(), tenant)
-        built = set(StoreDailyStats.objects.values_list("day", flat=True).distinct())
+        # A day counts as built once it has its channel rows too (added after the others).
+        built = set(StoreDailyStats.objects.values_list("day", flat=True).distinct()) & set(
+            ChannelDailyStats.objects.values_list("day", flat=True).distinct()
+        )
         missing = [
             today - datetime.timedelta(days=offset)
             for offset in range(history + 1, 0, -1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -12,6 +14,15 @@ from tenancy.services import audit_record
 from tenancy.tabular import escape_row
 
 # --- Report export ---------------------------------------------------------------------------
+
+FEN = Decimal("0.01")
+
+
+def fen(amount) -> Decimal | None:
+    """Money as written to an export: rounded to the fen (14628.80, not 14628.8000000000)."""
+    if amount is None:
+        return None
+    return Decimal(amount).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 @transaction.atomic
@@ -46,12 +57,12 @@ def report_export(
                 r["name"],
                 r["region"],
                 r["store_type"],
-                r["revenue"],
+                fen(r["revenue"]),
                 r["transactions"],
-                r["average_ticket"],
+                fen(r["average_ticket"]),
                 r["member_share"],
                 r["new_members"],
-                r["prev_revenue"],
+                fen(r["prev_revenue"]),
             ]
             for r in selectors.store_ranking(period, "store")
             if ids is None or r["store_id"] in ids
@@ -64,14 +75,19 @@ def report_export(
                 r["product__name"],
                 r["product__category"],
                 r["quantity"],
-                r["revenue"],
+                fen(r["revenue"]),
             ]
             for r in selectors.product_ranking(ids, period, limit=None)
         ]
     elif report == "staff":
         header = [_("Staff member"), _("Revenue"), _("Transactions"), _("Average ticket")]
         rows = [
-            [r["staff__display_name"], r["revenue"], r["transactions"], r["average_ticket"]]
+            [
+                r["staff__display_name"],
+                fen(r["revenue"]),
+                r["transactions"],
+                fen(r["average_ticket"]),
+            ]
             for r in selectors.staff_leaderboard(ids, period, limit=None)
         ]
     else:
