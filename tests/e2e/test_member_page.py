@@ -7,7 +7,7 @@ from tenancy.models import Role
 from tests.customers.member_page import rich_member
 from tests.e2e.conftest import screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.clock, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("width", [1366, 768])
