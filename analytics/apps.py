@@ -13,6 +13,7 @@ class AnalyticsConfig(AppConfig):
         from campaigns import effect
         from customers.hooks import member_merged, personal_data_requested, register_panel
         from interactions import hooks as interaction_hooks
+        from loyalty.history import register_source
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
@@ -24,6 +25,19 @@ class AnalyticsConfig(AppConfig):
         interaction_hooks.register("sale_reference_check", receivers.sale_reference_check)
         # campaigns (below us) reads a campaign's effect through this seam.
         effect.register(campaign_effect)
+        # The ledger keys our sales write, in words, linking to the sale.
+        for prefix, label in (
+            ("sale", _("Purchase #%(sale_id)s")),
+            ("refund", _("Refund #%(sale_id)s")),
+            ("sale-redeem", _("Redeemed on purchase #%(sale_id)s")),
+        ):
+            register_source(
+                prefix=prefix,
+                label=label,
+                params=("sale_id",),
+                url_name="analytics:sale_detail",
+                url_kwarg="sale_id",
+            )
         register_panel(
             key="analytics.recent_purchases",
             title=_("Recent purchases"),

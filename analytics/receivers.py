@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from analytics.selectors import member_recent_purchases
+from analytics.selectors import member_purchase_totals, member_recent_purchases
 from analytics.services import sales_move_member
 
 
@@ -14,7 +14,10 @@ def move_sales_on_merge(sender, *, source, target, **kwargs) -> None:
 
 
 def recent_purchases_panel(request: HttpRequest, customer) -> dict:
-    return {"purchases": member_recent_purchases(member=customer, staff=request.staff)}
+    return {
+        "purchases": member_recent_purchases(member=customer, staff=request.staff),
+        "totals": member_purchase_totals(member=customer),
+    }
 
 
 def personal_data_requested(sender, *, customer, **kwargs) -> tuple[str, list]:

@@ -21,6 +21,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -414,6 +415,25 @@ def member_recent_purchases(*, member, staff, limit: int = 5) -> list:
         Sale.objects.filter(member=member).select_related("store"), staff
     ).order_by("-occurred_at", "-id")
     return list(sales[:limit])
+
+
+@dataclass(frozen=True)
+class MemberTotals:
+    visits: int
+    spent: Decimal
+    last_at: datetime.datetime | None
+
+
+def member_purchase_totals(*, member) -> MemberTotals:
+    """Visits and spend up to this moment, counted as the nightly RFM job counts them (a visit
+    is a sale that is not a refund; spend nets refunds), so today's sales show before the job
+    writes its figures onto the member row. One aggregate query on (tenant, member)."""
+    row = Sale.objects.filter(member=member).aggregate(
+        visits=Count("pk", filter=Q(refund_of__isnull=True)),
+        spent=Coalesce(Sum("total"), Value(Decimal("0.00"))),
+        last_at=Max("occurred_at", filter=Q(refund_of__isnull=True)),
+    )
+    return MemberTotals(row["visits"], row["spent"], row["last_at"])
 
 
 # --- Campaign effect (registered with campaigns.effect in AnalyticsConfig.ready) -------------

@@ -23,6 +23,7 @@ class CampaignsConfig(AppConfig):
             register_panel,
         )
         from interactions import hooks
+        from loyalty.history import register_source
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
@@ -38,6 +39,9 @@ class CampaignsConfig(AppConfig):
                 _("Outbox"), "campaigns:outbox", roles=HQ_ROLES | {Role.STORE_MANAGER}, order=620
             ),
             NavItem(_("Messaging rules"), "campaigns:settings", roles={Role.HQ_ADMIN}, order=630),
+        )
+        register_source(
+            prefix="birthday", label=_("Birthday gift %(year)s"), params=("year", "member")
         )
         register_panel(
             key="campaigns.coupons",

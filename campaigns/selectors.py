@@ -105,7 +105,13 @@ def outbox(*, member: Customer | None = None) -> QuerySet[Delivery]:
 
 def coupons_panel_context(request: HttpRequest, customer: Customer) -> dict:
     """The member profile's coupons section (customers.profile)."""
-    return {"coupons": list(coupons_available(member=customer)[:20])}
+    from tenancy.models import HQ_ROLES, Role
+
+    return {
+        "coupons": list(coupons_available(member=customer).select_related("campaign")[:20]),
+        # The campaign behind a coupon links to its page for those who may open it.
+        "campaign_links": request.staff.role in HQ_ROLES | {Role.STORE_MANAGER},
+    }
 
 
 def messages_timeline(*, member: Customer, limit: int) -> list[dict]:

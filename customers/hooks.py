@@ -27,12 +27,16 @@ Events (Django signals, sent with `sender=Customer`):
 
 Extension points:
 - `register_panel(...)` (customers.profile): a section of the member profile page.
+- `register_history(prefix=..., render=...)` (customers.history): how the member page's history
+  of changes names the audit actions an app above writes about a member (rendered at read
+  time in the reader's language, from the action key and its parameters).
 """
 
 from __future__ import annotations
 
 import django.dispatch
 
+from customers.history import register_history
 from customers.profile import register_panel
 
 member_merged = django.dispatch.Signal()
@@ -52,4 +56,4 @@ EVENTS = {
     "members_imported": members_imported,
 }
 
-__all__ = ["EVENTS", "register_panel", *EVENTS]
+__all__ = ["EVENTS", "register_history", "register_panel", *EVENTS]

@@ -124,6 +124,14 @@ class Customer(TenantScopedModel):
         super().save(*args, **kwargs)
 
     @property
+    def birthday_text(self) -> str:
+        """YYYY-MM-DD, or MM-DD when the year is not known; "" without a birthday."""
+        if not (self.birth_month and self.birth_day):
+            return ""
+        month_day = f"{self.birth_month:02d}-{self.birth_day:02d}"
+        return f"{self.birth_year:04d}-{month_day}" if self.birth_year else month_day
+
+    @property
     def masked_phone(self) -> str:
         """138****5678: what clerks see."""
         if not self.phone:

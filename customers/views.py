@@ -29,6 +29,7 @@ from customers.forms import (
     TagChoiceForm,
     TagCreateForm,
 )
+from customers.history import render_history
 from customers.models import Customer, ImportJob, Segment, Tag
 from customers.profile import panels_for
 from stores.models import Store
@@ -110,7 +111,7 @@ def profile(request: HttpRequest, pk: int, revealed_phone: str = "") -> HttpResp
             initial={"consent": "1" if customer.marketing_consent else "0", "channel": "counter"}
         ),
         "erase_form": EraseForm(),
-        "history": selectors.customer_history(customer=customer),
+        "history": render_history(selectors.customer_history(customer=customer)),
         "panels": panels_for(request, customer),
         "can_reveal": request.staff.role in services.REVEAL_ROLES,
         "is_hq": request.staff.is_hq,

@@ -36,6 +36,10 @@ def personal_data_requested(sender, *, customer, **kwargs) -> tuple[str, dict]:
 
 def profile_panel_context(request, customer) -> dict:
     """The member profile's "contacts and cases" section: the five newest entries."""
-    from interactions.selectors import member_timeline
+    from interactions.selectors import member_open_cases, member_timeline
 
-    return {"timeline": member_timeline(customer, limit=5), "member": customer}
+    return {
+        "open_cases": member_open_cases(customer, staff=request.staff),
+        "timeline": member_timeline(customer, limit=5),
+        "member": customer,
+    }

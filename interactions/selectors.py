@@ -81,6 +81,17 @@ def cases_for(staff: StaffMember) -> QuerySet[ServiceCase]:
     )
 
 
+def member_open_cases(member: Customer, *, staff: StaffMember, limit: int = 5) -> list:
+    """The member's cases still open, oldest first (the longest waiting leads), in scope."""
+    from interactions.models import OPEN_STATUSES
+
+    return list(
+        cases_for(staff)
+        .filter(member=member, status__in=OPEN_STATUSES)
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
 def member_timeline(member: Customer, *, limit: int = 100) -> list[dict]:
     """Interactions and cases of a member, newest first, as one list for the profile."""
     interactions = Interaction.objects.filter(member=member).select_related("store", "staff")

@@ -13,10 +13,14 @@ class LoyaltyConfig(AppConfig):
             member_merged,
             members_imported,
             personal_data_requested,
+            register_history,
             register_panel,
         )
         from interactions import hooks
-        from loyalty import tasks  # noqa: F401 - registers the Celery tasks
+        from loyalty import (
+            history,
+            tasks,  # noqa: F401 - registers the Celery tasks
+        )
         from loyalty.importing import on_member_import_checking, on_members_imported
         from loyalty.selectors import points_timeline
         from loyalty.services import (
@@ -41,6 +45,7 @@ class LoyaltyConfig(AppConfig):
             context=profile_panel_context,
             order=30,
         )
+        register_history(prefix="loyalty", render=history.render_history)
         # Apps below loyalty call it only through their seams: interactions credits referral
         # and behaviour rewards and shows points movements on the member timeline; a member
         # merge moves the points inside the merge's own transaction.

@@ -10,8 +10,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from loyalty.models import ExpiryNotice, PointsAccount, PointsEntry, PointsLot, PointsRule
-from loyalty.services import points_rule, points_value
+from loyalty.models import (
+    ExpiryNotice,
+    PointsAccount,
+    PointsEntry,
+    PointsLot,
+    PointsRule,
+    Tier,
+)
+from loyalty.services import account_totals, points_rule, points_value
 from tenancy.context import current_tenant
 
 
@@ -103,6 +110,48 @@ def points_summary(*, customer: Customer, now: datetime.datetime | None = None) 
     )
 
 
+@dataclass
+class TierProgress:
+    """Where the member stands against the next tier's easiest-to-read criterion."""
+
+    current: Tier | None
+    next: Tier | None
+    spend: Decimal = Decimal("0.00")
+    spend_needed: Decimal = Decimal("0.00")  # 0 when the next tier does not ask for spend
+    purchases: int = 0
+    purchases_needed: int = 0
+    percent: int = 0
+
+
+def tier_progress(
+    *, account: PointsAccount | None, now: datetime.datetime | None = None
+) -> TierProgress:
+    """The member's tier and progress to the next one, counted as tier evaluation counts."""
+    if account is None:
+        return TierProgress(None, None)
+    now = now or timezone.now()
+    tiers = list(Tier.objects.order_by("order"))
+    current = account.tier
+    above = [t for t in tiers if current is None or t.order > current.order]
+    if not above:
+        return TierProgress(current, None, percent=100)
+    target = above[0]
+    totals = account_totals(account, [target], at=now)[target.window_months]
+    progress = TierProgress(
+        current,
+        target,
+        spend=totals.spend,
+        spend_needed=max(target.min_spend - totals.spend, Decimal("0.00")),
+        purchases=totals.purchases,
+        purchases_needed=max(target.min_purchases - totals.purchases, 0),
+    )
+    if target.min_spend > 0:
+        progress.percent = min(100, int(totals.spend * 100 / target.min_spend))
+    elif target.min_purchases > 0:
+        progress.percent = min(100, totals.purchases * 100 // target.min_purchases)
+    return progress
+
+
 def points_history(*, customer: Customer) -> QuerySet[PointsEntry]:
     return PointsEntry.objects.filter(account__customer=customer).select_related("store", "staff")
 
@@ -112,6 +161,8 @@ def points_timeline(*, member: Customer, limit: int) -> list[dict]:
     from django.urls import reverse
     from django.utils.translation import gettext as _
 
+    from loyalty.history import describe_reason, describe_source
+
     url = reverse("loyalty:member_points", args=[member.pk])
     entries = PointsEntry.objects.filter(account__customer=member).order_by("-occurred_at", "-id")
     return [
@@ -119,7 +170,11 @@ def points_timeline(*, member: Customer, limit: int) -> list[dict]:
             "at": entry.occurred_at,
             "title": _("Points %(points)+d (%(kind)s)")
             % {"points": entry.points, "kind": entry.get_kind_display()},
-            "detail": entry.reason,
+            "detail": " · ".join(
+                part
+                for part in (describe_source(entry.source_key).label, describe_reason(entry.reason))
+                if part
+            ),
             "url": url,
         }
         for entry in entries[:limit]

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from customers.selectors import member_or_404
-from loyalty import selectors, services
+from loyalty import history, selectors, services
 from loyalty.forms import AdjustForm, MemberLookupForm, PointsRuleForm, RedeemForm, TierForm
 from loyalty.models import Tier
 from tenancy.access import roles_allowed
@@ -26,7 +26,12 @@ def _member(pk: int) -> Customer:
 
 def profile_panel_context(request: HttpRequest, customer: Customer) -> dict:
     """The points panel on the member profile page (customers.profile)."""
-    return {"customer": customer, "summary": selectors.points_summary(customer=customer)}
+    summary = selectors.points_summary(customer=customer)
+    return {
+        "customer": customer,
+        "summary": summary,
+        "progress": selectors.tier_progress(account=summary.account),
+    }
 
 
 @roles_allowed(ALL_ROLES)
@@ -83,6 +88,9 @@ def member_points(request: HttpRequest, pk: int) -> HttpResponse:
     page = Paginator(selectors.points_history(customer=customer), 50).get_page(
         request.GET.get("page")
     )
+    for entry in page.object_list:
+        entry.source = history.describe_source(entry.source_key)
+        entry.reason_text = history.describe_reason(entry.reason)
     return render(
         request,
         "loyalty/member_points.html",

@@ -58,4 +58,5 @@ from loyalty.services.rules import (  # noqa: F401 - the package's public names
 )
 from loyalty.services.tiers import (  # noqa: F401 - the package's public names
     Totals,
+    account_totals,
 )

@@ -123,19 +123,26 @@ def _set_tier(
     )
 
 
-def _upgrade_if_qualified(
+def account_totals(
     account: PointsAccount, tiers: list[Tier], *, at: datetime.datetime
-) -> None:
-    """Upgrades apply at the qualifying sale; downgrades wait for the review (tiers_evaluate)."""
-    if not tiers:
-        return
+) -> dict[int, Totals]:
+    """The account's qualifying totals per tier window, as tier evaluation counts them."""
     row = account.entries.aggregate(**_window_aggregates(tiers, at))
     referrals = _referral_counts(tiers, at)
     if referrals:
         row.update(
             PointsAccount.objects.filter(pk=account.pk).annotate(**referrals).values(*referrals)[0]
         )
-    best = _best_index(tiers, _totals_from(row, tiers))
+    return _totals_from(row, tiers)
+
+
+def _upgrade_if_qualified(
+    account: PointsAccount, tiers: list[Tier], *, at: datetime.datetime
+) -> None:
+    """Upgrades apply at the qualifying sale; downgrades wait for the review (tiers_evaluate)."""
+    if not tiers:
+        return
+    best = _best_index(tiers, account_totals(account, tiers, at=at))
     current = next((i for i, t in enumerate(tiers) if t.pk == account.tier_id), -1)
     if best > current:
         _set_tier(account, tiers[best], at=at, reason="qualifying sale")
