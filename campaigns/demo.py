@@ -188,6 +188,17 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     if not BirthdayGreeting.objects.exists():
         _greet_one_birthday(noon)
 
+    # A member's SMS reply that is not an unsubscribe word: the record exists, consent stays.
+    replier = Customer.objects.active().exclude(phone=None).order_by("pk").first()
+    if replier is not None:
+        services.sms_reply_receive(
+            provider="generic",
+            message_id="demo-reply-1",
+            phone=replier.phone,
+            text="收到，谢谢",
+            received_at=noon,
+        )
+
 
 def _greet_one_birthday(noon: datetime.datetime) -> None:
     """Greet the member whose birthday passed most recently this year (or the first one)."""

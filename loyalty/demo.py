@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from loyalty import services
-from loyalty.models import Tier
+from loyalty.models import StorePointsCap, Tier
 from stores.models import Store
 from tenancy.dates import add_months
 from tenancy.models import Role, StaffMember, Tenant
@@ -47,6 +47,9 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     clerk = StaffMember.objects.filter(role=Role.CLERK).first()
     if not stores or not members:
         return
+    if not StorePointsCap.objects.exists():
+        # A generous monthly cap on the flagship: the demo shows its counter, never a refusal.
+        services.store_points_cap_set(store=stores[0], monthly_cap=5_000_000, staff=None)
     rng = random.Random(f"{tenant.slug}-loyalty")
     now = timezone.now()
     for index, member in enumerate(members):

@@ -87,5 +87,6 @@ from campaigns.services.unsubscribe import (  # noqa: F401 - the package's publi
     sms_length,
     sms_reply_receive,
     unsubscribe_text_check,
+    unsubscribe_token,
     unsubscribe_url,
 )

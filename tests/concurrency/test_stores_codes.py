@@ -21,7 +21,7 @@ from stores.models import (
     StoreType,
 )
 from tenancy.context import tenant_context
-from tenancy.models import Role
+from tenancy.models import Role, StaffMember
 from tests.factories import StaffMemberFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -44,12 +44,15 @@ def submitted(tenant, reviewer, region_code: str, type_code: str, n: int) -> lis
     with tenant_context(tenant):
         region = Region.objects.get(code=region_code)
         store_type = StoreType.objects.get(code=type_code)
+        # Four-eyes: somebody other than the reviewer submits.
+        applicant = StaffMember.objects.filter(role=Role.HQ_STAFF).exclude(pk=reviewer.pk).first()
+        applicant = applicant or StaffMemberFactory(role=Role.HQ_STAFF)
         return [
             StoreCodeApplication.objects.create(
                 store_name=f"{region_code}{type_code}{i}",
                 region=region,
                 store_type=store_type,
-                applicant=reviewer,
+                applicant=applicant,
                 status=ApplicationStatus.SUBMITTED,
             ).pk
             for i in range(n)
