@@ -69,14 +69,16 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
         f"INSERT INTO {t['rule']} (tenant_id, points_per_yuan, excluded_categories, "  # noqa: S608
         "expiry_months, redeem_points_per_yuan, redeem_minimum, expiry_notice_days, "
         "adjust_limit_store_manager, adjust_limit_hq, adjust_budget_store_manager, "
-        "adjust_budget_hq, referral_points, behaviour_points, updated_at) "
-        "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 2000, 500000, 0, 0, now())",
+        "adjust_budget_hq, referral_points, behaviour_points, pending_days, "
+        "issuance_cap_mode, updated_at) "
+        "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 2000, 500000, 0, 0, 0, 'refuse', "
+        "now())",
         [tenant_id],
     )
     cursor.execute(
-        f"INSERT INTO {t['account']} (tenant_id, customer_id, balance, tier_id, "  # noqa: S608
+        f"INSERT INTO {t['account']} (tenant_id, customer_id, balance, debt, tier_id, "  # noqa: S608
         "tier_changed_at, tier_review_at, created_at) "
-        "SELECT tenant_id, id, 100 + id %% 400, "
+        "SELECT tenant_id, id, 100 + id %% 400, 0, "
         "(ARRAY[%s, %s, %s, %s]::bigint[])[1 + id %% 4], now() - interval '11 months', "
         "CASE WHEN (id / 4) %% 12 = 0 THEN now() - interval '1 hour' "
         "ELSE now() + (1 + id %% 300) * interval '1 day' END, now() "
