@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from benchmarks.ceilings import CEILINGS
+
 
 @dataclass
 class Figure:
@@ -34,6 +36,14 @@ class Figure:
     @property
     def floor_median(self) -> float | None:
         return statistics.median(self.floor_samples) if self.floor_samples else None
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times its floor: for a rate (higher is better) floor / figure."""
+        floor = self.floor_median
+        if not floor or not self.median:
+            return None
+        return self.median / floor if self.unit == "ms" else floor / self.median
 
 
 def time_ms(func: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
@@ -62,19 +72,18 @@ def time_each_ms(func: Callable[[object], object], inputs: list, warmup: int = 3
 def render(figures: list[Figure]) -> str:
     header = (
         f"{'figure':<44} {'median':>10} {'p95':>10}   {'floor':<34} {'floor med':>10} "
-        f"{'x floor':>8} {'queries':>7}"
+        f"{'x floor':>8} {'ceiling':>7} {'queries':>7}"
     )
     lines = [header, "-" * len(header)]
     for fig in figures:
         floor = fig.floor_median
-        if fig.unit == "ms":
-            ratio = f"{fig.median / floor:8.1f}" if floor else f"{'':>8}"
-        else:  # a rate: higher is better, so the ratio is floor / figure
-            ratio = f"{floor / fig.median:8.1f}" if floor else f"{'':>8}"
+        ratio = f"{fig.ratio:8.1f}" if fig.ratio is not None else f"{'':>8}"
+        ceiling = CEILINGS.get(fig.name)
+        limit = f"{ceiling[0]:>7g}" if ceiling else f"{'':>7}"
         unit = "" if fig.unit == "ms" else f" {fig.unit}"
         lines.append(
             f"{fig.name:<44} {fig.median:>10.2f} {fig.p95:>10.2f}   {fig.floor_name:<34} "
-            f"{(f'{floor:.2f}' if floor is not None else ''):>10} {ratio} "
+            f"{(f'{floor:.2f}' if floor is not None else ''):>10} {ratio} {limit} "
             f"{(fig.queries if fig.queries is not None else ''):>7}{unit}"
         )
         if fig.note:

@@ -29,6 +29,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from benchmarks.ceilings import breaches  # noqa: E402
 from benchmarks.harness import Figure, render, time_each_ms  # noqa: E402
 from benchmarks.load import Gunicorn, run_wrk  # noqa: E402
 from stores.models import Store  # noqa: E402
@@ -456,6 +457,12 @@ def main(argv=None) -> None:
     print(render(bench.figures))
     for title, plan in bench.explains:
         print(f"\nEXPLAIN {title}:\n{plan}")
+    # The regression guard: CI runs --quick, so a figure that drifts past its ceiling
+    # (benchmarks/ceilings.py) stops the submission.
+    over = breaches(bench.figures)
+    if over:
+        print("\nOver the ceiling:\n  " + "\n  ".join(over), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

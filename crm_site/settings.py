@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "tenancy.logs.RequestIdMiddleware",
+    # Before the Host check (SecurityMiddleware, CommonMiddleware): probes come by address.
+    "tenancy.middleware.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so static files carry the policy too: every response has it.
     "csp.middleware.CSPMiddleware",
@@ -179,6 +181,13 @@ CELERY_TIMEZONE = "UTC"
 # Every periodic job goes through tenancy.fan_out (one task per tenant) and decides
 # "which day" in the tenant's own time zone. Apps add their entries here.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Proof of life for monitoring: beat queues it, a worker stamps the time in the cache, and
+# `manage.py check_heartbeat` (beat's healthcheck) fails when the stamp is too old.
+BEAT_HEARTBEAT_SECONDS = env.int("BEAT_HEARTBEAT_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["tenancy-heartbeat"] = {
+    "task": "tenancy.heartbeat",
+    "schedule": timedelta(seconds=BEAT_HEARTBEAT_SECONDS),
+}
 # Every 6 hours, so each tenant's new day is picked up soon in its own time zone (idempotent).
 CELERY_BEAT_SCHEDULE["stores-reviews-due"] = {
     "task": "tenancy.fan_out",

@@ -33,3 +33,22 @@ class TenantMiddleware:
             logging_user(request.user.pk),
         ):
             return self.get_response(request)
+
+
+class HealthzMiddleware:
+    """Answer /healthz before anything checks the Host header.
+
+    Container healthchecks and load balancers probe by address (http://127.0.0.1:8000/healthz),
+    not by the site's name, so ALLOWED_HOSTS would answer them 400. The probe reads no session,
+    cookie or tenant, and answers only whether the database and cache are reachable.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            from tenancy.views import healthz  # views import models: load them lazily
+
+            return healthz(request)
+        return self.get_response(request)

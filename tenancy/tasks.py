@@ -8,9 +8,11 @@ queues the job once per active tenant, so one slow tenant never delays another.
 from __future__ import annotations
 
 import logging
+import time
 from functools import wraps
 
 from celery import current_app, shared_task
+from django.core.cache import cache
 
 from tenancy.context import tenant_context
 from tenancy.models import Tenant
@@ -59,3 +61,14 @@ def enqueue(task, *args, **kwargs) -> bool:
         logger.warning("Broker refused %s%r (%s); the sweeper will queue it", task.name, args, exc)
         return False
     return True
+
+
+# Written by the heartbeat task; read by `manage.py check_heartbeat` (beat's healthcheck).
+HEARTBEAT_CACHE_KEY = "beat-heartbeat"
+
+
+@shared_task(name="tenancy.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Beat queues this every BEAT_HEARTBEAT_SECONDS and a worker runs it, so a recent value
+    proves the scheduler, the broker and at least one worker all work."""
+    cache.set(HEARTBEAT_CACHE_KEY, time.time(), timeout=None)

@@ -81,6 +81,15 @@ def test_healthz_reports_database_and_cache(db):
     assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
+def test_healthz_answers_a_probe_by_address_that_other_pages_refuse(db, settings):
+    """Container healthchecks call http://127.0.0.1:8000/healthz, not the site's name."""
+    settings.ALLOWED_HOSTS = ["crm.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    probe = Client(HTTP_HOST="127.0.0.1:8000")
+    assert probe.get("/healthz").status_code == 200
+    assert probe.get(reverse("login")).status_code == 400
+
+
 def test_admin_is_for_hq_admins_only(world, client_for):
     assert client_for(world.staff_a[Role.HQ_ADMIN]).get("/admin/").status_code == 200
     response = client_for(world.staff_a[Role.HQ_STAFF]).get("/admin/")

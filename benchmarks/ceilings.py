@@ -1,0 +1,47 @@
+"""How far each figure may drift from its floor before `benchmarks/run` fails.
+
+A ratio to a floor measured in the same run moves far less with the machine's load than a
+time does, but on a busy 2-core CI box it still swings: each ceiling is about three times the
+ratio seen at --quick scale with eight other test sessions sharing the machine, so only a
+real regression (a lost index, a query per row, a second round trip) crosses it. Query counts
+are exact, so their ceilings are the targets themselves.
+"""
+
+from __future__ import annotations
+
+# figure name -> (largest ratio to its floor, largest query count or None)
+CEILINGS: dict[str, tuple[float, int | None]] = {
+    "lookup request: phone": (400, 2),
+    "lookup request: card": (400, 2),
+    "lookup request: last4": (60, 2),
+    "enrol a member (service)": (250, None),
+    "record a member sale + points (service)": (80, None),
+    "store dashboard, 12 months (request)": (150, 12),
+    "HQ overview, all stores (request)": (60, 8),
+    "nightly aggregation of one day": (25, None),
+    "member import, 10000 rows": (30, None),
+    "loyalty job: expire due lots": (150, None),
+    "loyalty job: re-evaluate tiers": (250, None),
+    "find today's birthdays (birthday_due_ids)": (15, None),
+    "birthday fan-out, Celery eager (task)": (3, None),
+    "birthday greetings, services inline": (120, None),
+    "birthday tasks queued today": (1, None),
+    "campaign run, one region (service)": (15, None),
+}
+
+
+def breaches(figures) -> list[str]:
+    """Each figure over its ceiling, as a line saying by how much."""
+    found = []
+    for figure in figures:
+        ceiling = CEILINGS.get(figure.name)
+        if ceiling is None:
+            continue
+        largest_ratio, largest_queries = ceiling
+        ratio = figure.ratio
+        if ratio is not None and ratio > largest_ratio:
+            found.append(f"{figure.name}: {ratio:.1f} x its floor, ceiling {largest_ratio:g}")
+        if largest_queries is not None and figure.queries is not None:
+            if figure.queries > largest_queries:
+                found.append(f"{figure.name}: {figure.queries} queries, ceiling {largest_queries}")
+    return found
