@@ -46,7 +46,14 @@ sign_out = public(auth_views.LogoutView.as_view())
 
 @roles_allowed(ALL_ROLES)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenancy/home.html", {"role_label": Role(request.staff.role).label})
+    return render(
+        request,
+        "tenancy/home.html",
+        {
+            "role_label": Role(request.staff.role).label,
+            "checklist": onboarding.checklist_for(request.staff),
+        },
+    )
 
 
 @roles_allowed(Role.HQ_ADMIN)

@@ -118,6 +118,7 @@ def test_a_clerk_sees_only_their_own_checklist(world, client_for):
     page = client.get(reverse("onboarding")).content.decode()
     assert "同店同事" not in page
     assert "已完成 1/4 步" in page
+    assert "您的入职清单：已完成 1/4 步。" in client.get(reverse("home")).content.decode()
     assert client.get(reverse("onboarding_team")).status_code == 403
 
 
