@@ -34,7 +34,8 @@ from customers.models import Customer, ImportJob, Segment, Tag
 from customers.profile import panels_for
 from stores.models import Store
 from tenancy.access import roles_allowed, scope_to_stores
-from tenancy.models import ALL_ROLES, HQ_ROLES, Role
+from tenancy.models import ALL_ROLES, HQ_ROLES, OnboardingStep, Role
+from tenancy.onboarding import onboarding_step_done
 from tenancy.replica import view_reads_from_replica
 
 LIST_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
@@ -103,6 +104,8 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @roles_allowed(ALL_ROLES)
 def profile(request: HttpRequest, pk: int, revealed_phone: str = "") -> HttpResponse:
     customer = _customer(pk)
+    # Looking a member up ends here; the live lookup itself stays write-free (tenancy/onboarding).
+    onboarding_step_done(staff=request.staff, step=OnboardingStep.Step.LOOK_UP_MEMBER)
     context = {
         "customer": customer,
         "member_tags": customer.tags.all(),

@@ -1,6 +1,7 @@
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
-from tenancy import navigation
+from tenancy import manuals, navigation
 
 
 def _unread_count(member) -> int:
@@ -18,6 +19,12 @@ def _unread_count(member) -> int:
     )
 
 
+def _help_url(view_name: str | None, role: str) -> str:
+    """The reader's manual, opened at this page's section (tenancy/manuals.py)."""
+    name, anchor = manuals.help_for(view_name, role)
+    return f"{reverse('help')}?manual={name}" + (f"#{anchor}" if anchor else "")
+
+
 def staff(request):
     member = getattr(request, "staff", None)
     nav_items = navigation.items_for(member.role if member else None)
@@ -28,6 +35,9 @@ def staff(request):
         "nav_items": nav_items,
         "nav_entries": navigation.entries_for(nav_items, current=current),
         # Counted only when a page shows it, and then usually read from the cache.
+        "help_url": (
+            SimpleLazyObject(lambda: _help_url(current, member.role)) if member is not None else ""
+        ),
         "unread_notifications": (
             SimpleLazyObject(lambda: _unread_count(member)) if member is not None else 0
         ),

@@ -8,6 +8,7 @@ from tenancy.models import (
     AuditEvent,
     Notification,
     NotificationSetting,
+    OnboardingStep,
     Role,
     StaffMember,
     Tenant,
@@ -67,3 +68,8 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         )
     admin = StaffMember.objects.get(user__username=demo_username(tenant, "admin"))
     NotificationSetting.objects.get_or_create(staff=admin, defaults={"email_copy": False})
+    # The demo clerk is half-way through onboarding, so the checklist and the manager's
+    # overview show both done and open steps.
+    clerk = StaffMember.objects.get(user__username=demo_username(tenant, "clerk"))
+    for step in (OnboardingStep.Step.READ_GUIDE, OnboardingStep.Step.LOOK_UP_MEMBER):
+        OnboardingStep.objects.get_or_create(staff=clerk, step=step)

@@ -247,3 +247,40 @@ class NotificationSetting(TenantScopedModel):
 
     def __str__(self) -> str:
         return str(self.staff)
+
+
+class OnboardingStep(TenantScopedModel):
+    """One step of a staff member's onboarding checklist, written when the step is done.
+
+    A row exists only for a step that is done: the checklist is the fixed list of steps
+    (tenancy.onboarding.STEPS) against these rows. Steps are ticked by the real actions
+    (see tenancy/onboarding.py), never by hand.
+    """
+
+    class Step(models.TextChoices):
+        READ_GUIDE = "read_guide", _("Read the guide")
+        LOOK_UP_MEMBER = "look_up_member", _("Look up a member")
+        ENROL_MEMBER = "enrol_member", _("Enrol your first member (practice, with your manager)")
+        RECORD_SALE = "record_sale", _("Record your first sale (practice, with your manager)")
+
+    staff = models.ForeignKey(
+        StaffMember,
+        on_delete=models.CASCADE,
+        related_name="onboarding_steps",
+        verbose_name=_("staff member"),
+    )
+    step = models.CharField(_("step"), max_length=20, choices=Step.choices)
+    done_at = models.DateTimeField(_("done at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("onboarding step")
+        verbose_name_plural = _("onboarding steps")
+        ordering = ["staff", "done_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "staff", "step"], name="onboarding_step_once_per_staff"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} · {self.get_step_display()}"

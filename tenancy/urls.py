@@ -15,5 +15,8 @@ urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/read/", views.inbox_read, name="inbox_read"),
     path("inbox/settings/", views.inbox_settings, name="inbox_settings"),
+    path("help/", views.help_manual, name="help"),
+    path("onboarding/", views.onboarding_checklist, name="onboarding"),
+    path("onboarding/team/", views.onboarding_team, name="onboarding_team"),
     path("healthz", views.healthz, name="healthz"),
 ]

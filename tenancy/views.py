@@ -5,14 +5,16 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from tenancy import services, throttle
+from tenancy import manuals, onboarding, services, throttle
 from tenancy.access import public, roles_allowed
 from tenancy.filters import AuditEventFilter, filtered
 from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
@@ -44,7 +46,14 @@ sign_out = public(auth_views.LogoutView.as_view())
 
 @roles_allowed(ALL_ROLES)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenancy/home.html", {"role_label": Role(request.staff.role).label})
+    return render(
+        request,
+        "tenancy/home.html",
+        {
+            "role_label": Role(request.staff.role).label,
+            "checklist": onboarding.checklist_for(request.staff),
+        },
+    )
 
 
 @roles_allowed(Role.HQ_ADMIN)
@@ -245,3 +254,50 @@ def inbox_settings(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, _("Settings saved."))
     return redirect("inbox")
+
+
+@roles_allowed(ALL_ROLES)
+def help_manual(request: HttpRequest) -> HttpResponse:
+    """A staff manual in the reader's language: their own role's, or `?manual=<name>`."""
+    own = manuals.manual_for_role(request.staff.role)
+    name = request.GET.get("manual") or own
+    if name not in manuals.MANUALS.values():
+        raise Http404("no such manual")
+    manual = manuals.load(name, manuals.language_of(get_language()))
+    onboarding.onboarding_step_done(staff=request.staff, step=onboarding.Step.READ_GUIDE)
+    return render(
+        request,
+        "tenancy/help.html",
+        {
+            "manual": manual,
+            # The manual is sanitised by nh3 when it is rendered (tenancy/manuals.py).
+            "manual_html": mark_safe(manual.html),  # noqa: S308
+            "toc": [(anchor, title) for level, anchor, title in manual.toc if level == 2],
+            "others": [
+                (other, manuals.load(other, manual.language).title)
+                for other in manuals.READING_ORDER[request.staff.role]
+                if other != name
+            ],
+            "own": own,
+        },
+    )
+
+
+@roles_allowed(ALL_ROLES)
+def onboarding_checklist(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's own onboarding checklist."""
+    return render(
+        request,
+        "tenancy/onboarding.html",
+        {"checklist": onboarding.checklist_for(request.staff)},
+    )
+
+
+@roles_allowed(Role.STORE_MANAGER, Role.HQ_ADMIN)
+def onboarding_team(request: HttpRequest) -> HttpResponse:
+    """Onboarding progress of the staff a manager runs (HQ administrators: everyone)."""
+    return render(
+        request,
+        "tenancy/onboarding_team.html",
+        {"checklists": onboarding.checklists_for_team(request.staff), "steps": onboarding.STEPS},
+    )
