@@ -62,15 +62,21 @@ class BirthdayForm(forms.Form):
         help_text=_("In years without this leap month the greeting goes out in the regular month."),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read by includes/form.html and customers/birthday.js: only the chosen calendar's
+        # fields are shown (all of them without JavaScript).
+        for name in SOLAR_FIELDS:
+            self.fields[name].show_when = f"birthday_calendar={SOLAR}"
+        for name in LUNAR_FIELDS:
+            self.fields[name].show_when = f"birthday_calendar={LUNAR}"
+
     def clean(self):
         data = super().clean()
-        calendar = data.pop("birthday_calendar", "") or SOLAR
-        chosen, other = (
-            (LUNAR_FIELDS, SOLAR_FIELDS) if calendar == LUNAR else (SOLAR_FIELDS, LUNAR_FIELDS)
-        )
-        if not any(data.get(name) for name in chosen) and any(data.get(name) for name in other):
-            # Only the other calendar's fields filled in: the radio was left as it was.
-            calendar = SOLAR if calendar == LUNAR else LUNAR
+        calendar = data.pop("birthday_calendar", "")
+        if not calendar:
+            # No choice posted (a client without the radio): the calendar whose fields are filled.
+            calendar = LUNAR if any(data.get(name) for name in LUNAR_FIELDS) else SOLAR
         cleared = SOLAR_FIELDS if calendar == LUNAR else LUNAR_FIELDS
         for name in cleared:
             data[name] = False if name == "lunar_birth_leap" else None
@@ -259,6 +265,11 @@ class CriteriaForm(forms.Form):
     birth_month = forms.TypedChoiceField(
         label=_("Birthday month"), choices=MONTHS, coerce=int, empty_value=None, required=False
     )
+    lunar_birthday_this_month = forms.BooleanField(
+        label=_("Lunar birthday (农历生日) this month"),
+        required=False,
+        help_text=_("Members whose lunar birthday falls in the current month this year."),
+    )
     last_purchase_after = forms.DateField(
         label=_("Last purchase on or after"),
         required=False,
@@ -292,6 +303,7 @@ class CriteriaForm(forms.Form):
             "tier_code": data.get("tier_code") or "",
             "home_stores": [store.pk for store in data.get("home_stores") or []],
             "birth_month": data.get("birth_month"),
+            "lunar_birthday_this_month": bool(data.get("lunar_birthday_this_month")),
             "last_purchase_after": data["last_purchase_after"].isoformat()
             if data.get("last_purchase_after")
             else "",

@@ -19,7 +19,9 @@ member's birthday.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
+from collections.abc import Iterable
 
 from django.db.models import Q
 from django.utils.translation import get_language
@@ -55,6 +57,8 @@ def lunar_text(month: int | None, day: int | None, leap: bool) -> str:
     """农历 五月初八 in Chinese, "Lunar calendar: month 5, day 8" otherwise; "" without."""
     if not (month and day):
         return ""
+    if not (1 <= month <= 12 and 1 <= day <= 30):
+        return lunar_code(month, day, leap)  # not a lunar date: as written (an import preview)
     if (get_language() or "zh-hans").startswith("zh"):
         return f"农历 {month_name(month, leap)}{day_name(day)}"
     if leap:
@@ -148,17 +152,18 @@ def birthdays_on(today: datetime.date) -> set[LunarBirthday]:
     return found
 
 
-def birthdays_in_month(year: int, month: int) -> set[LunarBirthday]:
-    """The lunar birthdays greeted on some day of a solar month."""
+@functools.lru_cache(maxsize=24)
+def birthdays_in_month(year: int, month: int) -> frozenset[LunarBirthday]:
+    """The lunar birthdays greeted on some day of a solar month (about 60 triples)."""
     day = datetime.date(year, month, 1)
     found: set[LunarBirthday] = set()
     while day.month == month:
         found |= birthdays_on(day)
         day += ONE_DAY
-    return found
+    return frozenset(found)
 
 
-def birthdays_q(birthdays: set[LunarBirthday]) -> Q:
+def birthdays_q(birthdays: Iterable[LunarBirthday]) -> Q:
     """Members with one of these lunar birthdays: one IN list per (month, leap), each served
     by the (tenant, lunar month, lunar day, leap) index. Matches nothing for an empty set."""
     days: dict[tuple[int, bool], list[int]] = {}

@@ -122,6 +122,9 @@ class Customer(TenantScopedModel):
                     lunar_birth_leap=False,
                 )
                 | models.Q(
+                    # IS NOT NULL spelled out: a comparison with NULL passes a CHECK.
+                    lunar_birth_month__isnull=False,
+                    lunar_birth_day__isnull=False,
                     lunar_birth_month__gte=1,
                     lunar_birth_month__lte=12,
                     lunar_birth_day__gte=1,
