@@ -148,3 +148,55 @@ def test_opted_out_lunar_members_get_nothing(store, counting):
     lunar_member(store, 5, 8, marketing_consent=False)
     assert run_job(LunarDate(2026, 5, 8).to_solar_date()) == 0
     assert counting.calls == []
+
+
+def test_the_due_query_uses_both_birthday_indexes_at_scale(store):
+    """The job's query as PostgreSQL really plans it (no planner switches), over 20,000 members,
+    a tenth with lunar birthdays: index scans on the solar and the lunar birthday index."""
+    from django.db import connection
+
+    from tenancy.context import without_tenant_settings
+
+    day = LunarDate(2026, 5, 8).to_solar_date()
+    rows = []
+    for n in range(20_000):
+        lunar_one = n % 10 == 0
+        rows.append(
+            Customer(
+                phone=f"139{n:08d}",
+                phone_last4=f"{n:08d}"[-4:],
+                card_number=f"8{n:09d}",
+                name=f"会员{n}",
+                home_store=store,
+                marketing_consent=True,
+                birth_month=None if lunar_one else n % 12 + 1,
+                birth_day=None if lunar_one else n % 28 + 1,
+                lunar_birth_month=n % 12 + 1 if lunar_one else None,
+                lunar_birth_day=n % 30 + 1 if lunar_one else None,
+                lunar_birth_leap=lunar_one and n % 40 == 0,
+            )
+        )
+    Customer.objects.bulk_create(rows, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        due = services.birthday_due_ids(today=day)
+    # The one SELECT on members, without the tenant settings it travelled with.
+    [(sql, params)] = [
+        (without_tenant_settings(q), p) for q, p in captured if 'FROM "customers_customer"' in q
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    print(plan)  # shown with -s
+    assert "customer_lunar_birthday_idx" in plan, plan
+    assert "customer_birthday_idx" in plan, plan
+    assert "Seq Scan on customers_customer" not in plan, plan
+    lunar_due = Customer.objects.filter(pk__in=due, lunar_birth_month__isnull=False)
+    assert {(c.lunar_birth_month, c.lunar_birth_day) for c in lunar_due} <= {(5, 8)}
