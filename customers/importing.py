@@ -27,7 +27,12 @@ from customers.resources import (
     NO,
     YES,
 )
-from customers.services import _generate_card_number, normalise_phone, validate_birthdays
+from customers.services import (
+    BIRTHDAY_FIELDS,
+    _generate_card_number,
+    normalise_phone,
+    validate_birthdays,
+)
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember
@@ -56,14 +61,6 @@ MAX_UPLOAD_BYTES = 30 * 1024 * 1024
 MAX_ROWS = 200_000
 PREVIEW_ROWS = 20
 READY_KEPT_FOR = datetime.timedelta(days=1)
-BIRTHDAY_KEYS = (
-    "birth_year",
-    "birth_month",
-    "birth_day",
-    "lunar_birth_month",
-    "lunar_birth_day",
-    "lunar_birth_leap",
-)
 GENDER_LABELS = {Gender.UNKNOWN: "", Gender.FEMALE: "女", Gender.MALE: "男"}
 
 
@@ -501,7 +498,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 }
             )
         _bulk_insert(batch, now=now)
-    update_fields = ["name", "gender", *BIRTHDAY_KEYS, "updated_at"]
+    update_fields = ["name", "gender", *BIRTHDAY_FIELDS, "updated_at"]
     for start in range(0, len(updates), IMPORT_UPDATE_BATCH):
         chunk = updates[start : start + IMPORT_UPDATE_BATCH]
         current = Customer.objects.in_bulk([row.values["pk"] for row in chunk])
@@ -513,7 +510,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 if key in ("pk", "created_at") or value is None and key == "home_store_id":
                     continue
                 if (
-                    key in BIRTHDAY_KEYS
+                    key in BIRTHDAY_FIELDS
                     and row.values["birth_month"] is None
                     and row.values["lunar_birth_month"] is None
                 ):

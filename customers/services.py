@@ -228,6 +228,14 @@ def customer_enrol(
     return customer
 
 
+BIRTHDAY_FIELDS = (
+    "birth_year",
+    "birth_month",
+    "birth_day",
+    "lunar_birth_month",
+    "lunar_birth_day",
+    "lunar_birth_leap",
+)
 UPDATABLE = (
     "phone",
     "name",
@@ -340,6 +348,9 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
         "birth_year": customer.birth_year,
         "birth_month": customer.birth_month,
         "birth_day": customer.birth_day,
+        "lunar_birth_month": customer.lunar_birth_month,
+        "lunar_birth_day": customer.lunar_birth_day,
+        "lunar_birth_leap": customer.lunar_birth_leap,
         "home_store": str(customer.home_store),
         "marketing_consent": customer.marketing_consent,
         "consent_at": customer.consent_at.isoformat() if customer.consent_at else None,
@@ -378,6 +389,8 @@ def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Cu
     customer.name = ERASED_NAME
     customer.gender = Gender.UNKNOWN
     customer.birth_year = customer.birth_month = customer.birth_day = None
+    customer.lunar_birth_month = customer.lunar_birth_day = None
+    customer.lunar_birth_leap = False
     customer.notes = ""
     customer.email = ""
     customer.marketing_consent = False
@@ -530,9 +543,14 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
     if source.notes:
         note = _("Merged from card %(card)s:") % {"card": source.card_number}
         target.notes = "\n".join(filter(None, [target.notes, f"{note} {source.notes}"]))
-    for name in ("birth_year", "birth_month", "birth_day"):
-        if getattr(target, name) is None and getattr(source, name) is not None:
+    # One birthday, solar or lunar (never a mix of the two): the target's, else the source's;
+    # a year the target lacks comes from a source with a birthday of the same calendar.
+    target_lunar = target.lunar_birth_month is not None
+    if target.birth_month is None and not target_lunar:
+        for name in BIRTHDAY_FIELDS:
             setattr(target, name, getattr(source, name))
+    elif target.birth_year is None and target_lunar == (source.lunar_birth_month is not None):
+        target.birth_year = source.birth_year
     if target.gender == Gender.UNKNOWN:
         target.gender = source.gender
     # The more recent consent decision is the member's current wish.

@@ -368,3 +368,40 @@ def test_the_segment_form_offers_the_lunar_filter(in_a, client_for, clock):
     segment = Segment.objects.get(name="本月农历生日")
     assert segment.criteria == {"lunar_birthday_this_month": True}
     assert segment_queryset(segment).count() == 1
+
+
+# --- Merge, erase, personal data ------------------------------------------------------------
+
+
+def test_merge_keeps_one_birthday_never_a_mix(in_a):
+    from customers.services import customer_merge
+
+    staff = in_a.staff_a[Role.HQ_ADMIN]
+    lunar_source = CustomerFactory(lunar_birth_month=4, lunar_birth_day=15, lunar_birth_leap=True)
+    blank_target = CustomerFactory()
+    customer_merge(source=lunar_source, target=blank_target, staff=staff)
+    blank_target.refresh_from_db()
+    assert blank_target.any_birthday_text == "农历 闰四月十五"
+
+    solar_source = CustomerFactory(birth_year=1990, birth_month=1, birth_day=2)
+    lunar_target = CustomerFactory(lunar_birth_month=5, lunar_birth_day=8)
+    customer_merge(source=solar_source, target=lunar_target, staff=staff)
+    lunar_target.refresh_from_db()
+    assert (lunar_target.birth_year, lunar_target.birth_month) == (None, None)
+    assert lunar_target.any_birthday_text == "农历 五月初八"
+
+
+def test_erase_removes_the_lunar_birthday_and_personal_data_lists_it(in_a):
+    from customers.services import customer_erase, customer_personal_data
+
+    staff = in_a.staff_a[Role.HQ_ADMIN]
+    member = CustomerFactory(lunar_birth_month=5, lunar_birth_day=8, lunar_birth_leap=False)
+    data = customer_personal_data(customer=member, staff=staff)
+    assert (data["lunar_birth_month"], data["lunar_birth_day"]) == (5, 8)
+    customer_erase(customer=member, staff=staff, reason="会员要求")
+    member.refresh_from_db()
+    assert (member.lunar_birth_month, member.lunar_birth_day, member.lunar_birth_leap) == (
+        None,
+        None,
+        False,
+    )
