@@ -14,7 +14,7 @@ from customers import lunar
 from customers.models import Customer
 from tenancy.context import current_tenant
 from tests.campaigns.factories_services import MemberFactory
-from tests.campaigns.test_birthday import CountingSender  # noqa: F401 - the sender's path
+from tests.campaigns.test_birthday import CountingSender
 from tests.factories import StoreFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock, pytest.mark.postgres]
@@ -200,3 +200,16 @@ def test_the_due_query_uses_both_birthday_indexes_at_scale(store):
     assert "Seq Scan on customers_customer" not in plan, plan
     lunar_due = Customer.objects.filter(pk__in=due, lunar_birth_month__isnull=False)
     assert {(c.lunar_birth_month, c.lunar_birth_day) for c in lunar_due} <= {(5, 8)}
+
+
+def test_a_campaign_can_target_this_months_lunar_birthdays(store, clock):
+    from campaigns.views import _audience_lines
+    from customers.selectors import criteria_queryset
+    from tests.campaigns.factories_services import CampaignFactory
+
+    clock.move_to(datetime.datetime(2026, 3, 15, 12, tzinfo=current_tenant().zone))
+    inside = lunar_member(store, 1, 20)  # 正月二十 2026 is in March
+    lunar_member(store, 6, 1)
+    campaign = CampaignFactory(criteria={"lunar_birthday_this_month": True})
+    assert list(criteria_queryset(campaign.criteria).values_list("pk", flat=True)) == [inside.pk]
+    assert ("本月农历生日", "是") in _audience_lines(campaign)
