@@ -38,6 +38,7 @@ CRITERIA_FIELDS = (
     "tier_code",
     "home_stores",
     "birth_month",
+    "lunar_birthday_this_month",
     "last_purchase_after",
     "last_purchase_before",
     "total_spent_min",

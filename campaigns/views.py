@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
@@ -90,6 +91,7 @@ def _audience_lines(campaign: Campaign) -> list[tuple[str, str]]:
         "tier_code": lambda code: (
             Tier.objects.filter(code=code).values_list("name", flat=True).first() or code
         ),
+        "lunar_birthday_this_month": lambda _value: pgettext("yes or no", "Yes"),
     }
     lines = []
     for key, field in CriteriaForm.base_fields.items():

@@ -25,20 +25,27 @@ def _seed_members(tenant: Tenant, count: int) -> None:
     prefix = "139" if tenant.slug == "demo" else "186"
     for index in range(count):
         phone = f"{prefix}{index:08d}"
-        Customer.objects.get_or_create(
-            phone=phone,
-            defaults={
-                "card_number": f"M{tenant.pk:02d}{index:08d}",
-                "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN]),
-                "gender": rng.choice([Gender.FEMALE, Gender.MALE, Gender.UNKNOWN]),
-                "birth_year": rng.choice([None, *range(1960, 2006)]),
-                "birth_month": rng.randint(1, 12),
-                "birth_day": rng.randint(1, 28),
-                "home_store": stores[index % len(stores)],
-                "marketing_consent": index % 4 != 0,
-                "consent_channel": ConsentChannel.COUNTER,
-            },
-        )
+        defaults = {
+            "card_number": f"M{tenant.pk:02d}{index:08d}",
+            "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN]),
+            "gender": rng.choice([Gender.FEMALE, Gender.MALE, Gender.UNKNOWN]),
+            "birth_year": rng.choice([None, *range(1960, 2006)]),
+            "birth_month": rng.randint(1, 12),
+            "birth_day": rng.randint(1, 28),
+            "home_store": stores[index % len(stores)],
+            "marketing_consent": index % 4 != 0,
+            "consent_channel": ConsentChannel.COUNTER,
+        }
+        if index % 10 == 3:
+            # Every tenth member keeps a lunar (农历) birthday instead, a leap month now and then.
+            month, day = defaults.pop("birth_month"), defaults.pop("birth_day")
+            defaults.update(
+                lunar_birth_month=month,
+                lunar_birth_day=day,
+                lunar_birth_leap=index % 40 == 3,
+                birth_year=None,
+            )
+        Customer.objects.get_or_create(phone=phone, defaults=defaults)
 
 
 def _seed_tags_segments_imports(tenant: Tenant, *, quick: bool) -> None:

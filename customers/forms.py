@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from customers.lunar import day_name, month_name
 from customers.models import ConsentChannel, Customer, Gender, Tag
-from customers.services import normalise_phone, validate_birthday
+from customers.services import normalise_phone, validate_birthdays
 from stores.models import Store, StoreStatus
 
 MONTHS = [("", "—")] + [(str(m), str(m)) for m in range(1, 13)]
@@ -16,17 +17,80 @@ class LookupForm(forms.Form):
     q = forms.CharField(label=_("Mobile, last 4 digits or card number"), required=False)
 
 
-class BirthdayMixin:
+SOLAR, LUNAR = "solar", "lunar"
+CALENDARS = [(SOLAR, _("Solar calendar (公历)")), (LUNAR, _("Lunar calendar (农历)"))]
+LUNAR_MONTHS = [("", "—")] + [(str(m), f"{m} · {month_name(m, False)}") for m in range(1, 13)]
+LUNAR_DAYS = [("", "—")] + [(str(d), f"{d} · {day_name(d)}") for d in range(1, 31)]
+SOLAR_FIELDS = ("birth_month", "birth_day")
+LUNAR_FIELDS = ("lunar_birth_month", "lunar_birth_day", "lunar_birth_leap")
+
+
+class BirthdayForm(forms.Form):
+    """The birthday part of the enrol and edit forms: a calendar choice (公历/农历), then the
+    solar and the lunar month and day. Cleaning drops the choice and empties the other
+    calendar's fields, so cleaned_data holds the model's fields only."""
+
+    birthday_calendar = forms.ChoiceField(
+        label=_("Birthday calendar"),
+        choices=CALENDARS,
+        initial=SOLAR,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    birth_year = forms.IntegerField(
+        label=_("Birth year (optional)"),
+        required=False,
+        help_text=_("For a lunar birthday, the lunar year."),
+    )
+    birth_month = forms.TypedChoiceField(
+        label=_("Birth month"), choices=MONTHS, coerce=int, empty_value=None, required=False
+    )
+    birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
+    lunar_birth_month = forms.TypedChoiceField(
+        label=_("Lunar birth month"),
+        choices=LUNAR_MONTHS,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    lunar_birth_day = forms.TypedChoiceField(
+        label=_("Lunar birth day"), choices=LUNAR_DAYS, coerce=int, empty_value=None, required=False
+    )
+    lunar_birth_leap = forms.BooleanField(
+        label=_("Leap month (闰月)"),
+        required=False,
+        help_text=_("In years without this leap month the greeting goes out in the regular month."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read by includes/form.html and customers/birthday.js: only the chosen calendar's
+        # fields are shown (all of them without JavaScript).
+        for name in SOLAR_FIELDS:
+            self.fields[name].show_when = f"birthday_calendar={SOLAR}"
+        for name in LUNAR_FIELDS:
+            self.fields[name].show_when = f"birthday_calendar={LUNAR}"
+
     def clean(self):
         data = super().clean()
+        calendar = data.pop("birthday_calendar", "")
+        if not calendar:
+            # No choice posted (a client without the radio): the calendar whose fields are filled.
+            calendar = LUNAR if any(data.get(name) for name in LUNAR_FIELDS) else SOLAR
+        cleared = SOLAR_FIELDS if calendar == LUNAR else LUNAR_FIELDS
+        for name in cleared:
+            data[name] = False if name == "lunar_birth_leap" else None
         try:
-            validate_birthday(
+            validate_birthdays(
                 year=data.get("birth_year"),
                 month=data.get("birth_month"),
                 day=data.get("birth_day"),
+                lunar_month=data.get("lunar_birth_month"),
+                lunar_day=data.get("lunar_birth_day"),
+                lunar_leap=bool(data.get("lunar_birth_leap")),
             )
         except ValidationError as exc:
-            self.add_error("birth_day", exc)
+            self.add_error("lunar_birth_day" if calendar == LUNAR else "birth_day", exc)
         return data
 
 
@@ -34,7 +98,10 @@ def store_choices():
     return Store.objects.exclude(status=StoreStatus.CLOSED).order_by("code")
 
 
-class EnrolForm(BirthdayMixin, forms.Form):
+BIRTHDAY_FIELDS = ["birthday_calendar", "birth_year", *SOLAR_FIELDS, *LUNAR_FIELDS]
+
+
+class EnrolForm(BirthdayForm):
     phone = forms.CharField(
         label=_("Mobile phone"),
         max_length=20,
@@ -44,11 +111,6 @@ class EnrolForm(BirthdayMixin, forms.Form):
     )
     name = forms.CharField(label=_("Name"), max_length=50)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, initial=Gender.UNKNOWN)
-    birth_year = forms.IntegerField(label=_("Birth year (optional)"), required=False)
-    birth_month = forms.TypedChoiceField(
-        label=_("Birth month"), choices=MONTHS, coerce=int, empty_value=None, required=False
-    )
-    birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
     home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
     marketing_consent = forms.BooleanField(
         label=_("The member agrees to receive marketing messages"), required=False
@@ -56,6 +118,8 @@ class EnrolForm(BirthdayMixin, forms.Form):
     consent_channel = forms.ChoiceField(
         label=_("Consent given"), choices=ConsentChannel.choices, initial=ConsentChannel.COUNTER
     )
+
+    field_order = ["phone", "name", "gender", *BIRTHDAY_FIELDS]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +129,7 @@ class EnrolForm(BirthdayMixin, forms.Form):
         return normalise_phone(self.cleaned_data["phone"])
 
 
-class CustomerEditForm(BirthdayMixin, forms.Form):
+class CustomerEditForm(BirthdayForm):
     """A member's details. Phone and e-mail are shown masked, as everywhere else: the full
     values are read only through the audited reveal, never through a form's initial value.
     Posting the masked value back (or, for the phone, nothing) keeps what is stored."""
@@ -79,11 +143,6 @@ class CustomerEditForm(BirthdayMixin, forms.Form):
     )
     name = forms.CharField(label=_("Name"), max_length=50)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices)
-    birth_year = forms.IntegerField(label=_("Birth year (optional)"), required=False)
-    birth_month = forms.TypedChoiceField(
-        label=_("Birth month"), choices=MONTHS, coerce=int, empty_value=None, required=False
-    )
-    birth_day = forms.IntegerField(label=_("Birth day"), required=False, min_value=1, max_value=31)
     home_store = forms.ModelChoiceField(label=_("Home store"), queryset=Store.unscoped.none())
     email = forms.CharField(
         label=_("E-mail (optional)"),
@@ -108,6 +167,10 @@ class CustomerEditForm(BirthdayMixin, forms.Form):
             "birth_year": customer.birth_year,
             "birth_month": customer.birth_month,
             "birth_day": customer.birth_day,
+            "birthday_calendar": LUNAR if customer.lunar_birth_month else SOLAR,
+            "lunar_birth_month": customer.lunar_birth_month,
+            "lunar_birth_day": customer.lunar_birth_day,
+            "lunar_birth_leap": customer.lunar_birth_leap,
             "home_store": customer.home_store_id,
             "email": customer.masked_email,
             "notes": customer.notes,
@@ -202,6 +265,11 @@ class CriteriaForm(forms.Form):
     birth_month = forms.TypedChoiceField(
         label=_("Birthday month"), choices=MONTHS, coerce=int, empty_value=None, required=False
     )
+    lunar_birthday_this_month = forms.BooleanField(
+        label=_("Lunar birthday (农历生日) this month"),
+        required=False,
+        help_text=_("Members whose lunar birthday falls in the current month this year."),
+    )
     last_purchase_after = forms.DateField(
         label=_("Last purchase on or after"),
         required=False,
@@ -235,6 +303,7 @@ class CriteriaForm(forms.Form):
             "tier_code": data.get("tier_code") or "",
             "home_stores": [store.pk for store in data.get("home_stores") or []],
             "birth_month": data.get("birth_month"),
+            "lunar_birthday_this_month": bool(data.get("lunar_birthday_this_month")),
             "last_purchase_after": data["last_purchase_after"].isoformat()
             if data.get("last_purchase_after")
             else "",

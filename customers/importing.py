@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.hooks import member_import_checking, members_bulk_written, members_imported
+from customers.lunar import lunar_text, parse_lunar
 from customers.models import ConsentChannel, Customer, Gender
 from customers.resources import (
     COLUMN_LABELS,
@@ -26,7 +27,12 @@ from customers.resources import (
     NO,
     YES,
 )
-from customers.services import _generate_card_number, normalise_phone, validate_birthday
+from customers.services import (
+    BIRTHDAY_FIELDS,
+    _generate_card_number,
+    normalise_phone,
+    validate_birthdays,
+)
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import StaffMember
@@ -182,10 +188,15 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
     today = timezone.localdate(timezone=current_tenant().zone)
     not_a_number = _("Not a whole number.")
     not_a_date = _("Not a date.") + " " + str(DATE_FORMATS_HINT)
+    not_a_lunar_date = _(
+        "Not a lunar birthday. Write 05-08 or 五月初八, a leap month as 闰04-15 or 闰四月十五."
+    )
+    solar_and_lunar = _("A member has a solar or a lunar birthday, not both.")
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
     seen_cards: dict[str, int] = {}
     has_birthday = "birthday" in mapping.index
+    has_lunar = "lunar_birthday" in mapping.index
     has_enrolled_at = "enrolled_at" in mapping.index
     zone = current_tenant().zone
     split_birthday = [k for k in ("birth_year", "birth_month", "birth_day") if k in mapping.index]
@@ -239,11 +250,40 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                     fail(key, not_a_number)
                     parts[key] = None
             year, month, day = parts["birth_year"], parts["birth_month"], parts["birth_day"]
+        lunar_month = lunar_day = None
+        lunar_leap = False
+        lunar_cell = cell_text(raw("lunar_birthday")) if has_lunar else ""
+        if lunar_cell:
+            birthday_key = "lunar_birthday"
+            try:
+                lunar_year, lunar_month, lunar_day, lunar_leap = parse_lunar(lunar_cell)
+            except ValueError:
+                fail("lunar_birthday", not_a_lunar_date)
+            else:
+                if month is not None or day is not None:
+                    fail("lunar_birthday", solar_and_lunar)
+                    month = day = None
+                year = lunar_year or year
         try:
-            validate_birthday(year=year, month=month, day=day, today=today)
+            validate_birthdays(
+                year=year,
+                month=month,
+                day=day,
+                lunar_month=lunar_month,
+                lunar_day=lunar_day,
+                lunar_leap=lunar_leap,
+                today=today,
+            )
         except ValidationError as exc:
             fail(birthday_key, " ".join(exc.messages))
-        values.update(birth_year=year, birth_month=month, birth_day=day)
+        values.update(
+            birth_year=year,
+            birth_month=month,
+            birth_day=day,
+            lunar_birth_month=lunar_month,
+            lunar_birth_day=lunar_day,
+            lunar_birth_leap=lunar_leap,
+        )
 
         card = cell_text(raw("card_number"))
         if card:
@@ -390,6 +430,12 @@ def _preview_row(row: ImportRow, store_codes: dict[int, str]) -> dict[str, Any]:
     if month and day:
         year = values.get("birth_year")
         birthday = f"{year}-{month:02d}-{day:02d}" if year else f"{month:02d}-{day:02d}"
+    elif values.get("lunar_birth_month"):
+        birthday = lunar_text(
+            values["lunar_birth_month"], values["lunar_birth_day"], values["lunar_birth_leap"]
+        )
+        if values.get("birth_year"):
+            birthday = f"{values['birth_year']} {birthday}"
     return {
         "row": row.line,
         "new": values.get("pk") is None,
@@ -452,7 +498,7 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 }
             )
         _bulk_insert(batch, now=now)
-    update_fields = ["name", "gender", "birth_year", "birth_month", "birth_day", "updated_at"]
+    update_fields = ["name", "gender", *BIRTHDAY_FIELDS, "updated_at"]
     for start in range(0, len(updates), IMPORT_UPDATE_BATCH):
         chunk = updates[start : start + IMPORT_UPDATE_BATCH]
         current = Customer.objects.in_bulk([row.values["pk"] for row in chunk])
@@ -464,10 +510,13 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 if key in ("pk", "created_at") or value is None and key == "home_store_id":
                     continue
                 if (
-                    key in ("birth_year", "birth_month", "birth_day")
+                    key in BIRTHDAY_FIELDS
                     and row.values["birth_month"] is None
+                    and row.values["lunar_birth_month"] is None
                 ):
-                    continue  # an empty birthday in the file does not wipe a known one
+                    # An empty birthday in the file does not wipe a known one; a solar one
+                    # replaces a lunar one and the other way round (the other's keys are empty).
+                    continue
                 setattr(customer, key, value)
                 fields.add("home_store" if key == "home_store_id" else key)
             if row.consent is not None and row.consent != customer.marketing_consent:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.lunar import lunar_text
 from stores.models import Store
 from tenancy.models import StaffMember, TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
 
@@ -47,6 +48,13 @@ class Customer(TenantScopedModel):
     birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
     birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True)
     birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True)
+    # A lunar (农历) birthday instead of the solar month and day (customers.lunar); the birth
+    # year, when known, is then the lunar year.
+    lunar_birth_month = models.PositiveSmallIntegerField(
+        _("lunar birth month"), null=True, blank=True
+    )
+    lunar_birth_day = models.PositiveSmallIntegerField(_("lunar birth day"), null=True, blank=True)
+    lunar_birth_leap = models.BooleanField(_("leap month"), default=False, db_default=False)
     home_store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="members", verbose_name=_("home store")
     )
@@ -101,11 +109,40 @@ class Customer(TenantScopedModel):
             models.UniqueConstraint(
                 fields=["tenant", "card_number"], name="customer_card_per_tenant"
             ),
+            # A member has a solar or a lunar birthday, never both; a lunar one is whole.
+            models.CheckConstraint(
+                condition=models.Q(birth_month__isnull=True)
+                | models.Q(lunar_birth_month__isnull=True),
+                name="customer_one_birthday_calendar",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    lunar_birth_month__isnull=True,
+                    lunar_birth_day__isnull=True,
+                    lunar_birth_leap=False,
+                )
+                | models.Q(
+                    # IS NOT NULL spelled out: a comparison with NULL passes a CHECK.
+                    lunar_birth_month__isnull=False,
+                    lunar_birth_day__isnull=False,
+                    lunar_birth_month__gte=1,
+                    lunar_birth_month__lte=12,
+                    lunar_birth_day__gte=1,
+                    lunar_birth_day__lte=30,
+                ),
+                name="customer_lunar_birthday_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "phone_last4"], name="customer_last4_idx"),
             models.Index(
                 fields=["tenant", "birth_month", "birth_day"], name="customer_birthday_idx"
+            ),
+            # The birthday job matches today's few (month, day, leap) lunar birthdays.
+            models.Index(
+                fields=["tenant", "lunar_birth_month", "lunar_birth_day", "lunar_birth_leap"],
+                name="customer_lunar_birthday_idx",
+                condition=models.Q(lunar_birth_month__isnull=False),
             ),
             models.Index(fields=["tenant", "home_store"], name="customer_home_store_idx"),
             # The duplicates page groups by name and birthday.
@@ -130,6 +167,19 @@ class Customer(TenantScopedModel):
             return ""
         month_day = f"{self.birth_month:02d}-{self.birth_day:02d}"
         return f"{self.birth_year:04d}-{month_day}" if self.birth_year else month_day
+
+    @property
+    def lunar_birthday_text(self) -> str:
+        """农历 五月初八 (English: Lunar calendar: month 5, day 8); "" without one."""
+        text = lunar_text(self.lunar_birth_month, self.lunar_birth_day, self.lunar_birth_leap)
+        if text and self.birth_year:
+            return f"{self.birth_year} {text}"
+        return text
+
+    @property
+    def any_birthday_text(self) -> str:
+        """The solar or the lunar birthday, whichever the member has."""
+        return self.birthday_text or self.lunar_birthday_text
 
     @property
     def masked_phone(self) -> str:
@@ -210,6 +260,7 @@ class Segment(TenantScopedModel):
     name = models.CharField(_("name"), max_length=100)
     description = models.CharField(_("description"), max_length=200, blank=True)
     # Keys: tags (tag ids, any of), tier_code, home_stores (store ids), birth_month,
+    # lunar_birthday_this_month (true: the lunar birthday falls in the current solar month),
     # last_purchase_after / last_purchase_before (ISO dates), total_spent_min / _max
     # (decimal strings), rfm_segment. Missing or empty keys do not filter.
     criteria = models.JSONField(_("criteria"), default=dict, blank=True)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from import_export import fields, resources
 from import_export.formats.base_formats import CSV, XLSX
 
+from customers.lunar import lunar_code
 from customers.models import Customer, Gender
 from tenancy.tabular import Column, escape_row
 
@@ -40,6 +41,16 @@ MEMBER_COLUMNS = (
     Column("birth_year", "出生年", ("出生年份",), gettext_lazy("Instead of 生日.")),
     Column("birth_month", "出生月", ("出生月份",), gettext_lazy("Instead of 生日.")),
     Column("birth_day", "出生日", (), gettext_lazy("Instead of 生日.")),
+    Column(
+        "lunar_birthday",
+        "农历生日",
+        ("lunar_birthday", "阴历生日", "农历"),
+        gettext_lazy(
+            "Instead of 生日, a lunar birthday: 05-08 or 五月初八; a leap month as 闰04-15 or "
+            "闰四月十五; a lunar birth year as 1990-05-08 (or in 出生年)."
+        ),
+        "",
+    ),
     Column(
         "card_number",
         "会员卡号",
@@ -130,6 +141,7 @@ class CustomerExportResource(resources.ModelResource):
             "birth_year",
             "birth_month",
             "birth_day",
+            "lunar_birthday",
             "home_store",
             "marketing_consent",
             "consent_at",
@@ -142,6 +154,14 @@ class CustomerExportResource(resources.ModelResource):
             "tags",
         )
         export_order = fields
+
+    lunar_birthday = fields.Field(column_name="lunar_birthday")
+
+    def dehydrate_lunar_birthday(self, customer: Customer) -> str:
+        """闰04-15: the form the import reads back."""
+        return lunar_code(
+            customer.lunar_birth_month, customer.lunar_birth_day, customer.lunar_birth_leap
+        )
 
     def dehydrate_tags(self, customer: Customer) -> str:
         return ",".join(tag.name for tag in customer.tags.all())

@@ -9,8 +9,10 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from customers.lunar import birthdays_in_month, birthdays_q
 from customers.models import Customer
 from tenancy.access import scope_to_stores
 from tenancy.context import current_tenant
@@ -125,6 +127,11 @@ def segment_filter(criteria: dict, *, include_erased: bool = False) -> Q:
         q &= Q(home_store_id__in=stores)
     if str(criteria.get("birth_month") or "").isdigit():
         q &= Q(birth_month=int(criteria["birth_month"]))
+    if criteria.get("lunar_birthday_this_month"):
+        # Members whose lunar birthday falls in the tenant's current solar month this year:
+        # the month's few dozen (month, day, leap) triples, matched on their index.
+        today = timezone.localdate(timezone=current_tenant().zone)
+        q &= birthdays_q(birthdays_in_month(today.year, today.month))
     after = _day_start(criteria.get("last_purchase_after"))
     if after is not None:
         q &= Q(last_purchase_at__gte=after)

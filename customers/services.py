@@ -19,6 +19,7 @@ from customers.hooks import (
     member_merged,
     personal_data_requested,
 )
+from customers.lunar import validate_lunar_birthday
 from customers.models import ConsentChannel, Customer, CustomerTag, Gender, Segment, Tag
 from stores.models import Store
 from tenancy.context import current_tenant
@@ -99,6 +100,31 @@ def validate_birthday(
         raise ValidationError(_("The birthday cannot be in the future."))
 
 
+def validate_birthdays(
+    *,
+    year: int | None,
+    month: int | None,
+    day: int | None,
+    lunar_month: int | None = None,
+    lunar_day: int | None = None,
+    lunar_leap: bool = False,
+    today: date | None = None,
+) -> None:
+    """A solar birthday (validate_birthday) or a lunar one (month, day, leap; the year then
+    a lunar year), never both."""
+    if lunar_month is None and lunar_day is None and not lunar_leap:
+        validate_birthday(year=year, month=month, day=day, today=today)
+        return
+    if month is not None or day is not None:
+        raise ValidationError(_("A member has a solar or a lunar birthday, not both."))
+    today = today or timezone.localdate(timezone=current_tenant().zone)
+    message = validate_lunar_birthday(
+        year=year, month=lunar_month, day=lunar_day, leap=lunar_leap, today=today
+    )
+    if message:
+        raise ValidationError(message)
+
+
 def _generate_card_number() -> str:
     # 10 digits starting with 8: never 11 digits (a phone) nor 4 (last 4), so the counter
     # search box can tell the three keys apart.
@@ -131,6 +157,9 @@ def customer_enrol(
     birth_year: int | None = None,
     birth_month: int | None = None,
     birth_day: int | None = None,
+    lunar_birth_month: int | None = None,
+    lunar_birth_day: int | None = None,
+    lunar_birth_leap: bool = False,
     home_store: Store,
     marketing_consent: bool = False,
     consent_channel: str = ConsentChannel.COUNTER,
@@ -141,7 +170,14 @@ def customer_enrol(
     name = (name or "").strip()
     if not name:
         raise ValidationError(_("Enter the member's name."))
-    validate_birthday(year=birth_year, month=birth_month, day=birth_day)
+    validate_birthdays(
+        year=birth_year,
+        month=birth_month,
+        day=birth_day,
+        lunar_month=lunar_birth_month,
+        lunar_day=lunar_birth_day,
+        lunar_leap=lunar_birth_leap,
+    )
     existing = Customer.objects.filter(phone=phone).first()
     if existing is not None:
         raise DuplicatePhone(existing)
@@ -152,6 +188,9 @@ def customer_enrol(
         birth_year=birth_year,
         birth_month=birth_month,
         birth_day=birth_day,
+        lunar_birth_month=lunar_birth_month,
+        lunar_birth_day=lunar_birth_day,
+        lunar_birth_leap=lunar_birth_leap,
         home_store=home_store,
         enrolled_by=staff,
         marketing_consent=marketing_consent,
@@ -189,6 +228,14 @@ def customer_enrol(
     return customer
 
 
+BIRTHDAY_FIELDS = (
+    "birth_year",
+    "birth_month",
+    "birth_day",
+    "lunar_birth_month",
+    "lunar_birth_day",
+    "lunar_birth_leap",
+)
 UPDATABLE = (
     "phone",
     "name",
@@ -196,6 +243,9 @@ UPDATABLE = (
     "birth_year",
     "birth_month",
     "birth_day",
+    "lunar_birth_month",
+    "lunar_birth_day",
+    "lunar_birth_leap",
     "home_store",
     "email",
     "notes",
@@ -219,10 +269,13 @@ def customer_update(*, customer: Customer, staff: StaffMember, **changes: Any) -
         changes["name"] = (changes["name"] or "").strip()
         if not changes["name"]:
             raise ValidationError(_("Enter the member's name."))
-    validate_birthday(
+    validate_birthdays(
         year=changes.get("birth_year", customer.birth_year),
         month=changes.get("birth_month", customer.birth_month),
         day=changes.get("birth_day", customer.birth_day),
+        lunar_month=changes.get("lunar_birth_month", customer.lunar_birth_month),
+        lunar_day=changes.get("lunar_birth_day", customer.lunar_birth_day),
+        lunar_leap=changes.get("lunar_birth_leap", customer.lunar_birth_leap),
     )
     changed = [k for k, v in changes.items() if getattr(customer, k) != v]
     if not changed:
@@ -295,6 +348,9 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
         "birth_year": customer.birth_year,
         "birth_month": customer.birth_month,
         "birth_day": customer.birth_day,
+        "lunar_birth_month": customer.lunar_birth_month,
+        "lunar_birth_day": customer.lunar_birth_day,
+        "lunar_birth_leap": customer.lunar_birth_leap,
         "home_store": str(customer.home_store),
         "marketing_consent": customer.marketing_consent,
         "consent_at": customer.consent_at.isoformat() if customer.consent_at else None,
@@ -333,6 +389,8 @@ def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Cu
     customer.name = ERASED_NAME
     customer.gender = Gender.UNKNOWN
     customer.birth_year = customer.birth_month = customer.birth_day = None
+    customer.lunar_birth_month = customer.lunar_birth_day = None
+    customer.lunar_birth_leap = False
     customer.notes = ""
     customer.email = ""
     customer.marketing_consent = False
@@ -485,9 +543,14 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
     if source.notes:
         note = _("Merged from card %(card)s:") % {"card": source.card_number}
         target.notes = "\n".join(filter(None, [target.notes, f"{note} {source.notes}"]))
-    for name in ("birth_year", "birth_month", "birth_day"):
-        if getattr(target, name) is None and getattr(source, name) is not None:
+    # One birthday, solar or lunar (never a mix of the two): the target's, else the source's;
+    # a year the target lacks comes from a source with a birthday of the same calendar.
+    target_lunar = target.lunar_birth_month is not None
+    if target.birth_month is None and not target_lunar:
+        for name in BIRTHDAY_FIELDS:
             setattr(target, name, getattr(source, name))
+    elif target.birth_year is None and target_lunar == (source.lunar_birth_month is not None):
+        target.birth_year = source.birth_year
     if target.gender == Gender.UNKNOWN:
         target.gender = source.gender
     # The more recent consent decision is the member's current wish.

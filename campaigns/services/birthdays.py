@@ -1,5 +1,6 @@
 """Birthday greetings: who is due on the tenant's day, the (member, year) claim committed
-before sending.
+before sending. Solar and lunar birthdays alike; the year of the claim is the solar year, so a
+lunar birthday that falls twice in one solar year is greeted once (on the first).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from campaigns.services.common import (
 from campaigns.services.coupons import coupons_issue
 from campaigns.services.outbox import deliveries_dispatch
 from campaigns.services.unsubscribe import marketing_text
+from customers.lunar import birthdays_on, birthdays_q
 from customers.models import Customer
 from tenancy.context import current_tenant
 
@@ -49,10 +51,16 @@ def birthday_days(today: datetime.date) -> list[tuple[int, int]]:
 
 
 def birthday_due_ids(*, today: datetime.date) -> list[int]:
-    """Members to greet today not yet greeted this year (index on birth month and day)."""
+    """Members to greet today not yet greeted this year (index on birth month and day).
+
+    Lunar (农历) birthdays the same way round: the few (month, day, leap) lunar birthdays that
+    fall on today (customers.lunar.birthdays_on, leap-month and 30th rules included) matched
+    on their own index, never a conversion per member.
+    """
     match = Q()
     for month, day in birthday_days(today):
         match |= Q(birth_month=month, birth_day=day)
+    match |= birthdays_q(birthdays_on(today))
     # NOT EXISTS, not NOT IN: PostgreSQL plans it as an anti join on the claim's unique index
     # instead of hashing every claim row of every year.
     greeted = BirthdayGreeting.objects.filter(member=OuterRef("pk"), year=today.year)
