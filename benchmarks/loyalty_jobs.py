@@ -59,8 +59,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
     for order, code, name, spend in TIERS:
         cursor.execute(
             f'INSERT INTO {t["tier"]} (tenant_id, "order", code, name, min_spend, '  # noqa: S608
-            "min_purchases, min_referrals, window_months, multiplier, benefits, grace_months, "
-            "max_downgrade_steps) VALUES (%s, %s, %s, %s, %s, 0, 0, 12, 1, '', 12, 1) "
+            "min_purchases, min_referrals, window_months, multiplier, benefits, review_months, "
+            "max_downgrade_steps, retention_months, upgrade_points) "
+            "VALUES (%s, %s, %s, %s, %s, 0, 0, 12, 1, '', 12, 1, 0, 0) "
             "RETURNING id",
             [tenant_id, order, code, name, spend],
         )
@@ -70,9 +71,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
         "expiry_months, redeem_points_per_yuan, redeem_minimum, expiry_notice_days, "
         "adjust_limit_store_manager, adjust_limit_hq, adjust_budget_store_manager, "
         "adjust_budget_hq, referral_points, behaviour_points, pending_days, "
-        "issuance_cap_mode, updated_at) "
+        "issuance_cap_mode, tier_purchase, tier_purchase_period_months, updated_at) "
         "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 2000, 500000, 0, 0, 0, 'refuse', "
-        "now())",
+        "false, 12, now())",
         [tenant_id],
     )
     cursor.execute(

@@ -110,7 +110,7 @@ class TierForm(forms.ModelForm):
             "window_months",
             "multiplier",
             "benefits",
-            "grace_months",
+            "review_months",
             "max_downgrade_steps",
         ]
         widgets = {"benefits": forms.Textarea(attrs={"rows": 3})}
