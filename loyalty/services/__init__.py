@@ -56,6 +56,7 @@ from loyalty.services.rules import (  # noqa: F401 - the package's public names
     points_value,
 )
 from loyalty.services.tier_purchase import (  # noqa: F401 - the package's public names
+    TIER_PURCHASE_ROLES,
     tier_buy_with_points,
     tier_for_sale,
 )
@@ -64,6 +65,7 @@ from loyalty.services.tier_review import (  # noqa: F401 - the package's public 
     TierPreview,
     proposed_tiers,
     rules_changed,
+    rules_signature,
     tier_rules_change,
     tiers_evaluate,
     tiers_preview,

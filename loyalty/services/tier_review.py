@@ -19,6 +19,8 @@ without one, or when the grace period is over, they drop, at most `max_downgrade
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -359,6 +361,13 @@ def tiers_preview(
 
 def _rules_of(tier: Tier) -> dict:
     return {name: _json(getattr(tier, name)) for name in RULE_FIELDS}
+
+
+def rules_signature(tier: Tier) -> str:
+    """A short fingerprint of the tier's qualifying rules: the page applies exactly what it
+    previewed, and previews again when HQ edited the values in between."""
+    text = json.dumps(_rules_of(tier), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _json(value):

@@ -1,0 +1,124 @@
+"""Safe tier-rule changes: the preview is the evaluation run dry, so its counts are what the
+evaluation then does, now or at the next evaluation; audited with the rules before and after."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from loyalty import services
+from loyalty.models import PointsAccount, Tier
+from tenancy.models import AuditEvent
+from tests.factories import CustomerFactory, StoreFactory
+from tests.loyalty.conftest import at, earn
+from tests.loyalty.factories import standard_tiers
+
+pytestmark = pytest.mark.clock
+
+NOW = at(2026, 6, 1, 13)
+
+
+@pytest.fixture
+def chain(in_tenant):
+    """Two stores; members spending 600, 1200, 6000 and 25000 yuan (普通, 银卡, 金卡, 钻石)."""
+    tiers = standard_tiers()
+    north, south = StoreFactory(name="北店"), StoreFactory(name="南店")
+    members = {}
+    for n, (store, spend) in enumerate(
+        [(north, "600"), (north, "1200"), (south, "6000"), (south, "600"), (north, "25000")]
+    ):
+        member = CustomerFactory(home_store=store)
+        earn(member, f"sale:{n}", spend, at(2026, 3, 1))
+        members[n] = member
+    return tiers, {"north": north, "south": south}, members
+
+
+def _proposal(tiers: list[Tier]) -> Tier:
+    """银卡 from 500 yuan (the two 600-yuan members move up); 金卡 from 7000 (6000 moves down)."""
+    silver = copy.deepcopy(tiers[1])
+    silver.min_spend = Decimal("500")
+    return silver
+
+
+def _tier_codes() -> dict[int, str]:
+    return dict(PointsAccount.objects.values_list("customer_id", "tier__code"))
+
+
+def test_the_preview_counts_what_applying_now_then_does_and_writes_nothing(chain):
+    tiers, stores, members = chain
+    silver = _proposal(tiers)
+    before = _tier_codes()
+    preview = services.tiers_preview(tiers=services.proposed_tiers(silver), now=NOW)
+    assert _tier_codes() == before  # a dry run
+    assert Tier.objects.get(code="SILVER").min_spend == Decimal("1000")
+    assert preview.counts == {"upgraded": 2, "downgraded": 0, "grace": 0, "kept": 3}
+    by_store = {row.label: (row.up, row.down, row.grace) for row in preview.by_store}
+    assert by_store == {"北店": (1, 0, 0), "南店": (1, 0, 0)}
+    by_tier = {row.label: (row.before, row.after, row.up) for row in preview.by_tier}
+    assert by_tier["银卡"] == (1, 3, 2) and by_tier["普通会员"] == (2, 0, 0)
+    movers = {(row["customer"].pk, row["after"]) for row in preview.members}
+    assert movers == {(members[0].pk, "银卡"), (members[3].pk, "银卡")}
+
+    counts = services.tier_rules_change(tier=silver, when="now", staff=None, now=NOW)
+
+    assert counts == preview.counts
+    after = _tier_codes()
+    assert after[members[0].pk] == after[members[3].pk] == "SILVER"
+    event = AuditEvent.objects.get(action="loyalty.tier_rules_changed")
+    assert event.before["min_spend"] == "1000.00"
+    assert event.after["min_spend"] == "500" and event.after["when"] == "now"
+
+
+def test_a_downgrade_preview_matches_the_evaluation_at_the_next_run(chain):
+    tiers, stores, members = chain
+    gold = copy.deepcopy(tiers[2])
+    gold.min_spend = Decimal("7000")
+    preview = services.tiers_preview(tiers=services.proposed_tiers(gold), now=NOW)
+    assert preview.counts["downgraded"] == 1
+    assert {row.label: row.down for row in preview.by_store} == {"南店": 1}
+
+    assert services.tier_rules_change(tier=gold, when="next", staff=None, now=NOW) is None
+    stored = Tier.objects.get(code="GOLD")
+    assert stored.min_spend == Decimal("5000")  # unchanged until the evaluation
+    assert stored.scheduled_rules["min_spend"] == "7000"
+    assert _tier_codes()[members[2].pk] == "GOLD"
+    assert AuditEvent.objects.filter(action="loyalty.tier_rules_scheduled").count() == 1
+
+    counts = services.tiers_evaluate(now=NOW)  # the nightly job: nobody's anniversary is due
+
+    assert counts == preview.counts
+    assert _tier_codes()[members[2].pk] == "SILVER"
+    stored.refresh_from_db()
+    assert stored.min_spend == Decimal("7000") and stored.scheduled_rules is None
+    applied = AuditEvent.objects.get(action="loyalty.tier_rules_changed")
+    assert applied.before["min_spend"] == "5000.00" and applied.after["when"] == "next"
+    assert services.tiers_evaluate(now=NOW)["downgraded"] == 0  # applied once
+
+
+def test_a_new_window_is_previewed_with_the_window_the_evaluation_uses(chain):
+    tiers, stores, members = chain
+    diamond = copy.deepcopy(tiers[3])
+    diamond.window_months = 2  # the 25000-yuan sale of March falls out of it by June
+    preview = services.tiers_preview(tiers=services.proposed_tiers(diamond), now=NOW)
+    assert preview.counts["downgraded"] == 1
+    assert services.tier_rules_change(tier=diamond, when="now", staff=None, now=NOW) == (
+        preview.counts
+    )
+    assert _tier_codes()[members[4].pk] == "GOLD"  # one step at a time
+
+
+def test_a_grace_period_in_the_new_rules_shows_as_grace_not_down(chain):
+    tiers, stores, members = chain
+    gold = copy.deepcopy(tiers[2])
+    gold.min_spend = Decimal("7000")
+    gold.retention_months = 3
+    preview = services.tiers_preview(tiers=services.proposed_tiers(gold), now=NOW)
+    assert (preview.counts["downgraded"], preview.counts["grace"]) == (0, 1)
+    assert services.tier_rules_change(tier=gold, when="now", staff=None, now=NOW) == (
+        preview.counts
+    )
+    account = PointsAccount.objects.get(customer=members[2])
+    assert account.tier.code == "GOLD"
+    assert account.tier_grace_until == at(2026, 9, 1, 13) == account.tier_review_at
