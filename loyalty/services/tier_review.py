@@ -101,9 +101,7 @@ def _decide(
     return max(best, current - tier.max_downgrade_steps), DOWN, None
 
 
-def _plan(
-    tiers: list[Tier], *, now: datetime.datetime, everyone: bool, lock: bool
-) -> list[Move]:
+def _plan(tiers: list[Tier], *, now: datetime.datetime, everyone: bool, lock: bool) -> list[Move]:
     """Every reviewed member's move, without writing. `everyone`: all members (after a rule
     change), else those whose review is due. `lock`: hold the rows (the real run)."""
     index_of = {tier.pk: i for i, tier in enumerate(tiers) if tier.pk is not None}
@@ -336,9 +334,7 @@ def tiers_preview(
         else:
             by_tier[move.before].down += 1
         movers.append(move)
-    names = dict(
-        Store.objects.filter(pk__in=[pk for pk in stores if pk]).values_list("pk", "name")
-    )
+    names = dict(Store.objects.filter(pk__in=[pk for pk in stores if pk]).values_list("pk", "name"))
     by_store = []
     for pk, row in sorted(stores.items(), key=lambda item: names.get(item[0], "")):
         row.label = names.get(pk, "—")

@@ -4,9 +4,11 @@ evaluation then does, now or at the next evaluation; audited with the rules befo
 from __future__ import annotations
 
 import copy
+import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from loyalty import services
 from loyalty.models import PointsAccount, Tier
@@ -122,3 +124,42 @@ def test_a_grace_period_in_the_new_rules_shows_as_grace_not_down(chain):
     account = PointsAccount.objects.get(customer=members[2])
     assert account.tier.code == "GOLD"
     assert account.tier_grace_until == at(2026, 9, 1, 13) == account.tier_review_at
+
+
+@pytest.mark.django_db
+def test_hq_previews_a_threshold_change_in_the_browser_then_applies_it_now(world, client_for):
+    from django.urls import reverse
+
+    from tenancy.context import tenant_context
+    from tenancy.models import Role
+
+    with tenant_context(world.tenant_a):
+        tiers = standard_tiers()
+        member = CustomerFactory(home_store=world.store_a1)
+        # The page previews at the (test) clock's now: a sale a month before it.
+        earn(member, "sale:1", "600", timezone.now() - datetime.timedelta(days=30))
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    url = reverse("loyalty:tier_edit", args=[tiers[1].pk])
+    form = {
+        "order": "1", "code": "SILVER", "name": "银卡", "min_spend": "500", "min_purchases": "0",
+        "window_months": "12", "multiplier": "1.5", "benefits": "", "review_months": "12",
+        "max_downgrade_steps": "1",
+    }  # fmt: skip
+    page = client.post(url, form)
+    assert page.status_code == 200  # the preview, nothing saved yet
+    html = page.content.decode()
+    assert "新规则将影响哪些会员" in html and "1 位会员升级，0 位降级" in html
+    assert world.store_a1.name in html and member.card_number in html
+    with tenant_context(world.tenant_a):
+        assert Tier.objects.get(code="SILVER").min_spend == Decimal("1000")
+    previewed = page.context["form"]["previewed"].value()
+    changed = client.post(url, {**form, "min_spend": "700", "previewed": previewed, "apply": "now"})
+    assert changed.status_code == 200  # edited after the preview: previewed again
+    with tenant_context(world.tenant_a):
+        assert Tier.objects.get(code="SILVER").min_spend == Decimal("1000")
+    applied = client.post(url, {**form, "previewed": previewed, "apply": "now"})
+    assert applied.status_code == 302
+    with tenant_context(world.tenant_a):
+        assert Tier.objects.get(code="SILVER").min_spend == Decimal("500")
+        assert PointsAccount.objects.get(customer=member).tier.code == "SILVER"
+        assert AuditEvent.objects.filter(action="loyalty.tier_rules_changed").count() == 1
