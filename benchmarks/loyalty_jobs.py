@@ -115,6 +115,17 @@ def _timed(func) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def _preview(services) -> dict[str, int]:
+    """Silver from half its spend: the preview HQ would see before saving it."""
+    import copy
+
+    from loyalty.models import Tier
+
+    silver = copy.deepcopy(Tier.objects.get(code="SILVER"))
+    silver.min_spend = silver.min_spend / 2
+    return services.tiers_preview(tiers=services.proposed_tiers(silver)).counts
+
+
 def measure(tenant) -> list:
     """Time both jobs (first run, then the idempotent second run) beside a table scan."""
     from django.db import connection, transaction
@@ -139,6 +150,14 @@ def measure(tenant) -> list:
         jobs = [
             ("expire due lots", TABLES["lot"], lambda: services.points_expire_due(now=now)),
             ("re-evaluate tiers", TABLES["account"], lambda: services.tiers_evaluate(now=now)),
+            # Issue 19: HQ's tier-rule preview is the review run dry over every member; the
+            # "apply now" that follows is the same review, written.
+            ("preview a tier-rule change", TABLES["account"], lambda: _preview(services)),
+            (
+                "apply a tier-rule change now",
+                TABLES["account"],
+                lambda: services.tiers_evaluate(now=now, everyone=True),
+            ),
         ]
         for name, table, job in jobs:
             floor = [scan(table) for _ in range(3)]
