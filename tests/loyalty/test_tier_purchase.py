@@ -121,3 +121,11 @@ def test_the_clerk_upgrades_a_member_at_the_counter(world, client_for):
     with tenant_context(world.tenant_a):
         assert tier_of(member) == "SILVER"
         assert assert_balanced(member) == 100  # a double submit spent once
+
+
+def test_a_member_merge_keeps_the_purchase_period(member, tiers, clerk, store):
+    earn(member, "sale:1", "500", at(2026, 3, 1))
+    buy(member, clerk, store, "9" * 32, at(2026, 3, 2))
+    target = CustomerFactory(home_store=store)
+    services.points_merge(source=member, target=target)
+    assert account_of(target).tier_bought_at == at(2026, 3, 2)
