@@ -163,3 +163,57 @@ def test_hq_previews_a_threshold_change_in_the_browser_then_applies_it_now(world
         assert Tier.objects.get(code="SILVER").min_spend == Decimal("500")
         assert PointsAccount.objects.get(customer=member).tier.code == "SILVER"
         assert AuditEvent.objects.filter(action="loyalty.tier_rules_changed").count() == 1
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])  # seeds with moves both ways
+def test_per_store_and_per_tier_counts_match_the_evaluation_for_random_members(in_tenant, seed):
+    """60 members over 3 stores with random spend and tiers, a random new rule for every tier:
+    what each member's tier becomes equals the preview, store by store and tier by tier."""
+    import random
+
+    rng = random.Random(seed)
+    tiers = standard_tiers()
+    stores = [StoreFactory(name=f"门店{n}") for n in range(3)]
+    for n in range(60):
+        member = CustomerFactory(home_store=rng.choice(stores))
+        for k in range(rng.randint(0, 3)):
+            earn(
+                member, f"sale:{n}:{k}", str(rng.randint(100, 9000)), at(2026, rng.randint(1, 5), 3)
+            )
+    changed = [copy.deepcopy(tier) for tier in tiers]
+    thresholds = sorted(rng.sample(range(500, 25000, 250), 3))
+    for tier, spend in zip(changed[1:], thresholds, strict=True):
+        tier.min_spend = Decimal(spend)
+        tier.retention_months = rng.choice([0, 0, 3])
+        tier.max_downgrade_steps = rng.choice([1, 2])
+    changed[1].window_months = rng.choice([3, 12])
+    preview = services.tiers_preview(tiers=changed, now=NOW)
+    before = _tier_codes()
+    homes = dict(PointsAccount.objects.values_list("customer_id", "customer__home_store__name"))
+    for tier in changed:
+        tier.save()
+    counts = services.tiers_evaluate(now=NOW, everyone=True)
+    assert counts == preview.counts
+    assert counts["upgraded"] and counts["downgraded"] + counts["grace"]  # not a trivial case
+    after = _tier_codes()
+    order = {tier.code: tier.order for tier in tiers}
+    graced = set(
+        PointsAccount.objects.filter(tier_grace_until__isnull=False).values_list(
+            "customer_id", flat=True
+        )
+    )
+    actual: dict[str, list[int]] = {}
+    for customer_id, code in after.items():
+        row = actual.setdefault(homes[customer_id], [0, 0, 0])
+        if order[code] > order[before[customer_id]]:
+            row[0] += 1
+        elif order[code] < order[before[customer_id]]:
+            row[1] += 1
+        elif customer_id in graced:
+            row[2] += 1
+    expected = {row.label: [row.up, row.down, row.grace] for row in preview.by_store}
+    assert {k: v for k, v in actual.items() if any(v)} == expected
+    names = {tier.code: tier.name for tier in tiers}
+    per_tier = {row.label: row.after for row in preview.by_tier}
+    for code, name in names.items():
+        assert per_tier[name] == sum(1 for c in after.values() if c == code)
