@@ -59,8 +59,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
     for order, code, name, spend in TIERS:
         cursor.execute(
             f'INSERT INTO {t["tier"]} (tenant_id, "order", code, name, min_spend, '  # noqa: S608
-            "min_purchases, min_referrals, window_months, multiplier, benefits, grace_months, "
-            "max_downgrade_steps) VALUES (%s, %s, %s, %s, %s, 0, 0, 12, 1, '', 12, 1) "
+            "min_purchases, min_referrals, window_months, multiplier, benefits, review_months, "
+            "max_downgrade_steps, retention_months, upgrade_points) "
+            "VALUES (%s, %s, %s, %s, %s, 0, 0, 12, 1, '', 12, 1, 0, 0) "
             "RETURNING id",
             [tenant_id, order, code, name, spend],
         )
@@ -70,9 +71,9 @@ def generate(cursor, tenant_id: int, slug: str, args=None, rng=None, fresh=False
         "expiry_months, redeem_points_per_yuan, redeem_minimum, expiry_notice_days, "
         "adjust_limit_store_manager, adjust_limit_hq, adjust_budget_store_manager, "
         "adjust_budget_hq, referral_points, behaviour_points, pending_days, "
-        "issuance_cap_mode, updated_at) "
+        "issuance_cap_mode, tier_purchase, tier_purchase_period_months, updated_at) "
         "VALUES (%s, 1, '[]', 12, 100, 100, 30, 500, 50000, 2000, 500000, 0, 0, 0, 'refuse', "
-        "now())",
+        "false, 12, now())",
         [tenant_id],
     )
     cursor.execute(
@@ -114,6 +115,17 @@ def _timed(func) -> tuple[float, object]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def _preview(services) -> dict[str, int]:
+    """Silver from half its spend: the preview HQ would see before saving it."""
+    import copy
+
+    from loyalty.models import Tier
+
+    silver = copy.deepcopy(Tier.objects.get(code="SILVER"))
+    silver.min_spend = silver.min_spend / 2
+    return services.tiers_preview(tiers=services.proposed_tiers(silver)).counts
+
+
 def measure(tenant) -> list:
     """Time both jobs (first run, then the idempotent second run) beside a table scan."""
     from django.db import connection, transaction
@@ -138,6 +150,14 @@ def measure(tenant) -> list:
         jobs = [
             ("expire due lots", TABLES["lot"], lambda: services.points_expire_due(now=now)),
             ("re-evaluate tiers", TABLES["account"], lambda: services.tiers_evaluate(now=now)),
+            # Issue 19: HQ's tier-rule preview is the review run dry over every member; the
+            # "apply now" that follows is the same review, written.
+            ("preview a tier-rule change", TABLES["account"], lambda: _preview(services)),
+            (
+                "apply a tier-rule change now",
+                TABLES["account"],
+                lambda: services.tiers_evaluate(now=now, everyone=True),
+            ),
         ]
         for name, table, job in jobs:
             floor = [scan(table) for _ in range(3)]

@@ -37,10 +37,16 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
                 min_purchases=purchases,
                 multiplier=Decimal(multiplier),
                 benefits=benefits,
+                # Retention (保级): three months' grace, kept at half the entry spend; the
+                # next tier up can be bought with points (积分升级).
+                retention_months=3 if order else 0,
+                retain_min_spend=Decimal(spend) / 2 if order else None,
+                upgrade_points={1: 3000, 2: 12000}.get(order, 0),
             )
     rule = services.points_rule()
     if not rule.excluded_categories:
         rule.excluded_categories = ["烟草", "礼品卡"]
+        rule.tier_purchase = True
         rule.save()
     stores = list(Store.objects.order_by("code"))
     members = list(Customer.objects.order_by("pk")[: 4 if quick else 60])

@@ -39,6 +39,19 @@ class RedeemForm(OneTimeKeyMixin, forms.Form):
             self.fields["store"].initial = self.fields["store"].queryset[0].pk
 
 
+class TierBuyForm(OneTimeKeyMixin, forms.Form):
+    """Upgrade with points at the counter; the token makes a double click buy once."""
+
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+
+    def __init__(self, *args, staff: StaffMember, **kwargs):
+        super().__init__(*args, **kwargs)
+        stores = Store.objects.filter(status=StoreStatus.OPEN)
+        self.fields["store"].queryset = scope_to_stores(stores, staff, "pk").order_by("code")
+        if len(self.fields["store"].queryset) == 1:
+            self.fields["store"].initial = self.fields["store"].queryset[0].pk
+
+
 class AdjustForm(OneTimeKeyMixin, forms.Form):
     points = forms.IntegerField(
         label=_("Points"), help_text=_("Positive to add, negative to remove.")
@@ -69,12 +82,19 @@ class PointsRuleForm(forms.ModelForm):
             "behaviour_points",
             "pending_days",
             "issuance_cap_mode",
+            "tier_purchase",
+            "tier_purchase_period_months",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pending_days"].required = False
         self.fields["issuance_cap_mode"].required = False
+        self.fields["tier_purchase_period_months"].required = False
+
+    def clean_tier_purchase_period_months(self) -> int:
+        value = self.cleaned_data.get("tier_purchase_period_months")
+        return value or self.instance.tier_purchase_period_months
         self.fields["excluded_categories_text"].initial = ", ".join(
             self.instance.excluded_categories or []
         )
@@ -110,20 +130,43 @@ class TierForm(forms.ModelForm):
             "window_months",
             "multiplier",
             "benefits",
-            "grace_months",
+            "review_months",
             "max_downgrade_steps",
+            "retention_months",
+            "retain_min_spend",
+            "retain_min_purchases",
+            "upgrade_points",
         ]
         widgets = {"benefits": forms.Textarea(attrs={"rows": 3})}
 
+    # The rule values the preview was computed for; applying other values previews again.
+    previewed = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["min_referrals"].required = False  # empty: not a criterion
+        # Empty: not a criterion / no grace period / not sold / the entry threshold.
+        for name in ("min_referrals", "retention_months", "upgrade_points"):
+            self.fields[name].required = False
 
     def clean_min_referrals(self) -> int:
         return self.cleaned_data.get("min_referrals") or 0
 
+    def clean_retention_months(self) -> int:
+        return self.cleaned_data.get("retention_months") or 0
+
+    def clean_upgrade_points(self) -> int:
+        return self.cleaned_data.get("upgrade_points") or 0
+
     def clean(self):
         cleaned = super().clean()
+        # A retention threshold (保级门槛) above the entry one would drop members who qualify.
+        for retain, entry in (
+            ("retain_min_spend", "min_spend"),
+            ("retain_min_purchases", "min_purchases"),
+        ):
+            value = cleaned.get(retain)
+            if value is not None and entry in cleaned and value > cleaned[entry]:
+                self.add_error(retain, _("The retention threshold cannot exceed the entry one."))
         # The unique constraints start with tenant, which the form does not see: check here
         # so the HQ admin gets a message instead of an error page.
         others = Tier.objects.exclude(pk=self.instance.pk)

@@ -58,6 +58,7 @@ register_source(
 register_source(prefix="merge-out", label=gettext_lazy("Moved out by a member merge"))
 register_source(prefix="merge-in", label=gettext_lazy("Moved in by a member merge"))
 register_source(prefix="expire", label=gettext_lazy("Points expired"))
+register_source(prefix="tier-buy", label=gettext_lazy("Tier bought with points"), params=("token",))
 register_source(prefix="import-opening", label=gettext_lazy("Opening balance from a member import"))
 register_source(prefix="referral", label=gettext_lazy("Referral reward"))
 register_source(prefix="referral-reversal", label=gettext_lazy("Referral reward taken back"))
@@ -94,6 +95,7 @@ SYSTEM_REASONS = {
     "member import": gettext_lazy("member import"),
     "opening balance (member import)": gettext_lazy("opening balance (member import)"),
     "tier review": gettext_lazy("tier review"),
+    "tier bought with points": gettext_lazy("tier bought with points"),
 }
 
 
@@ -109,7 +111,7 @@ def render_history(events: list) -> dict[int, HistoryLine]:
     codes = {
         code
         for event in events
-        if event.action == "loyalty.tier_changed"
+        if event.action in ("loyalty.tier_changed", "loyalty.tier_bought")
         for code in ((event.before or {}).get("tier"), (event.after or {}).get("tier"))
         if code
     }
@@ -144,6 +146,14 @@ def render_history(events: list) -> dict[int, HistoryLine]:
             detail = (
                 _("from %(tier)s") % {"tier": tier_names.get(old, old)} if old else _("first tier")
             )
+        elif event.action == "loyalty.tier_bought":
+            new = after.get("tier") or ""
+            label = _("Bought %(tier)s with %(points)s points") % {
+                "tier": tier_names.get(new, new),
+                "points": after.get("points", ""),
+            }
+            source = describe_source(after.get("source", ""))
+            detail, url = source.label, source.url
         elif event.action == "loyalty.points_adjust_refused":
             label = _("Points adjustment refused")
             detail = describe_values(after)

@@ -59,7 +59,8 @@ class Tier(TenantScopedModel):
         validators=[MinValueValidator(Decimal("0"))],
     )
     benefits = models.TextField(_("benefits"), blank=True)
-    grace_months = models.PositiveSmallIntegerField(
+    # Called "review_months" until issue 19: it was always the review interval, never a grace.
+    review_months = models.PositiveSmallIntegerField(
         _("review after (months)"),
         default=12,
         validators=[MinValueValidator(1)],
@@ -68,6 +69,39 @@ class Tier(TenantScopedModel):
     max_downgrade_steps = models.PositiveSmallIntegerField(
         _("most tiers dropped at one review"), default=1, validators=[MinValueValidator(1)]
     )
+    # Retention (保级): a member who no longer meets the retention threshold at a review keeps
+    # the tier this long; a review at the end of it keeps or drops them for good.
+    retention_months = models.PositiveSmallIntegerField(
+        _("grace period (months)"),
+        default=0,
+        help_text=_(
+            "A member who stops qualifying keeps this tier this long before dropping; 0: none."
+        ),
+    )
+    retain_min_spend = models.DecimalField(
+        _("retention spend"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Spend over the window that keeps the tier; empty: the entry spend."),
+    )
+    retain_min_purchases = models.PositiveIntegerField(
+        _("retention purchases"),
+        null=True,
+        blank=True,
+        help_text=_("Purchases over the window that keep the tier; empty: the entry count."),
+    )
+    # Upgrade with points (积分升级): what a member of the tier below pays to move up to this one.
+    upgrade_points = models.PositiveIntegerField(
+        _("points to buy this tier"),
+        default=0,
+        help_text=_("A member of the tier below may buy this tier for these points; 0: not sold."),
+    )
+    # A threshold change HQ chose to apply "at the next evaluation": tiers_evaluate writes it
+    # onto the tier and then reviews every member (loyalty.services.tier_rules).
+    scheduled_rules = models.JSONField(_("rule change scheduled"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("tier")
@@ -161,6 +195,14 @@ class PointsRule(TenantScopedModel):
         choices=IssuanceCapMode.choices,
         default=IssuanceCapMode.REFUSE,
     )
+    tier_purchase = models.BooleanField(
+        _("members may buy the next tier with points"),
+        default=False,
+        help_text=_("At the counter, at each tier's price in points (积分升级)."),
+    )
+    tier_purchase_period_months = models.PositiveSmallIntegerField(
+        _("one tier purchase per (months)"), default=12, validators=[MinValueValidator(1)]
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -194,6 +236,10 @@ class PointsAccount(TenantScopedModel):
     )
     tier_changed_at = models.DateTimeField(_("tier changed at"), null=True, blank=True)
     tier_review_at = models.DateTimeField(_("tier review due"), null=True, blank=True)
+    # Set while the member is in the tier's grace period (保级至): the review at this instant
+    # keeps the tier if the retention threshold is met again, else drops it.
+    tier_grace_until = models.DateTimeField(_("tier kept until"), null=True, blank=True)
+    tier_bought_at = models.DateTimeField(_("tier last bought with points"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -18,7 +18,14 @@ from loyalty.models import (
     PointsRule,
     Tier,
 )
-from loyalty.services import account_totals, points_rule, points_value
+from loyalty.services import (
+    ZERO,
+    account_totals,
+    points_rule,
+    points_value,
+    retention_threshold,
+    tier_for_sale,
+)
 from tenancy.context import current_tenant
 
 
@@ -121,6 +128,13 @@ class TierProgress:
     purchases: int = 0
     purchases_needed: int = 0
     percent: int = 0
+    # Retention (保级): while the member is in the grace period, the local day it ends and
+    # what the retention threshold still asks for over the current tier's window.
+    kept_until: datetime.date | None = None
+    keep_spend_needed: Decimal = Decimal("0.00")
+    keep_purchases_needed: int = 0
+    # Upgrade with points (积分升级): the tier the member may buy now and its price.
+    for_sale: Tier | None = None
 
 
 def tier_progress(
@@ -132,9 +146,10 @@ def tier_progress(
     now = now or timezone.now()
     tiers = list(Tier.objects.order_by("order"))
     current = account.tier
+    retention = _retention(account, now=now)
     above = [t for t in tiers if current is None or t.order > current.order]
     if not above:
-        return TierProgress(current, None, percent=100)
+        return TierProgress(current, None, percent=100, **retention)
     target = above[0]
     totals = account_totals(account, [target], at=now)[target.window_months]
     progress = TierProgress(
@@ -144,12 +159,28 @@ def tier_progress(
         spend_needed=max(target.min_spend - totals.spend, Decimal("0.00")),
         purchases=totals.purchases,
         purchases_needed=max(target.min_purchases - totals.purchases, 0),
+        for_sale=tier_for_sale(account),
+        **retention,
     )
     if target.min_spend > 0:
         progress.percent = min(100, int(totals.spend * 100 / target.min_spend))
     elif target.min_purchases > 0:
         progress.percent = min(100, totals.purchases * 100 // target.min_purchases)
     return progress
+
+
+def _retention(account: PointsAccount, *, now: datetime.datetime) -> dict:
+    """保级至 and what keeps the tier, while the member is in the tier's grace period."""
+    if account.tier is None or account.tier_grace_until is None:
+        return {}
+    tier = account.tier
+    spend, purchases = retention_threshold(tier)
+    totals = account_totals(account, [tier], at=now)[tier.window_months]
+    return {
+        "kept_until": account.tier_grace_until.astimezone(current_tenant().zone).date(),
+        "keep_spend_needed": max(spend - totals.spend, Decimal("0.00")) if spend > 0 else ZERO,
+        "keep_purchases_needed": max(purchases - totals.purchases, 0) if purchases > 0 else 0,
+    }
 
 
 def points_history(*, customer: Customer) -> QuerySet[PointsEntry]:

@@ -12,7 +12,14 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 from customers.selectors import member_or_404
 from loyalty import history, selectors, services
-from loyalty.forms import AdjustForm, MemberLookupForm, PointsRuleForm, RedeemForm, TierForm
+from loyalty.forms import (
+    AdjustForm,
+    MemberLookupForm,
+    PointsRuleForm,
+    RedeemForm,
+    TierBuyForm,
+    TierForm,
+)
 from loyalty.models import Tier
 from tenancy.access import roles_allowed
 from tenancy.models import ALL_ROLES, Role
@@ -31,6 +38,8 @@ def profile_panel_context(request: HttpRequest, customer: Customer) -> dict:
         "customer": customer,
         "summary": summary,
         "progress": selectors.tier_progress(account=summary.account),
+        "can_buy_tier": getattr(getattr(request, "staff", None), "role", None)
+        in services.TIER_PURCHASE_ROLES,
     }
 
 
@@ -77,7 +86,13 @@ def redeem(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "loyalty/redeem.html",
-        {"customer": customer, "summary": summary, "form": form},
+        {
+            "customer": customer,
+            "summary": summary,
+            "form": form,
+            "for_sale": services.tier_for_sale(summary.account),
+            "can_buy_tier": request.staff.role in services.TIER_PURCHASE_ROLES,
+        },
     )
 
 
@@ -153,10 +168,85 @@ def settings_view(request: HttpRequest) -> HttpResponse:
 
 @roles_allowed(Role.HQ_ADMIN)
 def tier_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Edit a tier. A change to who qualifies (thresholds, window, retention) is previewed
+    first: who would move up and down, per store and per tier, and HQ applies it now or at
+    the next evaluation (loyalty.services.tier_review)."""
     tier = get_object_or_404(Tier, pk=pk) if pk is not None else None
     form = TierForm(request.POST or None, instance=tier)
+    preview = None
     if request.method == "POST" and form.is_valid():
-        services.tier_save(tier=form.save(commit=False), staff=request.staff)
-        messages.success(request, _("Tier saved."))
-        return redirect("loyalty:settings")
-    return render(request, "loyalty/tier_form.html", {"form": form, "tier": tier})
+        edited = form.save(commit=False)
+        if not services.rules_changed(edited):
+            services.tier_save(tier=edited, staff=request.staff)
+            messages.success(request, _("Tier saved."))
+            return redirect("loyalty:settings")
+        signature = services.rules_signature(edited)
+        when = request.POST.get("apply")
+        if when in ("now", "next") and form.cleaned_data["previewed"] == signature:
+            counts = services.tier_rules_change(tier=edited, when=when, staff=request.staff)
+            if counts is None:
+                messages.success(request, _("Tier rules scheduled for the next evaluation."))
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Tier rules applied: %(up)d members moved up, %(down)d down, "
+                        "%(grace)d keep their tier in a grace period."
+                    )
+                    % {
+                        "up": counts["upgraded"],
+                        "down": counts["downgraded"],
+                        "grace": counts["grace"],
+                    },
+                )
+            return redirect("loyalty:settings")
+        preview = services.tiers_preview(tiers=services.proposed_tiers(edited))
+        data = request.POST.copy()
+        data["previewed"] = signature
+        form = TierForm(data, instance=get_object_or_404(Tier, pk=pk))
+        form.is_valid()
+    return render(
+        request, "loyalty/tier_form.html", {"form": form, "tier": tier, "preview": preview}
+    )
+
+
+@roles_allowed(services.TIER_PURCHASE_ROLES)
+def tier_buy(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upgrade with points (积分升级) at the counter."""
+    customer = _member(pk)
+    form = TierBuyForm(request.POST or None, staff=request.staff)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            entry = services.tier_buy_with_points(
+                customer=customer,
+                source_key=f"tier-buy:{data['token']}",
+                store=data["store"],
+                staff=request.staff,
+            )
+        except services.PointsError as error:
+            form.add_error(None, error)
+        else:
+            customer.refresh_from_db()
+            messages.success(
+                request,
+                _("%(name)s is now %(tier)s; %(points)d points spent. Balance now %(balance)d.")
+                % {
+                    "name": customer.name,
+                    "tier": customer.tier_name,
+                    "points": -entry.points,
+                    "balance": entry.balance_after,
+                },
+            )
+            return redirect("loyalty:redeem", pk=customer.pk)
+    summary = selectors.points_summary(customer=customer)
+    return render(
+        request,
+        "loyalty/tier_buy.html",
+        {
+            "customer": customer,
+            "summary": summary,
+            "progress": selectors.tier_progress(account=summary.account),
+            "form": form,
+        },
+    )

@@ -42,7 +42,6 @@ from loyalty.services.nightly import (  # noqa: F401 - the package's public name
     points_expire_due,
     points_notify_expiring,
     points_release_pending,
-    tiers_evaluate,
 )
 from loyalty.services.rules import (  # noqa: F401 - the package's public names
     UPDATE_BATCH,
@@ -56,7 +55,23 @@ from loyalty.services.rules import (  # noqa: F401 - the package's public names
     points_rule,
     points_value,
 )
+from loyalty.services.tier_purchase import (  # noqa: F401 - the package's public names
+    TIER_PURCHASE_ROLES,
+    tier_buy_with_points,
+    tier_for_sale,
+)
+from loyalty.services.tier_review import (  # noqa: F401 - the package's public names
+    RULE_FIELDS,
+    TierPreview,
+    proposed_tiers,
+    rules_changed,
+    rules_signature,
+    tier_rules_change,
+    tiers_evaluate,
+    tiers_preview,
+)
 from loyalty.services.tiers import (  # noqa: F401 - the package's public names
     Totals,
     account_totals,
+    retention_threshold,
 )

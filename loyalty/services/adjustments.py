@@ -267,6 +267,11 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
     target_order = to_account.tier.order if to_account.tier else -1
     if source_order > target_order:
         _set_tier(to_account, from_account.tier, at=now, reason="member merge", actor=actor)
+    bought = [at for at in (from_account.tier_bought_at, to_account.tier_bought_at) if at]
+    if bought and to_account.tier_bought_at != max(bought):
+        # A merge must not reopen the once-per-period tier purchase (积分升级).
+        to_account.tier_bought_at = max(bought)
+        to_account.save(update_fields=["tier_bought_at"])
     audit_record(
         action="loyalty.points_merged",
         actor=actor,

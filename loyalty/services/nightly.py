@@ -5,25 +5,20 @@ to repeat.
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django.utils import timezone
 
-from customers.models import Customer
 from loyalty.models import (
     ExpiryNotice,
     PointsAccount,
     PointsEntry,
     PointsLot,
 )
-from loyalty.services.rules import UPDATE_BATCH, ZERO, _tiers, points_rule
-from loyalty.services.tiers import _best_index, _referral_counts, _totals_from, _window_aggregates
+from loyalty.services.rules import points_rule
+from loyalty.services.tier_review import tiers_evaluate
 from tenancy.context import current_tenant
-from tenancy.dates import add_months
-from tenancy.services import audit_record
 
 # --- nightly jobs ---------------------------------------------------------------------------
 
@@ -123,98 +118,6 @@ def points_notify_expiring(*, now: datetime.datetime | None = None) -> int:
         batch_size=1000,
     )
     return ExpiryNotice.objects.count() - before
-
-
-def _push_review(ids: list[int], months: int) -> None:
-    """Move these accounts' next review `months` later, in one statement on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {PointsAccount._meta.db_table} "  # noqa: S608
-                "SET tier_review_at = tier_review_at + make_interval(months => %s) "
-                "WHERE tenant_id = %s AND id = ANY(%s)",
-                [months, current_tenant().pk, ids],
-            )
-        return
-    accounts = list(PointsAccount.objects.filter(pk__in=ids).only("tier_review_at"))
-    for account in accounts:
-        account.tier_review_at = add_months(account.tier_review_at, months)
-    PointsAccount.objects.bulk_update(accounts, ["tier_review_at"])
-
-
-@transaction.atomic
-def tiers_evaluate(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Review every member whose tier review is due (the anniversary of their last change).
-
-    Downgrades happen only here, at most `max_downgrade_steps` tiers at once; upgrades the
-    sale missed (a changed rule, a merge) apply too. Reads the due members with their window
-    totals in one query and writes one UPDATE per target tier, so there is no per-member
-    query. Members who keep their tier get their next anniversary. A second run finds
-    nobody due.
-    """
-    now = now or timezone.now()
-    tiers = _tiers()
-    if not tiers:
-        return {"upgraded": 0, "downgraded": 0, "kept": 0}
-    index_of = {tier.pk: i for i, tier in enumerate(tiers)}
-    annotations = {}
-    for name, aggregate in _window_aggregates(tiers, now).items():
-        inner = (
-            PointsEntry.objects.filter(account=OuterRef("pk"))
-            .order_by()
-            .values("account")
-            .annotate(v=aggregate)
-            .values("v")
-        )
-        default = Value(ZERO) if name.startswith("spend") else Value(0)
-        annotations[name] = Coalesce(Subquery(inner), default)
-    annotations.update(_referral_counts(tiers, now))
-    # The row lock keeps a concurrent sale's upgrade from being overwritten by this review.
-    due = list(
-        PointsAccount.objects.select_for_update(of=("self",))
-        # No tier yet: accounts opened before HQ configured any tiers.
-        .filter(Q(tier_review_at__lte=now) | Q(tier__isnull=True))
-        .order_by("pk")
-        .annotate(**annotations)
-        .values("pk", "customer_id", "tier_id", "tier_changed_at", "tier_review_at", *annotations)
-    )
-    moves: dict[int, list[dict]] = defaultdict(list)
-    kept: dict[int, list[int]] = defaultdict(list)  # months to push the review -> ids
-    counts = {"upgraded": 0, "downgraded": 0, "kept": 0}
-    for row in due:
-        best = _best_index(tiers, _totals_from(row, tiers))
-        current = index_of.get(row["tier_id"], -1)
-        if best > current:
-            target = best
-            counts["upgraded"] += 1
-        elif best < current:
-            target = max(best, current - tiers[current].max_downgrade_steps)
-            counts["downgraded"] += 1
-        else:
-            counts["kept"] += 1
-            # The next anniversary: whole review periods on from the one that fell due.
-            months = tiers[current].grace_months
-            while add_months(row["tier_review_at"], months) <= now:
-                months += tiers[current].grace_months
-            kept[months].append(row["pk"])
-            continue
-        moves[target].append(row)
-    for target, rows in moves.items():
-        tier = tiers[target]
-        for start in range(0, len(rows), UPDATE_BATCH):
-            batch = rows[start : start + UPDATE_BATCH]
-            PointsAccount.objects.filter(pk__in=[row["pk"] for row in batch]).update(
-                tier=tier, tier_changed_at=now, tier_review_at=add_months(now, tier.grace_months)
-            )
-            Customer.objects.filter(pk__in=[row["customer_id"] for row in batch]).update(
-                tier_code=tier.code, tier_name=tier.name
-            )
-    for months, ids in kept.items():
-        for start in range(0, len(ids), UPDATE_BATCH):
-            _push_review(ids[start : start + UPDATE_BATCH], months)
-    if counts["upgraded"] or counts["downgraded"]:
-        audit_record(action="loyalty.tiers_evaluated", after=counts)
-    return counts
 
 
 def loyalty_nightly(*, now: datetime.datetime | None = None) -> dict[str, int]:

@@ -103,7 +103,7 @@ def _ensure_account(customer: Customer) -> None:
                 customer=customer,
                 tier=entry_tier,
                 tier_changed_at=now if entry_tier else None,
-                tier_review_at=add_months(now, entry_tier.grace_months) if entry_tier else None,
+                tier_review_at=add_months(now, entry_tier.review_months) if entry_tier else None,
             )
         ],
         ignore_conflicts=True,

@@ -32,14 +32,36 @@ class Totals:
     referrals: int = 0
 
 
+def _meets(spend: Decimal, purchases: int, referrals: int, totals: Totals) -> bool:
+    """Any one non-zero criterion met is enough; with none at all everybody meets them."""
+    if spend <= 0 and purchases <= 0 and referrals <= 0:
+        return True
+    if spend > 0 and totals.spend >= spend:
+        return True
+    if referrals > 0 and totals.referrals >= referrals:
+        return True
+    return purchases > 0 and totals.purchases >= purchases
+
+
 def _qualifies(tier: Tier, totals: Totals) -> bool:
-    if tier.min_spend <= 0 and tier.min_purchases <= 0 and tier.min_referrals <= 0:
-        return True
-    if tier.min_spend > 0 and totals.spend >= tier.min_spend:
-        return True
-    if tier.min_referrals > 0 and totals.referrals >= tier.min_referrals:
-        return True
-    return tier.min_purchases > 0 and totals.purchases >= tier.min_purchases
+    """Enough to enter the tier (the entry threshold)."""
+    return _meets(tier.min_spend, tier.min_purchases, tier.min_referrals, totals)
+
+
+def retention_threshold(tier: Tier) -> tuple[Decimal, int]:
+    """(spend, purchases) that keep a member in the tier (保级门槛): the retention values HQ
+    set, else the entry ones."""
+    spend = tier.min_spend if tier.retain_min_spend is None else tier.retain_min_spend
+    purchases = tier.retain_min_purchases
+    if purchases is None:
+        purchases = tier.min_purchases
+    return spend, purchases
+
+
+def _retains(tier: Tier, totals: Totals) -> bool:
+    """Enough to keep the tier at a review (referrals count at the entry threshold)."""
+    spend, purchases = retention_threshold(tier)
+    return _meets(spend, purchases, tier.min_referrals, totals)
 
 
 def _referral_counts(tiers: list[Tier], at: datetime.datetime) -> dict[str, Subquery]:
@@ -110,8 +132,9 @@ def _set_tier(
     before = account.tier.code if account.tier else ""
     account.tier = tier
     account.tier_changed_at = at
-    account.tier_review_at = add_months(at, tier.grace_months)
-    account.save(update_fields=["tier", "tier_changed_at", "tier_review_at"])
+    account.tier_review_at = add_months(at, tier.review_months)
+    account.tier_grace_until = None  # a new tier starts outside any grace period
+    account.save(update_fields=["tier", "tier_changed_at", "tier_review_at", "tier_grace_until"])
     Customer.objects.filter(pk=account.customer_id).update(tier_code=tier.code, tier_name=tier.name)
     audit_record(
         action="loyalty.tier_changed",

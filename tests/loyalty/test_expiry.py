@@ -112,7 +112,8 @@ def test_running_the_nightly_jobs_twice_changes_nothing_the_second_time(member, 
     )
     second = services.loyalty_nightly(now=night)
     assert second == {
-        "expired_lots": 0, "upgraded": 0, "downgraded": 0, "kept": 0, "notices": 0
+        "expired_lots": 0, "upgraded": 0, "downgraded": 0, "grace": 0, "kept": 0,
+        "notices": 0,
     }  # fmt: skip
     assert snapshot == (
         list(PointsEntry.objects.order_by("pk").values()),

@@ -139,7 +139,7 @@ def test_hq_admin_configures_rules_and_tiers_in_the_browser(world, client_for):
     tier = {
         "order": "1", "code": "GOLD", "name": "金卡", "min_spend": "5000", "min_purchases": "0",
         "window_months": "12", "multiplier": "1.5", "benefits": "免费包装",
-        "grace_months": "12", "max_downgrade_steps": "1",
+        "review_months": "12", "max_downgrade_steps": "1",
     }  # fmt: skip
     assert client.post(reverse("loyalty:tier_create"), tier).status_code == 302
     duplicate = client.post(reverse("loyalty:tier_create"), tier)

@@ -75,7 +75,7 @@ def test_a_member_who_still_qualifies_keeps_the_tier_until_the_next_anniversary(
     earn(member, "sale:1", "1200", at(2026, 1, 10))
     earn(member, "sale:2", "1200", at(2026, 12, 10))
     assert services.tiers_evaluate(now=at(2027, 1, 10, 13)) == {
-        "upgraded": 0, "downgraded": 0, "kept": 1
+        "upgraded": 0, "downgraded": 0, "grace": 0, "kept": 1
     }  # fmt: skip
     assert tier_of(member) == "SILVER"
     assert account_of(member).tier_review_at == at(2028, 1, 10)

@@ -18,4 +18,5 @@ def _tier(store):
 register("loyalty:member_points", _member, store_scoped=False)
 register("loyalty:redeem", _member, store_scoped=False)
 register("loyalty:adjust", _member, store_scoped=False)
+register("loyalty:tier_buy", _member, store_scoped=False)
 register("loyalty:tier_edit", _tier, store_scoped=False)
