@@ -74,6 +74,7 @@ SECTIONS = {
     "loyalty:counter": "points-redeem",
     "loyalty:member_points": "points-redeem",
     "loyalty:redeem": "points-redeem",
+    "loyalty:tier_buy": "tier-buy",
     "analytics:sale_list": "record-sale",
     "analytics:counter_sale": "record-sale",
     "analytics:sale_detail": "record-sale",
