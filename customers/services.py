@@ -321,8 +321,9 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
 
 
 @transaction.atomic
-def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Customer:
-    """Anonymise a member on request. The row stays so sales and totals still add up."""
+def customer_erase(*, customer: Customer, staff: StaffMember | None, reason: str) -> Customer:
+    """Anonymise a member on request (or, with staff None, by the retention policy in
+    customers.privacy). The row stays so sales and totals still add up."""
     if not (reason or "").strip():
         raise ValidationError(_("Give the reason for erasing."))
     # Lock: an enrol/update of the same member committing meanwhile would write PII back.
