@@ -92,7 +92,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
 def request_create(request: HttpRequest) -> HttpResponse:
     form = DataRequestCreateForm(
         request.POST or None,
-        initial={"received_on": tenant_today(), "owner": request.staff.pk},
+        initial={
+            "received_on": tenant_today(),
+            "owner": request.staff.pk,
+            "card_number": request.GET.get("card", "")[:20],
+        },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -19,7 +19,15 @@ from customers.hooks import (
     member_merged,
     personal_data_requested,
 )
-from customers.models import ConsentChannel, Customer, CustomerTag, Gender, Segment, Tag
+from customers.models import (
+    ConsentChannel,
+    Customer,
+    CustomerTag,
+    DataRequest,
+    Gender,
+    Segment,
+    Tag,
+)
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import HQ_ROLES, Role, StaffMember
@@ -482,6 +490,8 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
     moving = CustomerTag.objects.filter(customer=source)
     moving.exclude(tag_id__in=have).update(customer=target)
     CustomerTag.objects.filter(customer=source).delete()
+    # Personal-data requests follow the person: the register lists them on the target.
+    DataRequest.objects.filter(customer=source).update(customer=target)
 
     if source.notes:
         note = _("Merged from card %(card)s:") % {"card": source.card_number}

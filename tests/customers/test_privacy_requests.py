@@ -264,3 +264,21 @@ def test_the_reminder_job_is_on_the_beat_schedule(world):
             "due_soon": 0,
             "overdue": 0,
         }
+
+
+def test_a_merge_moves_the_requests_to_the_member_who_stays(monday, hq, member, client_for):
+    from customers.services import customer_merge
+
+    data_request = _request(hq, member)
+    target = CustomerFactory(home_store=member.home_store)
+    customer_merge(source=member, target=target, staff=hq)
+    data_request.refresh_from_db()
+    assert data_request.customer == target
+
+
+def test_the_profile_links_to_a_prefilled_request_form(monday, hq, member, client_for):
+    client = client_for(hq)
+    html = client.get(reverse("customers:profile", args=[member.pk])).content.decode()
+    link = f"{reverse('customers:request_create')}?card={member.card_number}"
+    assert link in html
+    assert f'value="{member.card_number}"' in client.get(link).content.decode()
