@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
+import time
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -44,6 +46,10 @@ REMINDER_DAYS_SETTING = "privacy_request_reminder_days"
 DEFAULT_REQUEST_DAYS = 15
 DEFAULT_REMINDER_DAYS = 3
 RETENTION_BATCH = 200
+# One nightly run stops after this, well inside the task's time limit (customers.tasks).
+RETENTION_MAX_SECONDS = 50 * 60
+
+logger = logging.getLogger(__name__)
 
 
 # Settings -------------------------------------------------------------------------------
@@ -116,13 +122,19 @@ def retention_candidates(*, now: datetime.datetime | None = None) -> QuerySet[Cu
 
 
 def retention_run(
-    *, now: datetime.datetime | None = None, batch_size: int = RETENTION_BATCH
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int = RETENTION_BATCH,
+    max_seconds: float | None = None,
 ) -> int:
     """Anonymise every member the policy selects, in batches; returns how many.
 
     Each member is erased in its own transaction, checked again under the row lock: a member
     who bought something since the batch was read is left alone. A repeat, or a run racing
     another, finds nobody left (erased members are not selected), so it is idempotent.
+
+    `max_seconds` bounds one run (the nightly task stops before its time limit): members
+    not reached are still selected the next night. Measured about 14 queries per member.
     """
     now = now or timezone.now()
     cutoff = retention_cutoff(now=now)
@@ -133,8 +145,9 @@ def retention_run(
         "day": cutoff.astimezone(current_tenant().zone).date().isoformat(),
         "years": years,
     }
-    erased, last_pk = 0, 0
-    while True:
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    erased, last_pk, stopped = 0, 0, False
+    while not stopped:
         batch = list(
             retention_candidates(now=now)
             .filter(pk__gt=last_pk)
@@ -144,6 +157,10 @@ def retention_run(
             break
         last_pk = batch[-1]
         for pk in batch:
+            if deadline is not None and time.monotonic() >= deadline:
+                stopped = True
+                logger.warning("Retention run stopped at its time budget; the rest runs next")
+                break
             with transaction.atomic():
                 # Lock the row and re-check it is still a candidate: a sale or visit
                 # recorded since the batch was read keeps the member.
@@ -158,7 +175,12 @@ def retention_run(
         with transaction.atomic():
             audit_record(
                 action="customer.retention_run",
-                after={"erased": erased, "years": years, "cutoff": cutoff.isoformat()},
+                after={
+                    "erased": erased,
+                    "years": years,
+                    "cutoff": cutoff.isoformat(),
+                    "complete": not stopped,
+                },
                 reason=reason,
             )
     return erased

@@ -14,7 +14,7 @@ def sweep_import_jobs() -> int:
 
 @tenant_task(name="customers.retention_anonymise", time_limit=60 * 60, soft_time_limit=55 * 60)
 def retention_anonymise() -> int:
-    return privacy.retention_run()
+    return privacy.retention_run(max_seconds=privacy.RETENTION_MAX_SECONDS)
 
 
 @tenant_task(name="customers.remind_data_requests", time_limit=10 * 60, soft_time_limit=9 * 60)

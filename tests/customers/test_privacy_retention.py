@@ -222,3 +222,11 @@ def test_only_an_hq_admin_edits_the_policy(in_a, client_for):
 def test_store_staff_cannot_see_the_preview(in_a, client_for, role):
     response = client_for(in_a.staff_a[role]).get(reverse("customers:retention"))
     assert response.status_code == 403
+
+
+def test_a_run_stops_at_its_time_budget_and_the_next_one_finishes(members, in_a):
+    _turn_on(in_a)
+    assert retention_run(max_seconds=0) == 0
+    assert retention_candidates().count() == 3
+    assert retention_run(max_seconds=3600) == 3
+    assert retention_candidates().count() == 0
