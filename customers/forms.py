@@ -350,6 +350,7 @@ class DataRequestCreateForm(forms.Form):
         self.fields["kind"].choices = RequestKind.choices
         self.fields["channel"].choices = RequestChannel.choices
         self.fields["owner"] = _hq_owner_field()
+        self.order_fields(["card_number", "kind", "channel", "received_on", "owner", "note"])
 
     def clean_card_number(self):
         card = self.cleaned_data["card_number"].strip().upper()
@@ -372,3 +373,4 @@ class DataRequestUpdateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = RequestStatus.choices
         self.fields["owner"] = _hq_owner_field()
+        self.order_fields(["status", "owner", "note"])
