@@ -222,6 +222,21 @@ CELERY_BEAT_SCHEDULE["customers-sweep-import-jobs"] = {
     "args": ["customers.sweep_import_jobs"],
     "schedule": timedelta(minutes=1),
 }
+# Retention policy (customers.privacy): anonymise members inactive for the tenant's N years.
+# 03:40 in Beijing, after the nightly aggregates wrote the last purchases; off per tenant
+# unless set, and a repeat finds nobody left.
+CELERY_BEAT_SCHEDULE["customers-retention"] = {
+    "task": "tenancy.fan_out",
+    "args": ["customers.retention_anonymise"],
+    "schedule": crontab(hour=19, minute=40),
+}
+# Hourly: personal-data requests due within the tenant's reminder days, and overdue ones, go
+# to their owners' inboxes once each (claimed on the request row).
+CELERY_BEAT_SCHEDULE["customers-remind-data-requests"] = {
+    "task": "tenancy.fan_out",
+    "args": ["customers.remind_data_requests"],
+    "schedule": crontab(minute=25),
+}
 CELERY_BEAT_SCHEDULE["analytics-sweep-sale-imports"] = {
     "task": "tenancy.fan_out",
     "args": ["analytics.sweep_sale_imports"],

@@ -19,4 +19,8 @@ class CustomersConfig(AppConfig):
             NavItem(_("Segments"), "customers:segments", roles=HQ_ROLES, order=22),
             NavItem(_("Duplicates"), "customers:duplicates", roles=HQ_ROLES, order=23),
             NavItem(_("Member import"), "customers:import", roles=HQ_ROLES, order=24),
+            NavItem(
+                _("Personal-data requests"), "customers:request_list", roles=HQ_ROLES, order=25
+            ),
+            NavItem(_("Retention"), "customers:retention", roles=HQ_ROLES, order=26),
         )

@@ -17,6 +17,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     if Customer.objects.count() < count:
         _seed_members(tenant, count)
     _seed_tags_segments_imports(tenant, quick=quick)
+    _seed_data_requests(tenant)
 
 
 def _seed_members(tenant: Tenant, count: int) -> None:
@@ -77,4 +78,38 @@ def _seed_tags_segments_imports(tenant: Tenant, *, quick: bool) -> None:
             total_rows=Customer.objects.count(),
             processed_rows=Customer.objects.count(),
             created_count=Customer.objects.count(),
+        )
+
+
+def _seed_data_requests(tenant: Tenant) -> None:
+    """Two personal-data requests: an open access request and a refused deletion."""
+    import datetime
+
+    from customers.models import DataRequest, RequestChannel, RequestKind, RequestStatus
+    from customers.privacy import request_due_on
+    from tenancy.dates import tenant_today
+    from tenancy.models import HQ_ROLES, StaffMember
+
+    if DataRequest.objects.exists():
+        return
+    members = list(Customer.objects.active().order_by("id")[:2])
+    owner = StaffMember.objects.filter(role__in=HQ_ROLES).order_by("id").first()
+    today = tenant_today(tenant)
+    for member, kind, status, days_ago in zip(
+        members,
+        (RequestKind.ACCESS, RequestKind.DELETION),
+        (RequestStatus.OPEN, RequestStatus.REFUSED),
+        (3, 30),
+        strict=False,
+    ):
+        received = today - datetime.timedelta(days=days_ago)
+        DataRequest.objects.create(
+            kind=kind,
+            customer=member,
+            channel=RequestChannel.COUNTER,
+            received_on=received,
+            due_on=request_due_on(received),
+            owner=owner,
+            status=status,
+            note="" if status == RequestStatus.OPEN else "会员有未结清的售后服务，暂缓删除",
         )

@@ -345,3 +345,101 @@ class ImportForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["default_store"].queryset = store_choices()
+
+
+# Personal data (customers.privacy) ------------------------------------------------------
+
+
+def _hq_owner_field(required: bool = False) -> forms.ModelChoiceField:
+    from tenancy.models import HQ_ROLES, StaffMember
+
+    return forms.ModelChoiceField(
+        label=_("Owner"),
+        queryset=StaffMember.objects.filter(role__in=HQ_ROLES, is_active=True).order_by(
+            "display_name"
+        ),
+        required=required,
+    )
+
+
+class PrivacySettingsForm(forms.Form):
+    retention_years = forms.IntegerField(
+        label=_("Anonymise members inactive for (years)"),
+        min_value=0,
+        max_value=50,
+        help_text=_(
+            "No purchase and no visit for this many years; 0 turns the policy off. "
+            "Check the preview before turning it on."
+        ),
+    )
+    request_days = forms.IntegerField(
+        label=_("Working days to answer a personal-data request"), min_value=1, max_value=60
+    )
+    reminder_days = forms.IntegerField(
+        label=_("Remind the owner this many working days before the due date"),
+        min_value=0,
+        max_value=30,
+    )
+
+
+class DataRequestFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import RequestStatus
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [
+            ("", _("Unfinished")),
+            ("all", _("All")),
+            *RequestStatus.choices,
+        ]
+
+
+class DataRequestCreateForm(forms.Form):
+    card_number = forms.CharField(
+        label=_("Member card number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    kind = forms.ChoiceField(label=_("Request"))
+    channel = forms.ChoiceField(label=_("Received by"))
+    received_on = forms.DateField(
+        label=_("Received on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import RequestChannel, RequestKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = RequestKind.choices
+        self.fields["channel"].choices = RequestChannel.choices
+        self.fields["owner"] = _hq_owner_field()
+        self.order_fields(["card_number", "kind", "channel", "received_on", "owner", "note"])
+
+    def clean_card_number(self):
+        card = self.cleaned_data["card_number"].strip().upper()
+        customer = Customer.objects.active().filter(card_number=card).first()
+        if customer is None:
+            raise ValidationError(_("No member has this card number."))
+        self.customer = customer
+        return card
+
+
+class DataRequestUpdateForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"))
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import RequestStatus
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = RequestStatus.choices
+        self.fields["owner"] = _hq_owner_field()
+        self.order_fields(["status", "owner", "note"])

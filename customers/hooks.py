@@ -26,6 +26,8 @@ Events (Django signals, sent with `sender=Customer`):
   exception rolls the whole import back.
 
 Extension points:
+- `register_activity(key=..., members_active_since=...)` (customers.activity): a source of
+  member activity (visits, contacts) the retention policy counts besides purchases.
 - `register_panel(...)` (customers.profile): a section of the member profile page.
 - `register_history(prefix=..., render=...)` (customers.history): how the member page's history
   of changes names the audit actions an app above writes about a member (rendered at read
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import django.dispatch
 
+from customers.activity import register_activity
 from customers.history import register_history
 from customers.profile import register_panel
 
@@ -56,4 +59,4 @@ EVENTS = {
     "members_imported": members_imported,
 }
 
-__all__ = ["EVENTS", "register_history", "register_panel", *EVENTS]
+__all__ = ["EVENTS", "register_activity", "register_history", "register_panel", *EVENTS]

@@ -189,6 +189,11 @@ class Customer(TenantScopedModel):
         return f"{self.phone[:3]}****{self.phone[-4:]}"
 
     @property
+    def masked_name(self) -> str:
+        """王** : the surname only, for lists that need not say who."""
+        return f"{self.name[:1]}{'*' * max(len(self.name) - 1, 1)}" if self.name else ""
+
+    @property
     def masked_label(self) -> str:
         """会员1 · 138****5678 · 8000000001: names a member on a form without full PII."""
         return " · ".join(part for part in (self.name, self.masked_phone, self.card_number) if part)
@@ -375,3 +380,109 @@ class ImportJob(TenantScopedModel):
         if not self.total_rows:
             return 0
         return min(100, self.processed_rows * 100 // self.total_rows)
+
+
+class RequestKind(models.TextChoices):
+    ACCESS = "access", _("Access (copy of the data)")
+    CORRECTION = "correction", _("Correction")
+    DELETION = "deletion", _("Deletion")
+    WITHDRAWAL = "withdrawal", _("Consent withdrawal")
+
+
+class RequestChannel(models.TextChoices):
+    COUNTER = "counter", _("At the counter")
+    PHONE = "phone", _("Phone call")
+    LETTER = "letter", _("Letter")
+    EMAIL = "email", _("E-mail")
+    WECHAT = "wechat", _("WeChat")
+    ONLINE = "online", _("Online")
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    REFUSED = "refused", _("Refused")
+
+
+OPEN_REQUEST_STATUSES = (RequestStatus.OPEN, RequestStatus.IN_PROGRESS)
+
+
+class DataRequestQuerySet(TenantScopedQuerySet):
+    def unfinished(self) -> "DataRequestQuerySet":
+        return self.filter(status__in=OPEN_REQUEST_STATUSES)
+
+    def overdue(self, today) -> "DataRequestQuerySet":
+        """Unfinished requests whose due date has passed on the tenant's calendar."""
+        return self.unfinished().filter(due_on__lt=today)
+
+
+class DataRequest(TenantScopedModel):
+    """A personal-data request (个人信息权利请求) from a member under PIPL articles 44-47:
+    who asked for what, how, when it is due, who handles it, and the proof it was answered."""
+
+    objects = TenantScopedManager.from_queryset(DataRequestQuerySet)()
+
+    kind = models.CharField(_("request"), max_length=20, choices=RequestKind.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="data_requests", verbose_name=_("member")
+    )
+    channel = models.CharField(_("received by"), max_length=20, choices=RequestChannel.choices)
+    received_on = models.DateField(_("received on"))
+    # received_on + the tenant's working days (weekends skipped); see customers.privacy.
+    due_on = models.DateField(_("due on"))
+    owner = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
+    note = models.TextField(_("note"), blank=True)
+    # The proof: the audit event of the export handed over (access) or of the erase
+    # (deletion) or of the consent withdrawal, written by the action run from the request page.
+    evidence = models.ForeignKey(
+        "tenancy.AuditEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("evidence"),
+    )
+    # SHA-256 of the export file handed over: proves which file it was without keeping a
+    # second copy of the member's data in the register.
+    evidence_sha256 = models.CharField(_("export file SHA-256"), max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Claimed by the reminder job with a conditional update, so each is sent once.
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    overdue_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("personal-data request")
+        verbose_name_plural = _("personal-data requests")
+        ordering = ["due_on", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "due_on"], name="data_request_due_idx"),
+            models.Index(fields=["tenant", "customer"], name="data_request_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_REQUEST_STATUSES

@@ -20,7 +20,15 @@ from customers.hooks import (
     personal_data_requested,
 )
 from customers.lunar import validate_lunar_birthday
-from customers.models import ConsentChannel, Customer, CustomerTag, Gender, Segment, Tag
+from customers.models import (
+    ConsentChannel,
+    Customer,
+    CustomerTag,
+    DataRequest,
+    Gender,
+    Segment,
+    Tag,
+)
 from stores.models import Store
 from tenancy.context import current_tenant
 from tenancy.models import HQ_ROLES, Role, StaffMember
@@ -377,8 +385,9 @@ def customer_personal_data(*, customer: Customer, staff: StaffMember) -> dict[st
 
 
 @transaction.atomic
-def customer_erase(*, customer: Customer, staff: StaffMember, reason: str) -> Customer:
-    """Anonymise a member on request. The row stays so sales and totals still add up."""
+def customer_erase(*, customer: Customer, staff: StaffMember | None, reason: str) -> Customer:
+    """Anonymise a member on request (or, with staff None, by the retention policy in
+    customers.privacy). The row stays so sales and totals still add up."""
     if not (reason or "").strip():
         raise ValidationError(_("Give the reason for erasing."))
     # Lock: an enrol/update of the same member committing meanwhile would write PII back.
@@ -539,6 +548,8 @@ def customer_merge(*, source: Customer, target: Customer, staff: StaffMember) ->
     moving = CustomerTag.objects.filter(customer=source)
     moving.exclude(tag_id__in=have).update(customer=target)
     CustomerTag.objects.filter(customer=source).delete()
+    # Personal-data requests follow the person: the register lists them on the target.
+    DataRequest.objects.filter(customer=source).update(customer=target)
 
     if source.notes:
         note = _("Merged from card %(card)s:") % {"card": source.card_number}

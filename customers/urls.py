@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import privacy_views, views
 
 app_name = "customers"
 
@@ -24,6 +24,13 @@ urlpatterns = [
     path("import/<int:pk>/confirm/", views.import_confirm, name="import_confirm"),
     path("import/<int:pk>/cancel/", views.import_discard, name="import_discard"),
     path("import/<int:pk>/errors/", views.import_errors, name="import_errors"),
+    path("privacy/settings/", privacy_views.privacy_settings, name="privacy_settings"),
+    path("privacy/retention/", privacy_views.retention, name="retention"),
+    path("privacy/requests/", privacy_views.request_list, name="request_list"),
+    path("privacy/requests/new/", privacy_views.request_create, name="request_create"),
+    path("privacy/requests/<int:pk>/", privacy_views.request_detail, name="request_detail"),
+    path("privacy/requests/<int:pk>/export/", privacy_views.request_export, name="request_export"),
+    path("privacy/requests/<int:pk>/erase/", privacy_views.request_erase, name="request_erase"),
     path("<int:pk>/", views.profile, name="profile"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/reveal/", views.reveal, name="reveal"),

@@ -35,6 +35,10 @@ class InteractionsConfig(AppConfig):
         member_hooks.members_bulk_written.connect(
             receivers.members_bulk_written, dispatch_uid="interactions_bulk_written"
         )
+        from customers.hooks import register_activity
+        from interactions.selectors import members_active_since
+
+        register_activity(key="interactions", members_active_since=members_active_since)
         register_panel(
             key="interactions",
             title=_("Contacts and cases"),

@@ -21,7 +21,15 @@ from django.utils import timezone
 
 from customers.models import Customer
 from interactions import hooks
-from interactions.models import Interaction, Lead, LeadStatus, ServiceCase, Survey, SurveyKind
+from interactions.models import (
+    Channel,
+    Interaction,
+    Lead,
+    LeadStatus,
+    ServiceCase,
+    Survey,
+    SurveyKind,
+)
 from interactions.pinyin import prefix_upper_bound, query_key
 from tenancy.access import scope_to_stores
 from tenancy.models import Role, StaffMember
@@ -229,3 +237,14 @@ def membership_anniversary(member: Customer, today: datetime.date, zone) -> dict
 def with_referral_count(members: QuerySet[Customer]) -> QuerySet[Customer]:
     """For tier rules and segments: each member with how many members they referred."""
     return members.annotate(referral_count=Count("referrals_made", distinct=True))
+
+
+def members_active_since(since: datetime.datetime) -> QuerySet:
+    """Member ids with a contact at or after `since` (a store visit, a call, a WeChat
+    message, a consultation; staff notes do not count): the retention policy's "visit"
+    source, registered in customers.activity."""
+    return (
+        Interaction.objects.filter(occurred_at__gte=since)
+        .exclude(channel=Channel.NOTE)
+        .values("member_id")
+    )
