@@ -67,4 +67,17 @@ class AnalyticsConfig(AppConfig):
                 order=530,
             ),
             NavItem(_("POS tokens"), "analytics:token_list", roles={Role.HQ_ADMIN}, order=540),
+            NavItem(
+                _("Staff performance"),
+                "analytics:performance_store",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=550,
+            ),
+            NavItem(
+                _("My performance"),
+                "analytics:performance_me",
+                roles={Role.CLERK, Role.STORE_MANAGER},
+                order=555,
+            ),
+            NavItem(_("Incentives"), "analytics:statement_list", roles=None, order=560),
         )
