@@ -7,7 +7,7 @@ refund is an event of its own month: it claws back from the original seller, at 
 paid the original sale, as a negative line. Confirmed statements are never rewritten.
 
 Each kind of earning is one set-based query for the whole tenant and month (never a query
-per staff member); the lines are written in bulk.
+per staff member); the sales lines are written by one INSERT ... SELECT.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import F, Min, Q
-from django.db.models.functions import Coalesce, TruncDate
+from django.db import connection, transaction
+from django.db.models import F, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -162,8 +162,9 @@ class _Rules:
 # --- Statements ------------------------------------------------------------------------------
 
 
-def _earnings(month: datetime.date) -> dict[int, list[IncentiveLine]]:
-    """Every line of the month, per staff member, unsaved. Reads only."""
+def _event_earnings(month: datetime.date) -> dict[int, list[IncentiveLine]]:
+    """The month's bonus lines (enrolled buyers, won leads, 5-star answers) per staff member,
+    unsaved: a few per staff member, priced here. Sales lines are written in SQL (below)."""
     start, end = month_bounds(month)
     zone = current_tenant().zone
     rules = _Rules()
@@ -181,24 +182,6 @@ def _earnings(month: datetime.date) -> dict[int, list[IncentiveLine]]:
                 amount=_fen(amount),
             )
         )
-
-    if IncentiveKind.SALES_PERCENT in rules.by_kind:
-        # A refund is priced on the day of the sale it refunds, and charged to its seller.
-        sales = (
-            Sale.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
-            .annotate(
-                seller=Coalesce("refund_of__staff_id", "staff_id"),
-                priced_on=TruncDate(Coalesce("refund_of__occurred_at", "occurred_at"), tzinfo=zone),
-            )
-            .filter(seller__isnull=False)
-            .exclude(total=0)
-            .values_list("pk", "seller", "occurred_at", "priced_on", "total")
-        )
-        for pk, seller, occurred_at, priced_on, total in sales.iterator(chunk_size=5000):
-            rule = rules.on(IncentiveKind.SALES_PERCENT, priced_on)
-            if rule is not None:
-                amount = total * rule.amount / 100
-                add(seller, rule, rule.kind, IncentiveSource.SALE, pk, occurred_at, total, amount)
 
     if IncentiveKind.ENROLLED_BUYER in rules.by_kind:
         # The member's first purchase (refunds aside) falls in this month and within 30 days
@@ -275,53 +258,122 @@ def _earnings(month: datetime.date) -> dict[int, list[IncentiveLine]]:
     return lines
 
 
+# The sales lines of a month, one per sale or refund, priced in the database: a refund is
+# priced on the day of the sale it refunds (in the tenant's zone) and charged to its seller.
+# The rule in effect is the latest of its kind that started on or before that day; a rule of
+# 0 stops the kind. PostgreSQL's round() and Decimal's ROUND_HALF_UP both round half away from
+# zero, so the lines equal a Python recomputation to the fen (tested).
+_SALES_FROM = """
+    FROM analytics_sale s
+    LEFT JOIN analytics_sale o ON o.id = s.refund_of_id
+    JOIN LATERAL (
+        SELECT r.id, r.amount FROM analytics_incentiverule r
+        WHERE r.tenant_id = s.tenant_id AND r.kind = %(kind)s
+          AND r.effective_from
+              <= (COALESCE(o.occurred_at, s.occurred_at) AT TIME ZONE %(zone)s)::date
+        ORDER BY r.effective_from DESC LIMIT 1
+    ) rule ON rule.amount <> 0
+    WHERE s.tenant_id = %(tenant)s AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+      AND s.total <> 0 AND COALESCE(o.staff_id, s.staff_id) IS NOT NULL
+"""
+_SALES_SELLERS = "SELECT DISTINCT COALESCE(o.staff_id, s.staff_id)" + _SALES_FROM
+_SALES_INSERT = """
+    INSERT INTO analytics_incentiveline
+        (tenant_id, statement_id, rule_id, kind, source_type, source_id, occurred_at, basis,
+         amount)
+    SELECT s.tenant_id, st.id, rule.id, %(kind)s, %(source)s, s.id, s.occurred_at, s.total,
+           round(s.total * rule.amount / 100, 2)
+    """ + _SALES_FROM.replace(
+    "    WHERE s.tenant_id",
+    "    JOIN analytics_incentivestatement st ON st.tenant_id = s.tenant_id"
+    " AND st.month = %(month)s AND st.status = %(draft)s"
+    " AND st.staff_id = COALESCE(o.staff_id, s.staff_id)\n    WHERE s.tenant_id",
+)
+
+
+def _sales_params(month: datetime.date) -> dict:
+    start, end = month_bounds(month)
+    tenant = current_tenant()
+    return {
+        "kind": IncentiveKind.SALES_PERCENT.value,
+        "source": IncentiveSource.SALE.value,
+        "zone": tenant.time_zone,
+        "tenant": tenant.pk,
+        "start": start,
+        "end": end,
+        "month": month,
+        "draft": StatementStatus.DRAFT.value,
+    }
+
+
 @transaction.atomic
 def incentive_statements_compute(
     *, month: datetime.date, actor: StaffMember | None = None
 ) -> dict[str, int]:
     """Build (or rebuild) every draft statement of `month` from the ledger.
 
-    Confirmed statements stay as confirmed. Returns counts of statements written and skipped.
+    Set-based: the sales lines are one INSERT ... SELECT, the bonus lines one bulk insert,
+    the totals one UPDATE; no query per staff member. Confirmed statements stay as confirmed.
+    Returns counts of statements written, confirmed ones kept, and lines.
     """
     month = month_start(month)
     if month > month_start(tenant_today()):
         raise ValidationError(_("That month has not started yet."))
     # Lock the month's statements: the beat job and a manager's button must not interleave
     # their delete-and-insert of the same drafts (a new statement is backed by its UNIQUE).
-    existing = {
-        s.staff_id: s
-        for s in IncentiveStatement.objects.select_for_update().filter(month=month).order_by("pk")
-    }
-    earnings = _earnings(month)
+    existing = dict(
+        IncentiveStatement.objects.select_for_update()
+        .filter(month=month)
+        .order_by("pk")
+        .values_list("staff_id", "status")
+    )
+    confirmed = {staff for staff, status in existing.items() if status == StatementStatus.CONFIRMED}
+    events = _event_earnings(month)
+    params = _sales_params(month)
+    with connection.cursor() as cursor:
+        cursor.execute(_SALES_SELLERS, params)
+        sellers = {row[0] for row in cursor.fetchall()}
     now = timezone.now()
-    written = skipped = 0
-    new_lines: list[IncentiveLine] = []
-    for staff_id in sorted(set(earnings) | set(existing)):
-        statement = existing.get(staff_id)
-        if statement is not None and statement.status == StatementStatus.CONFIRMED:
-            skipped += 1
-            continue
-        lines = earnings.get(staff_id, [])
-        total = sum((line.amount for line in lines), ZERO)
-        if statement is None:
-            statement = IncentiveStatement.objects.create(
-                staff_id=staff_id, month=month, total=total, computed_at=now
-            )
-        else:
-            statement.lines.all().delete()
-            statement.total, statement.computed_at = total, now
-            statement.save(update_fields=["total", "computed_at"])
-        for line in lines:
-            line.statement = statement
-        new_lines.extend(lines)
-        written += 1
-    IncentiveLine.objects.bulk_create(new_lines, batch_size=5000)
+    IncentiveStatement.objects.bulk_create(
+        IncentiveStatement(staff_id=staff_id, month=month, total=ZERO, computed_at=now)
+        for staff_id in sorted((sellers | set(events)) - set(existing))
+    )
+    drafts = IncentiveStatement.objects.filter(month=month, status=StatementStatus.DRAFT)
+    IncentiveLine.objects.filter(statement__in=drafts).delete()
+    statement_of = dict(drafts.values_list("staff_id", "pk"))
+    bonus_lines = []
+    for staff_id, lines in events.items():
+        if staff_id in statement_of:
+            for line in lines:
+                line.statement_id = statement_of[staff_id]
+                bonus_lines.append(line)
+    IncentiveLine.objects.bulk_create(bonus_lines, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute(_SALES_INSERT, params)
+        sales_lines = cursor.rowcount
+    drafts.update(
+        computed_at=now,
+        total=Coalesce(
+            Subquery(
+                IncentiveLine.objects.filter(statement=OuterRef("pk"))
+                .values("statement")
+                .annotate(sum=Sum("amount"))
+                .values("sum")
+            ),
+            ZERO,
+        ),
+    )
+    result = {
+        "written": len(statement_of),
+        "skipped": len(confirmed),
+        "lines": len(bonus_lines) + sales_lines,
+    }
     audit_record(
         action="incentive_statements.compute",
         actor=actor,
-        after={"month": month.isoformat(), "written": written, "confirmed_kept": skipped},
+        after={"month": month.isoformat(), **result},
     )
-    return {"written": written, "skipped": skipped, "lines": len(new_lines)}
+    return result
 
 
 def incentive_statements_run_monthly() -> dict[str, int]:
