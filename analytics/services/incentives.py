@@ -235,14 +235,20 @@ def _event_earnings(month: datetime.date) -> dict[int, list[IncentiveLine]]:
                 "survey_id", "answered_at", "survey__case__assignee_id", "survey__sale_reference"
             )
         )
-        references = {int(ref) for *_, ref in answers if ref and ref.isdigit()}
+
+        # A sale reference is our sale id as text (analytics.services.surveys); anything else
+        # (a receipt number typed by hand, too long for an id) names no seller.
+        def sale_id(ref: str) -> int | None:
+            return int(ref) if ref and ref.isdigit() and len(ref) < 19 else None
+
+        references = {sale_id(ref) for *_, ref in answers} - {None}
         sellers = dict(
             Sale.objects.filter(pk__in=references, staff__isnull=False).values_list(
                 "pk", "staff_id"
             )
         )
         for survey_id, answered_at, assignee, ref in answers:
-            staff_id = assignee or (sellers.get(int(ref)) if ref and ref.isdigit() else None)
+            staff_id = assignee or sellers.get(sale_id(ref))
             rule = rules.on(IncentiveKind.FIVE_STAR, answered_at.astimezone(zone).date())
             if staff_id is not None and rule is not None:
                 add(
