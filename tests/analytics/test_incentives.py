@@ -287,3 +287,12 @@ def test_the_monthly_job_builds_last_month(world, scheme):
         assert not IncentiveStatement.objects.filter(month=JAN).exists()
         with pytest.raises(ValidationError):
             incentive_statements_compute(month=datetime.date(2026, 4, 1))
+
+
+def test_the_monthly_job_is_scheduled_in_production(settings):
+    from analytics.tasks import incentive_statements
+
+    entry = settings.CELERY_BEAT_SCHEDULE["analytics-incentive-statements"]
+    assert entry["task"] == "tenancy.fan_out"
+    assert entry["args"] == ["analytics.incentive_statements"]
+    assert incentive_statements.name == "analytics.incentive_statements"

@@ -185,6 +185,9 @@ def test_a_clerk_sees_only_their_own_figures(march, client_for):
     for name in ("analytics:statement_detail", "analytics:statement_export"):
         assert me.get(reverse(name, kwargs={"statement_id": theirs.pk})).status_code == 404
         assert me.get(reverse(name, kwargs={"statement_id": own.pk})).status_code == 200
+    # Nor may a clerk compute statements or confirm their own.
+    assert me.post(reverse("analytics:statements_compute"), {"month": "2026-03"}).status_code == 403
+    assert me.post(reverse("analytics:statement_confirm", args=[own.pk])).status_code == 403
     listing = me.get(reverse("analytics:statement_list"), {"month": "2026-03"}).content.decode()
     assert "同事小王" not in listing
     # The manager of their store sees both, and confirms the colleague's.
