@@ -67,4 +67,24 @@ class AnalyticsConfig(AppConfig):
                 order=530,
             ),
             NavItem(_("POS tokens"), "analytics:token_list", roles={Role.HQ_ADMIN}, order=540),
+            NavItem(
+                _("Staff performance"),
+                "analytics:performance_store",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=550,
+            ),
+            NavItem(
+                _("My performance"),
+                "analytics:performance_me",
+                roles={Role.CLERK, Role.STORE_MANAGER},
+                order=555,
+            ),
+            # A clerk reaches their own statements from "My performance" (one link fewer at
+            # the counter's flat navigation bar).
+            NavItem(
+                _("Incentives"),
+                "analytics:statement_list",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=560,
+            ),
         )

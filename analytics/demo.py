@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from analytics.aggregation import daily_stats_compute, member_rfm_refresh
 from analytics.models import (
+    IncentiveKind,
     Product,
     Sale,
     SaleChannel,
@@ -25,12 +26,16 @@ from analytics.models import (
     SaleLine,
     StoreApiToken,
 )
+from analytics.performance import month_start
 from analytics.services import (
     LineInput,
     api_token_create,
     day_bounds,
+    incentive_rule_create,
+    incentive_statements_compute,
     local_day,
     sale_record,
+    staff_target_set,
 )
 from catalog.demo import PRODUCTS as CATALOGUE
 from customers.models import Customer
@@ -220,8 +225,45 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     for offset in range(days, 0, -1):
         daily_stats_compute(day=today - datetime.timedelta(days=offset))
     member_rfm_refresh(as_of=timezone.now())
+    if admin is not None:
+        _incentives(admin=admin, stores=stores, sellers=sellers, today=today)
     if stdout is not None:
         stdout.write(f"analytics: {created + 4} demo sales and today's for {tenant.name}")
+
+
+def _incentives(*, admin: StaffMember, stores: list, sellers: dict, today: datetime.date) -> None:
+    """A scheme, this month's targets and the statements of last month and this month so far,
+    through the services (so the demo's statements are what the job would build)."""
+    month = today.replace(day=1)
+    start = month_start(month - datetime.timedelta(days=150))
+    for kind, amount in (
+        (IncentiveKind.SALES_PERCENT, Decimal("1.50")),
+        (IncentiveKind.ENROLLED_BUYER, Decimal("10.00")),
+        (IncentiveKind.LEAD_WON, Decimal("20.00")),
+        (IncentiveKind.FIVE_STAR, Decimal("5.00")),
+    ):
+        incentive_rule_create(actor=admin, kind=kind, amount=amount, effective_from=start)
+    for store in stores:
+        staff_target_set(
+            actor=admin,
+            store=store,
+            staff=None,
+            month=month,
+            net_sales=Decimal("60000"),
+            members_enrolled=30,
+        )
+        for seller in sellers[store.pk]:
+            staff_target_set(
+                actor=admin,
+                store=store,
+                staff=seller,
+                month=month,
+                net_sales=Decimal("20000"),
+                members_enrolled=10,
+            )
+    last_month = month_start(month - datetime.timedelta(days=1))
+    for each in (last_month, month):
+        incentive_statements_compute(month=each, actor=admin)
 
 
 def _today_args(bulk: dict) -> dict:

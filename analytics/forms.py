@@ -7,13 +7,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from analytics.models import IncentiveKind
 from analytics.selectors import DEFAULT_PRESET, PRESETS
 from analytics.services import LineInput
 from customers.models import Customer
 from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
 from tenancy.forms import OneTimeKeyMixin
+from tenancy.models import StaffMember
 
 
 class StoreChoiceMixin:
@@ -226,3 +229,66 @@ class PeriodForm(forms.Form):
         if preset == "custom":
             return period_for(DEFAULT_PRESET)
         return period_for(preset)
+
+
+# --- Staff performance and incentives ------------------------------------------------------
+
+
+class MonthField(forms.DateField):
+    """A month as <input type="month"> (YYYY-MM), cleaned to its first day."""
+
+    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+    input_formats = ["%Y-%m", "%Y-%m-%d"]
+
+    def clean(self, value):
+        day = super().clean(value)
+        return day.replace(day=1) if day else day
+
+
+class StaffTargetForm(forms.Form):
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.unscoped.none())
+    staff = forms.ModelChoiceField(
+        label=_("Staff member"),
+        queryset=StaffMember.unscoped.none(),
+        required=False,
+        empty_label=pgettext_lazy("target for", "The whole store"),
+    )
+    month = MonthField(label=_("Month"))
+    net_sales = forms.DecimalField(
+        label=_("Net sales target"), min_value=0, max_digits=14, decimal_places=2
+    )
+    members_enrolled = forms.IntegerField(
+        label=_("Members enrolled target"), min_value=0, max_value=100000
+    )
+
+    def __init__(self, *args, stores, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = stores
+        self.fields["staff"].queryset = StaffMember.objects.filter(
+            store_assignments__store__in=stores, is_active=True
+        ).distinct()
+
+    def clean(self):
+        data = super().clean()
+        store, staff = data.get("store"), data.get("staff")
+        if store and staff and not staff.store_assignments.filter(store=store).exists():
+            self.add_error("staff", _("This staff member does not work at this store."))
+        return data
+
+
+class IncentiveRuleForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=IncentiveKind.choices)
+    amount = forms.DecimalField(
+        label=_("Rate (%) or amount (CNY)"),
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        help_text=_("A percentage for net sales (1.5 = 1.5 %), an amount per event otherwise."),
+    )
+    effective_from = forms.DateField(
+        label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class MonthForm(forms.Form):
+    month = MonthField(label=_("Month"))

@@ -382,3 +382,170 @@ class ChannelDailyStats(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.channel} {self.day}"
+
+
+# --- Staff performance and incentives ------------------------------------------------------
+
+
+class StaffTarget(TenantScopedModel):
+    """A month's target for a store (staff empty) or for one staff member at a store."""
+
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
+    staff = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    # Always the first day of the month.
+    month = models.DateField(_("month"))
+    net_sales = models.DecimalField(_("net sales target"), **MONEY, default=ZERO)
+    members_enrolled = models.PositiveIntegerField(_("members enrolled target"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sales target")
+        verbose_name_plural = _("sales targets")
+        ordering = ["-month", "store", "staff"]
+        constraints = [
+            # Two partial constraints: NULL staff (the store's own target) is one row too.
+            models.UniqueConstraint(
+                fields=["tenant", "store", "month"],
+                condition=Q(staff__isnull=True),
+                name="staff_target_store_month",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "store", "staff", "month"],
+                condition=Q(staff__isnull=False),
+                name="staff_target_staff_month",
+            ),
+            models.CheckConstraint(condition=Q(month__day=1), name="staff_target_first_day"),
+            models.CheckConstraint(condition=Q(net_sales__gte=0), name="staff_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.staff_id or '-'} {self.month:%Y-%m}"
+
+
+class IncentiveKind(models.TextChoices):
+    SALES_PERCENT = "sales_percent", _("Percentage of net sales")
+    ENROLLED_BUYER = "enrolled_buyer", _("Per enrolled member who buys within 30 days")
+    LEAD_WON = "lead_won", _("Per won lead")
+    FIVE_STAR = "five_star", _("Per 5-star survey")
+
+
+class IncentiveRule(TenantScopedModel):
+    """One rule of the tenant's scheme: applies to events from `effective_from` until the
+    next rule of the same kind takes effect (a change of rate is a new rule; 0 stops it)."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=IncentiveKind.choices)
+    # A percentage for SALES_PERCENT (1.50 = 1.5 %), an amount in CNY for the others.
+    amount = models.DecimalField(_("rate or amount"), max_digits=10, decimal_places=2)
+    effective_from = models.DateField(_("effective from"))
+    created_by = models.ForeignKey(
+        StaffMember, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("incentive rule")
+        verbose_name_plural = _("incentive rules")
+        ordering = ["kind", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "effective_from"], name="incentive_rule_once_a_day"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="incentive_rule_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.effective_from}"
+
+
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    CONFIRMED = "confirmed", _("Confirmed")
+
+
+class IncentiveStatement(TenantScopedModel):
+    """One staff member's incentive for one month, rebuilt from the ledger until confirmed."""
+
+    staff = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, related_name="+", verbose_name=_("staff member")
+    )
+    month = models.DateField(_("month"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=StatementStatus.choices,
+        default=StatementStatus.DRAFT,
+    )
+    total = models.DecimalField(_("total"), **MONEY, default=ZERO)
+    computed_at = models.DateTimeField(_("computed at"))
+    confirmed_by = models.ForeignKey(
+        StaffMember,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incentive statement")
+        verbose_name_plural = _("incentive statements")
+        ordering = ["-month", "staff"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "staff", "month"], name="incentive_statement_unique"
+            ),
+            models.CheckConstraint(condition=Q(month__day=1), name="incentive_statement_day1"),
+        ]
+        indexes = [models.Index(fields=["tenant", "month"], name="incentive_statement_month")]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} {self.month:%Y-%m}"
+
+
+class IncentiveSource(models.TextChoices):
+    SALE = "sale", _("Sale")
+    MEMBER = "member", _("Member")
+    LEAD = "lead", _("Lead")
+    SURVEY = "survey", _("Survey")
+
+
+class IncentiveLine(TenantScopedModel):
+    """One earning (or claw-back) of a statement, pointing at the event that caused it."""
+
+    statement = models.ForeignKey(
+        IncentiveStatement, on_delete=models.CASCADE, related_name="lines"
+    )
+    rule = models.ForeignKey(
+        IncentiveRule, on_delete=models.PROTECT, related_name="+", verbose_name=_("rule")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=IncentiveKind.choices)
+    source_type = models.CharField(_("source"), max_length=10, choices=IncentiveSource.choices)
+    source_id = models.BigIntegerField(_("source id"))
+    occurred_at = models.DateTimeField(_("time"))
+    # What the rule was applied to: the sale's total for a percentage, 1 for a bonus.
+    basis = models.DecimalField(_("basis"), **MONEY)
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("incentive line")
+        verbose_name_plural = _("incentive lines")
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "statement", "kind", "source_type", "source_id"],
+                name="incentive_line_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source_type}#{self.source_id} {self.amount}"

@@ -22,3 +22,8 @@ def sweep_sale_imports() -> int:
 @tenant_task(name="analytics.purchase_surveys", time_limit=30 * 60, soft_time_limit=25 * 60)
 def purchase_surveys() -> int:
     return services.purchase_surveys_send()
+
+
+@tenant_task(name="analytics.incentive_statements", time_limit=60 * 60, soft_time_limit=55 * 60)
+def incentive_statements() -> dict:
+    return services.incentive_statements_run_monthly()

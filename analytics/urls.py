@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import views
+from analytics import staff_views, views
 
 app_name = "analytics"
 
@@ -16,4 +16,25 @@ urlpatterns = [
     path("imports/<int:import_id>/confirm/", views.import_confirm, name="import_confirm"),
     path("api-tokens/", views.token_list, name="token_list"),
     path("api-tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("performance/", staff_views.performance_store, name="performance_store"),
+    path("performance/me/", staff_views.performance_me, name="performance_me"),
+    path("performance/targets/", staff_views.target_list, name="target_list"),
+    path("incentives/", staff_views.statement_list, name="statement_list"),
+    path("incentives/compute/", staff_views.statements_compute, name="statements_compute"),
+    path("incentives/rules/", staff_views.rule_list, name="rule_list"),
+    path(
+        "incentives/<int:statement_id>/",
+        staff_views.statement_detail,
+        name="statement_detail",
+    ),
+    path(
+        "incentives/<int:statement_id>/confirm/",
+        staff_views.statement_confirm,
+        name="statement_confirm",
+    ),
+    path(
+        "incentives/<int:statement_id>/export/",
+        staff_views.statement_export,
+        name="statement_export",
+    ),
 ]

@@ -431,6 +431,15 @@ class Bench:
         self.figures.extend(figures)
         self.explains.extend(explains)
 
+    # -- 9. monthly incentive statements ----------------------------------------------------
+    def incentives(self) -> None:
+        log("monthly incentive statements")
+        from benchmarks import incentives_bench
+
+        figures, explains = incentives_bench.measure(self.tenant, self.quick)
+        self.figures.extend(figures)
+        self.explains.extend(explains)
+
     def run(self, only: set[str] | None = None) -> None:
         steps = [("lookup", self.lookups), ("load", self.sustained)]
         steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
@@ -440,7 +449,14 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = ["counter_writes", "dashboards", "member_import", "loyalty", "campaigns"]
+EXTRA_STEPS: list[str] = [
+    "counter_writes",
+    "dashboards",
+    "member_import",
+    "loyalty",
+    "campaigns",
+    "incentives",
+]
 
 
 def main(argv=None) -> None:

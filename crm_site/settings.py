@@ -261,6 +261,13 @@ CELERY_BEAT_SCHEDULE["analytics-nightly-aggregates"] = {
     "args": ["analytics.nightly_aggregates"],
     "schedule": crontab(minute=20),
 }
+# Daily: last month's incentive statements, built once the month is over in the tenant's
+# time zone and refreshed daily (late imports) until a manager confirms them.
+CELERY_BEAT_SCHEDULE["analytics-incentive-statements"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.incentive_statements"],
+    "schedule": crontab(minute=50, hour="*/6"),
+}
 
 # --- Auth and login throttling -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

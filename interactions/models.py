@@ -322,6 +322,9 @@ class LeadFollowUp(TenantScopedModel):
     )
     staff = models.ForeignKey(StaffMember, null=True, on_delete=models.SET_NULL, related_name="+")
     note = models.TextField(_("what was said"))
+    # The follow-up day that was due when this one was made (none when none was set): a
+    # follow-up is on time when made on or before it (staff performance reads this).
+    due_on = models.DateField(_("was due on"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,15 @@ from analytics.services.imports import (  # noqa: F401 - the package's public na
     sale_import_run,
     sale_imports_sweep,
 )
+from analytics.services.incentives import (  # noqa: F401 - the package's public names
+    incentive_rule_create,
+    incentive_statement_confirm,
+    incentive_statement_export,
+    incentive_statements_compute,
+    incentive_statements_run_monthly,
+    staff_target_set,
+    statement_visible_to,
+)
 from analytics.services.members import (  # noqa: F401 - the package's public names
     sales_move_member,
 )

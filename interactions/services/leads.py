@@ -75,7 +75,9 @@ def lead_follow_up(
 ) -> LeadFollowUp:
     locked = _locked_lead(lead)
     _check_lead_open(locked)
-    follow_up = LeadFollowUp.objects.create(lead=locked, staff=staff, note=note.strip())
+    follow_up = LeadFollowUp.objects.create(
+        lead=locked, staff=staff, note=note.strip(), due_on=locked.follow_up_on
+    )
     locked.next_step = next_step.strip()
     locked.follow_up_on = follow_up_on
     locked.save(update_fields=["next_step", "follow_up_on"])
