@@ -2,11 +2,11 @@
 
 Method (stores): Holt-Winters exponential smoothing (statsmodels `ExponentialSmoothing`) on
 the store's daily revenue from the daily aggregates (up to a year back, from its first day
-with a row): additive damped trend, additive weekly seasonality (7 days), parameters
-estimated by maximum likelihood. The band is the 10th-90th percentile of 300 simulated
-futures of the fitted model (an 80% interval), floored at zero. With fewer than
-MIN_HISTORY_DAYS days there is too little to fit, and the forecast is "same day last week"
-(the method column says which one was used).
+with a row): additive damped trend, additive weekly seasonality (7 days), smoothing
+weights estimated by the library (initial states by its heuristic decomposition). The band
+is the 10th-90th percentile of 300 simulated futures of the fitted model (an 80% interval),
+floored at zero. With fewer than MIN_HISTORY_DAYS days there is too little to fit, and the
+forecast is "same day last week" (the method column says which one was used).
 
 Accuracy: the same method fitted on the days up to 4 weeks ago, forecasting the 4 weeks
 since, against what happened: MAPE = mean(|actual - forecast| / actual) over the days with
@@ -85,7 +85,10 @@ def holt_winters_forecast(
             damped_trend=True,
             seasonal="add",
             seasonal_periods=SEASON,
-            initialization_method="estimated",
+            # Initial level, trend and season from the first cycles (a decomposition) rather
+            # than optimised with the smoothing weights: half the fitting time, the same
+            # accuracy on our seasonal test data (docs/analytics.md).
+            initialization_method="heuristic",
         ).fit()
         expected = np.clip(fitted.forecast(horizon), 0, None)
         if not band:

@@ -119,8 +119,9 @@ class AudienceForm(CriteriaForm):
     def criteria(self) -> dict:
         criteria = super().criteria()
         for key in hooks.audience_fields():
-            if key in self.fields:
-                criteria[key] = (self.cleaned_data.get(key) or "").strip()
+            value = (self.cleaned_data.get(key) or "").strip() if key in self.fields else ""
+            if value:  # like the other conditions: an empty one is not stored
+                criteria[key] = value
         return criteria
 
     def clean(self):

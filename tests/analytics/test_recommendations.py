@@ -178,3 +178,20 @@ def test_campaigns_reach_likely_buyers_and_name_the_recommended_product(world, t
         assert audience_counts(criteria={"likely_to_buy": "NOPE"}).matched == 0
         text = message_preview(template="{name}，试试{recommended_product}", member=tea_buyer)
         assert text == "王小明，试试绿豆糕"
+
+
+def test_hq_writes_a_likely_to_buy_campaign_with_the_placeholder(world, client_for, tea_buyer):
+    from campaigns.models import Campaign
+    from tests.campaigns.test_pages import campaign_data
+
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    page = client.get(reverse("campaigns:campaign_create")).content.decode()
+    assert "可能购买（SKU）" in page and "{recommended_product}" in page
+    response = client.post(
+        reverse("campaigns:campaign_create"),
+        campaign_data(likely_to_buy="CAKE", template="{name}您好，{recommended_product}上新了。"),
+    )
+    assert response.status_code == 302
+    with tenant_context(world.tenant_a):
+        campaign = Campaign.objects.get()
+        assert campaign.criteria == {"likely_to_buy": "CAKE"}
