@@ -177,3 +177,25 @@ def test_a_period_ending_earlier_shows_no_band(world, client_for, forecast_world
     assert response.status_code == 200
     assert response.context["chart"]["band"] == ""
     assert 'data-testid="forecast-band"' not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.clock
+def test_beat_runs_the_forecast_and_recommendation_jobs_after_the_aggregates(world):
+    from django.conf import settings
+
+    from analytics.models import ProductPair
+    from tenancy.tasks import fan_out
+    from tests.analytics.factories import line, record_sale
+
+    with tenant_context(world.tenant_a):
+        a_day_ago = timezone.now() - datetime.timedelta(days=1)
+        record_sale(world.store_a1, a_day_ago, [line("TEA", 1), line("CAKE", 1)])
+    for name in ("aggregates", "forecasts", "recommendations"):
+        entry = settings.CELERY_BEAT_SCHEDULE[f"analytics-nightly-{name}"]
+        assert entry["task"] == "tenancy.fan_out"
+        assert fan_out(*entry["args"]) >= 2  # runs in-process in tests
+    for tenant, stores, pairs in ((world.tenant_a, 2, 2), (world.tenant_b, 1, 0)):
+        with tenant_context(tenant):
+            assert StoreForecast.objects.count() == stores
+            assert ProductPair.objects.count() == pairs
