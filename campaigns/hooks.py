@@ -9,9 +9,10 @@ Extension points:
 - `register_placeholder(name, fill)`: `{name}` becomes usable in campaign and birthday
   templates. `fill(member_ids) -> {member id: text}` is called once per batch of members
   (members missing from the result get an empty text).
-- `register_audience(key, condition)`: an audience condition `criteria[key] = value`;
-  `condition(value) -> Q` on Customer. Campaign forms offer it as a text field (e.g.
-  "likely_to_buy" with a SKU); an empty value does not filter.
+- `register_audience(key, condition, label=..., help_text=...)`: an audience condition
+  `criteria[key] = value`; `condition(value) -> Q` on Customer. The campaign form offers it
+  as a text field with that label (e.g. "likely_to_buy" with a SKU), the live count and the
+  run apply it; an empty value does not filter.
 """
 
 from __future__ import annotations
