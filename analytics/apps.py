@@ -8,9 +8,10 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from analytics import receivers
+        from analytics import receivers, recommendations
         from analytics.selectors import campaign_effect
         from campaigns import effect
+        from campaigns import hooks as campaign_hooks
         from customers.hooks import member_merged, personal_data_requested, register_panel
         from interactions import hooks as interaction_hooks
         from loyalty.history import register_source
@@ -44,6 +45,24 @@ class AnalyticsConfig(AppConfig):
             template="analytics/_member_purchases.html",
             context=receivers.recent_purchases_panel,
             order=300,
+        )
+        register_panel(
+            key="analytics.recommendations",
+            title=_("Recommended for this member"),
+            template="analytics/_member_recommendations.html",
+            context=receivers.recommendations_panel,
+            order=310,
+        )
+        # campaigns (below us): the {recommended_product} placeholder and the "likely to
+        # buy" audience, both from the nightly product pairs.
+        campaign_hooks.register_placeholder(
+            "recommended_product", recommendations.members_next_product
+        )
+        campaign_hooks.register_audience(
+            "likely_to_buy",
+            recommendations.likely_buyers_filter,
+            label=_("Likely to buy (SKU)"),
+            help_text=_("Members who bought what is often bought with this product, and not it."),
         )
 
         register(

@@ -54,15 +54,28 @@ def _coordinate(value: float) -> str:
     return f"{value:.2f}"
 
 
-def trend_chart(series: list[tuple[datetime.date, Decimal]]) -> dict:
-    """Bars for each day's revenue (negative days, all refunds, sit at zero)."""
-    values = nice_ticks(max((v for _d, v in series), default=Decimal(0)))
+def trend_chart(
+    series: list[tuple[datetime.date, Decimal]],
+    forecast: list[tuple[datetime.date, Decimal, Decimal, Decimal]] | None = None,
+) -> dict:
+    """Bars for each day's revenue (negative days, all refunds, sit at zero), then, when a
+    forecast is given, its days after the last bar: the expected revenue as a line inside
+    the low-high band (a filled polygon)."""
+    forecast = forecast or []
+    highest = max(
+        [v for _d, v in series] + [high for _d, _e, _l, high in forecast], default=Decimal(0)
+    )
+    values = nice_ticks(highest)
     top = values[-1]
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    count = max(len(series), 1)
+    count = max(len(series) + len(forecast), 1)
     slot = plot_w / count
     bar_w = max(slot * 0.8, 0.5)
+
+    def y_of(value: Decimal) -> float:
+        return PAD_TOP + plot_h - float(max(value, 0) / top) * plot_h
+
     bars = []
     for index, (day, value) in enumerate(series):
         height = float(max(value, 0) / top) * plot_h
@@ -86,14 +99,33 @@ def trend_chart(series: list[tuple[datetime.date, Decimal]]) -> dict:
         }
         for value in values
     ]
+    band = line = ""
+    if forecast:
+        centres = [
+            PAD_LEFT + (len(series) + index) * slot + slot / 2 for index in range(len(forecast))
+        ]
+        upper = [
+            f"{_coordinate(x)},{_coordinate(y_of(high))}"
+            for x, (_d, _e, _l, high) in zip(centres, forecast, strict=True)
+        ]
+        lower = [
+            f"{_coordinate(x)},{_coordinate(y_of(low))}"
+            for x, (_d, _e, low, _h) in zip(centres, forecast, strict=True)
+        ]
+        band = " ".join(upper + lower[::-1])
+        line = " ".join(
+            f"{_coordinate(x)},{_coordinate(y_of(expected))}"
+            for x, (_d, expected, _l, _h) in zip(centres, forecast, strict=True)
+        )
+    days = [d for d, _v in series] + [row[0] for row in forecast]
     labels = []
-    if series:
+    if days:
         every = max(1, count // 6)
         for index in range(0, count, every):
             labels.append(
                 {
                     "x": round(PAD_LEFT + index * slot + slot / 2, 2),
-                    "label": f"{series[index][0]:%m-%d}",
+                    "label": f"{days[index]:%m-%d}",
                 }
             )
     return {
@@ -102,10 +134,16 @@ def trend_chart(series: list[tuple[datetime.date, Decimal]]) -> dict:
         "left": PAD_LEFT,
         "tick_x": PAD_LEFT - 6,
         "right": WIDTH - PAD_RIGHT,
+        "plot_top": PAD_TOP,
         "baseline": PAD_TOP + plot_h,
         "label_y": HEIGHT - 8,
         "bars": bars,
         "ticks": ticks,
         "labels": labels,
         "total": sum((v for _d, v in series), Decimal(0)),
+        # The forecast: polygon and polyline points, and where its days begin.
+        "band": band,
+        "forecast_line": line,
+        "forecast_x": _coordinate(PAD_LEFT + len(series) * slot) if forecast else "",
+        "forecast_total": sum((row[1] for row in forecast), Decimal(0)),
     }

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from analytics.aggregation import daily_stats_compute, member_rfm_refresh
+from analytics.forecasting import product_forecasts_compute, store_forecast_compute
 from analytics.models import (
     IncentiveKind,
     Product,
@@ -27,6 +28,7 @@ from analytics.models import (
     StoreApiToken,
 )
 from analytics.performance import month_start
+from analytics.recommendations import product_pairs_rebuild
 from analytics.services import (
     LineInput,
     api_token_create,
@@ -180,6 +182,8 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     if Sale.objects.exists():
         created = _top_up(today, bulk)
         _today_sales(products=products, **_today_args(bulk))
+        if created:
+            _insights(today, stores)
         if stdout is not None and created:
             stdout.write(f"analytics: {created} demo sales added for {tenant.name}")
         return
@@ -204,6 +208,20 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
             member=members[hour % len(members)] if members else None,
         )
         recorded.append(sale)
+    # A basket of two products, one by the box: "bought together" pairs and a product with
+    # enough units for the forecast's falling-products rule, even in the quick demo.
+    (box_sku, (box, box_price)), (other_sku, (other, other_price)) = list(products.items())[:2]
+    sale_record(
+        store=clerk_store,
+        occurred_at=datetime.datetime.combine(yesterday, datetime.time(17), tenant.zone),
+        lines=[
+            LineInput(sku=box_sku, quantity=12, unit_price=box_price, name=box.name),
+            LineInput(sku=other_sku, quantity=1, unit_price=other_price, name=other.name),
+        ],
+        channel=SaleChannel.COUNTER,
+        staff=clerk,
+        member=members[0] if members else None,
+    )
     sale_record(
         store=clerk_store,
         occurred_at=recorded[0].occurred_at + datetime.timedelta(hours=1),
@@ -227,8 +245,17 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     member_rfm_refresh(as_of=timezone.now())
     if admin is not None:
         _incentives(admin=admin, stores=stores, sellers=sellers, today=today)
+    _insights(today, stores)
     if stdout is not None:
-        stdout.write(f"analytics: {created + 4} demo sales and today's for {tenant.name}")
+        stdout.write(f"analytics: {created + 5} demo sales and today's for {tenant.name}")
+
+
+def _insights(today: datetime.date, stores: list) -> None:
+    """The nightly forecast and recommendation jobs' tables, from the demo's aggregates."""
+    for store in stores:
+        store_forecast_compute(store=store, made_on=today)
+        product_forecasts_compute(store=store, made_on=today)
+    product_pairs_rebuild()
 
 
 def _incentives(*, admin: StaffMember, stores: list, sellers: dict, today: datetime.date) -> None:

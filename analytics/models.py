@@ -549,3 +549,102 @@ class IncentiveLine(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source_type}#{self.source_id} {self.amount}"
+
+
+class StoreForecast(TenantScopedModel):
+    """One night's sales forecast for one store: the next FORECAST_DAYS days from `made_on`.
+
+    Written only by the nightly forecast job (analytics/forecasting.py); the dashboard reads
+    the newest row, it never fits a model. `mape` is the accuracy of the same method run as
+    if it were 4 weeks ago (fitted on the days up to then) against what happened since;
+    `naive_mape` is "same day last week" over the same days, for comparison.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    made_on = models.DateField(_("made on"))
+    method = models.CharField(_("method"), max_length=40)
+    mape = models.DecimalField(
+        _("forecast error (MAPE)"), max_digits=9, decimal_places=4, null=True, blank=True
+    )
+    naive_mape = models.DecimalField(
+        _("same-day-last-week error (MAPE)"),
+        max_digits=9,
+        decimal_places=4,
+        null=True,
+        blank=True,
+    )
+    # [{"day": "YYYY-MM-DD", "expected": "123.45", "low": "...", "high": "..."}, ...]
+    days = models.JSONField(default=list, editable=False)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("sales forecast")
+        verbose_name_plural = _("sales forecasts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "made_on"], name="store_forecast_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.made_on}"
+
+
+class ProductForecast(TenantScopedModel):
+    """A product's expected units at one store over the next 4 weeks against its last 4.
+
+    Written by the nightly forecast job; `falling` marks the products the dashboard lists
+    with the slow movers (the rule is in analytics/forecasting.py, FALL_RATIO).
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    made_on = models.DateField(_("made on"))
+    recent_units = models.IntegerField(_("units, last 4 weeks"))
+    expected_units = models.DecimalField(
+        _("expected units, next 4 weeks"), max_digits=12, decimal_places=1
+    )
+    falling = models.BooleanField(_("falling sharply"), default=False)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("product forecast")
+        verbose_name_plural = _("product forecasts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "made_on", "product"], name="product_forecast_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.product_id} {self.made_on}"
+
+
+class ProductPair(TenantScopedModel):
+    """ "Bought together": `other` was in `together` of the baskets that held `product`
+    over the rolling window, ranked 1.. per product (top N kept).
+
+    Rebuilt nightly per tenant by one set-based statement (analytics/recommendations.py).
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    together = models.IntegerField(_("baskets together"))
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("product pair")
+        verbose_name_plural = _("product pairs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "product", "other"], name="product_pair_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "product", "rank"], name="product_pair_rank_idx"),
+            models.Index(fields=["tenant", "other"], name="product_pair_other_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_id} ({self.together})"

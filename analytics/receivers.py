@@ -20,6 +20,12 @@ def recent_purchases_panel(request: HttpRequest, customer) -> dict:
     }
 
 
+def recommendations_panel(request: HttpRequest, customer) -> dict:
+    from analytics.recommendations import WINDOW_DAYS, member_next_products
+
+    return {"next_products": member_next_products(member=customer), "window_days": WINDOW_DAYS}
+
+
 def personal_data_requested(sender, *, customer, **kwargs) -> tuple[str, list]:
     """customers.hooks.personal_data_requested: the member's purchases and refunds."""
     from analytics.models import Sale

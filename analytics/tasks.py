@@ -1,6 +1,6 @@
 """Celery tasks: unpack ids, enter the tenant (tenant_task does), call a service."""
 
-from analytics import aggregation, services
+from analytics import aggregation, forecasting, recommendations, services
 from tenancy.tasks import tenant_task
 
 
@@ -27,3 +27,13 @@ def purchase_surveys() -> int:
 @tenant_task(name="analytics.incentive_statements", time_limit=60 * 60, soft_time_limit=55 * 60)
 def incentive_statements() -> dict:
     return services.incentive_statements_run_monthly()
+
+
+@tenant_task(name="analytics.nightly_forecasts", time_limit=60 * 60, soft_time_limit=55 * 60)
+def nightly_forecasts() -> dict:
+    return forecasting.forecasts_run_nightly()
+
+
+@tenant_task(name="analytics.nightly_recommendations", time_limit=60 * 60, soft_time_limit=55 * 60)
+def nightly_recommendations() -> dict:
+    return recommendations.recommendations_run_nightly()

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from analytics import charts, selectors
+from analytics import charts, forecasting, selectors
 from analytics.forms import (
     ApiTokenForm,
     CounterSaleForm,
@@ -18,6 +18,7 @@ from analytics.forms import (
 )
 from analytics.importing import header_preview, parse_rows, read_upload
 from analytics.models import Sale, SaleImport, StoreApiToken
+from analytics.recommendations import member_next_products
 from analytics.services import (
     api_token_create,
     api_token_revoke,
@@ -93,10 +94,18 @@ def counter_sale(request: HttpRequest) -> HttpResponse:
                 return redirect("analytics:sale_detail", sale_id=sale.pk)
     coupons = list(coupons_available(member=member)[:20]) if member else []
     form.offer_coupons(coupons)
+    # After a lookup: what goes with this member's purchases (read from the nightly pairs).
+    next_products = member_next_products(member=member) if member else []
     return render(
         request,
         "analytics/counter_sale.html",
-        {"form": form, "lines": lines, "member": member, "coupons": coupons},
+        {
+            "form": form,
+            "lines": lines,
+            "member": member,
+            "coupons": coupons,
+            "next_products": next_products,
+        },
     )
 
 
@@ -281,6 +290,7 @@ def _store_dashboard(request: HttpRequest, store: Store) -> HttpResponse:
     ids = [store.pk]
     series = selectors.daily_series(ids, period)
     top_products, slow_products = selectors.product_rankings(ids, period)
+    forecast = forecasting.dashboard_forecast(store, period.end)
     context = {
         "store": store,
         "form": form,
@@ -291,9 +301,11 @@ def _store_dashboard(request: HttpRequest, store: Store) -> HttpResponse:
         "standard": selectors.standard_periods(ids),
         "compare": selectors.compare_kpis(ids, period),
         "channels": selectors.channel_breakdown(ids, period),
-        "chart": charts.trend_chart(series),
+        "chart": charts.trend_chart(series, forecast["rows"] if forecast else None),
+        "forecast": forecast,
         "top_products": top_products,
         "slow_products": slow_products,
+        "falling_products": forecasting.falling_products(store),
         "staff_rows": selectors.staff_leaderboard(ids, period),
         "query": request.GET.urlencode(),
     }

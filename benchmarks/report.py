@@ -440,6 +440,13 @@ class Bench:
         self.figures.extend(figures)
         self.explains.extend(explains)
 
+    # -- 10. the nightly recommendation job --------------------------------------------------
+    def recommendations(self) -> None:
+        log("nightly recommendations")
+        from benchmarks import recommendations_bench
+
+        self.figures.extend(recommendations_bench.measure(self.tenant, 1 if self.quick else 3))
+
     def run(self, only: set[str] | None = None) -> None:
         steps = [("lookup", self.lookups), ("load", self.sustained)]
         steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
@@ -456,6 +463,7 @@ EXTRA_STEPS: list[str] = [
     "loyalty",
     "campaigns",
     "incentives",
+    "recommendations",
 ]
 
 

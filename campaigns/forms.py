@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns import services
+from campaigns import hooks, services
 from campaigns.models import (
     Audience,
     Campaign,
@@ -108,6 +108,22 @@ class AudienceForm(CriteriaForm):
             if staff.is_hq
             else _("Only members of these stores are reached.")
         )
+        # Conditions the apps above add (campaigns.hooks), e.g. "likely to buy" a product.
+        for key, (label, help_text) in hooks.audience_fields().items():
+            self.fields[key] = forms.CharField(
+                label=label, help_text=help_text, required=False, max_length=40
+            )
+
+    def hook_fields(self) -> list:
+        return [self[key] for key in hooks.audience_fields() if key in self.fields]
+
+    def criteria(self) -> dict:
+        criteria = super().criteria()
+        for key in hooks.audience_fields():
+            value = (self.cleaned_data.get(key) or "").strip() if key in self.fields else ""
+            if value:  # like the other conditions: an empty one is not stored
+                criteria[key] = value
+        return criteria
 
     def clean(self):
         data = super().clean()
@@ -182,6 +198,9 @@ class CampaignForm(AudienceForm):
         if campaign is not None and "initial" not in kwargs:
             kwargs["initial"] = self.initial_for(campaign)
         super().__init__(*args, staff=staff, **kwargs)
+        extra = " ".join("{" + name + "}" for name in hooks.placeholder_names())
+        if extra:
+            self.fields["template"].help_text = f"{self.fields['template'].help_text} {extra}"
         if not staff.is_hq:
             self.fields["stores"].required = True
             self.fields["stores"].error_messages["required"] = _(

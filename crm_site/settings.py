@@ -268,6 +268,20 @@ CELERY_BEAT_SCHEDULE["analytics-incentive-statements"] = {
     "args": ["analytics.incentive_statements"],
     "schedule": crontab(minute=50, hour="*/6"),
 }
+# Hourly, after the aggregates: each store's 4-week forecast once yesterday is built (the job
+# waits for the aggregates and skips stores already forecast today; analytics/forecasting.py).
+CELERY_BEAT_SCHEDULE["analytics-nightly-forecasts"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.nightly_forecasts"],
+    "schedule": crontab(minute=40),
+}
+# Hourly: "bought together" pairs rebuilt once per local day per tenant
+# (analytics/recommendations.py).
+CELERY_BEAT_SCHEDULE["analytics-nightly-recommendations"] = {
+    "task": "tenancy.fan_out",
+    "args": ["analytics.nightly_recommendations"],
+    "schedule": crontab(minute=50),
+}
 
 # --- Auth and login throttling -----------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

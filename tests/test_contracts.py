@@ -1,7 +1,8 @@
 """Every cross-app promise runs in production.
 
 A lower app declares its seams in one contract module (customers/hooks.py,
-interactions/hooks.py, campaigns/effect.py, customers/profile.py). This test fails when a
+interactions/hooks.py, campaigns/effect.py, campaigns/hooks.py, customers/profile.py).
+This test fails when a
 declared seam has no registration made by application code (a fake in a test does not count)
 or when nothing in application code ever sends or calls it.
 """
@@ -15,6 +16,7 @@ import django.dispatch
 import pytest
 
 from campaigns import effect
+from campaigns import hooks as campaign_hooks
 from customers import hooks as customer_hooks
 from customers import profile
 from interactions import hooks as interaction_hooks
@@ -93,6 +95,17 @@ def test_profile_panels_and_campaign_effect_are_wired():
     assert all(_from_app_code(panel.context) for panel in panels.values())
     assert effect._measure is not None and _from_app_code(effect._measure)
     assert "panels_for(" in SOURCE and "effect.measure(" in SOURCE
+
+
+def test_campaign_placeholders_and_audiences_are_registered_and_used():
+    """campaigns/hooks.py: analytics adds {recommended_product} and "likely to buy"."""
+    assert "recommended_product" in campaign_hooks._placeholders
+    assert "likely_to_buy" in campaign_hooks._audiences
+    registered = [*campaign_hooks._placeholders.values(), *campaign_hooks._audiences.values()]
+    assert all(_from_app_code(func) for func in registered)
+    assert "hooks.placeholder_values(" in SOURCE and "hooks.audience_filter(" in SOURCE
+    assert "hooks.audience_fields(" in SOURCE
+    assert "analytics.recommendations" in profile._panels
 
 
 def test_the_check_itself_catches_an_unwired_event_and_a_fake():

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import hooks
 from campaigns.models import (
     BirthdayGreeting,
     Channel,
@@ -155,6 +156,7 @@ def birthday_send_batch(
                 )
         balances = _points_balances(won)
         stores = _store_names(m.home_store_id for m in members)
+        extra = hooks.placeholder_values(rules.birthday_template, [m.pk for m in members])
         rows = []
         for member in members:
             coupon = coupons.get(member.pk)
@@ -178,6 +180,7 @@ def birthday_send_batch(
                             points=balances.get(member.pk, 0),
                             coupon_code=coupon.code if coupon else "",
                             store=stores.get(member.home_store_id, ""),
+                            extra=extra.get(member.pk),
                         ),
                         channel=rules.birthday_channel,
                         rules=rules,

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import hooks
 from campaigns.models import (
     CampaignSettings,
     Channel,
@@ -128,29 +129,43 @@ def template_check(text: str) -> None:
         raise ValidationError(
             _("Write placeholders as a bare name in braces, e.g. {name}; braces: {{ and }}.")
         )
-    unknown = sorted({name for name, _spec, _conv in parsed if name not in PLACEHOLDERS})
+    known = all_placeholders()
+    unknown = sorted({name for name, _spec, _conv in parsed if name not in known})
     if unknown:
         raise ValidationError(
             _("Unknown placeholder: %(names)s. Use %(known)s.")
             % {
                 "names": ", ".join("{" + n + "}" for n in unknown),
-                "known": " ".join("{" + n + "}" for n in PLACEHOLDERS),
+                "known": " ".join("{" + n + "}" for n in known),
             }
         )
 
 
+def all_placeholders() -> tuple[str, ...]:
+    """Ours, then those the apps above add through campaigns.hooks (e.g. recommended_product)."""
+    return PLACEHOLDERS + hooks.placeholder_names()
+
+
 def message_render(template: str, *, values: dict[str, object]) -> str:
-    filled = {key: values.get(key, "") for key in PLACEHOLDERS}
+    filled = {key: values.get(key, "") for key in all_placeholders()}
     return template.format_map(filled)
 
 
 def member_message(
-    template: str, *, member: Customer, points: int, coupon_code: str, store: str
+    template: str,
+    *,
+    member: Customer,
+    points: int,
+    coupon_code: str,
+    store: str,
+    extra: dict[str, str] | None = None,
 ) -> str:
-    """`template` filled for one member (campaign runs, birthdays and the preview)."""
+    """`template` filled for one member (campaign runs, birthdays and the preview); `extra`
+    holds the member's values of the placeholders registered through campaigns.hooks."""
     return message_render(
         template,
         values={
+            **(extra or {}),
             "name": member.name,
             "tier": member.tier_name,
             "points": points,
@@ -203,4 +218,5 @@ def message_preview(*, template: str, member: Customer, coupon_code: str = "") -
         points=_points_balances([member.pk]).get(member.pk, 0),
         coupon_code=coupon_code or "ABCD234567",
         store=member.home_store.name,
+        extra=hooks.placeholder_values(template, [member.pk]).get(member.pk),
     )

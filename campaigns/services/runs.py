@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import hooks
 from campaigns.models import (
     Audience,
     Campaign,
@@ -78,7 +79,9 @@ def _matching(criteria: dict, store_ids: Iterable[int]) -> QuerySet[Customer]:
     """Members the conditions describe, erased ones included (they are counted, then cut)."""
     criteria = {k: v for k, v in criteria.items() if k != "marketing_consent"}
     rows = Customer.objects.filter(
-        segment_filter(criteria, include_erased=True), merged_into__isnull=True
+        segment_filter(criteria, include_erased=True),
+        hooks.audience_filter(criteria),
+        merged_into__isnull=True,
     )
     store_ids = list(store_ids)
     if store_ids:
@@ -400,6 +403,7 @@ def _queue_campaign_batch(
         )
     balances = _points_balances([m.pk for m, _a in reachable])
     stores = _store_names(m.home_store_id for m, _a in reachable)
+    extra = hooks.placeholder_values(campaign.template, [m.pk for m, _a in reachable])
     in_store = campaign.channel == Channel.IN_STORE
     for member, address in reachable:
         coupon = coupons.get(member.pk)
@@ -410,6 +414,7 @@ def _queue_campaign_batch(
                 points=balances.get(member.pk, 0),
                 coupon_code=coupon.code if coupon else "",
                 store=stores.get(member.home_store_id, ""),
+                extra=extra.get(member.pk),
             ),
             channel=campaign.channel,
             rules=rules,
