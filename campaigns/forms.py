@@ -99,7 +99,9 @@ class AudienceForm(CriteriaForm):
 
         tiers = [("", "—")] + [(t.code, t.name) for t in Tier.objects.order_by("order")]
         self.fields["tier_code"] = forms.ChoiceField(label=_("Tier"), choices=tiers, required=False)
-        self.fields["rfm_segment"].help_text = _("For example 重要价值客户 (written nightly).")
+        self.fields["rfm_segment"].help_text = _(
+            "Written nightly from recency, frequency and spend."
+        )
         self.fields["segment"].queryset = Segment.objects.order_by("name")
         self.fields["stores"].queryset = own
         self.fields["stores"].help_text = (

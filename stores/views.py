@@ -26,6 +26,7 @@ from stores.models import (
     StoreType,
 )
 from stores.resources import StoreResource
+from tenancy import tabular
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.dates import tenant_today
 from tenancy.filters import filtered
@@ -551,5 +552,7 @@ def store_import(request: HttpRequest) -> HttpResponse:
             for row in list(context["preview"].dataset.dict)[: selectors.PREVIEW_ROWS]
         ]
         context["row_count"] = len(context["preview"].dataset)
-        context["errors"] = [problem.as_error() for problem in context["problems"]]
+        context["errors"] = tabular.error_rows(
+            [problem.as_error() for problem in context["problems"]]
+        )
     return render(request, "stores/store_import.html", context)

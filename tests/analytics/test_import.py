@@ -130,7 +130,7 @@ def test_a_file_with_bad_rows_writes_nothing_and_names_each_line(world, client_f
         assert not Sale.objects.exists()
         assert not DirtyDay.objects.exists()
     lines: dict[int, str] = {}
-    for e in sale_import.errors:  # one error per cell: row, column, value, message
+    for e in sale_import.error_rows:  # one error per cell: row, column, value, message
         lines[e["row"]] = lines.get(e["row"], "") + e["message"]
     assert set(lines) == {3, 4, 5}  # R1 is checked only once every row parses
     assert "时间格式应为" in lines[3]
