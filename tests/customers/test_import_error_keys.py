@@ -12,7 +12,9 @@ from django.urls import reverse
 
 from customers.models import ImportJob, ImportStatus
 from tenancy.context import tenant_context
+from tenancy.messages import from_text
 from tenancy.models import Role
+from tenancy.tabular import DATE_FORMATS_HINT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
@@ -61,14 +63,18 @@ def test_row_errors_read_in_the_readers_language(world, client_for):
         "params": {"code": "XX-QQ-9"},
     }
     assert stored[4]["params"] == {"line": 3}
+    assert [part["msgid"] for part in stored[2]] == [
+        "Not a date.",
+        from_text(DATE_FORMATS_HINT)["msgid"],
+    ]
 
     url = reverse("customers:import_job", args=[job.pk])
     chinese = _visible(client, url, "zh-hans")
-    assert "该年份没有这一天。" in chinese
+    assert "不是日期。" in chinese
     assert "门店编码 XX-QQ-9 不存在。" in chinese
     assert "手机号与第 3 行重复。" in chinese
     english = _visible(client, url, "en")
-    assert "That date does not exist in that year." in english
+    assert "Not a date. Write dates as 1990-01-02" in english
     assert "Unknown store code XX-QQ-9." in english
     assert "Same mobile number as line 3." in english
     assert "不存在" not in english and "msgid" not in english and "%(" not in english
