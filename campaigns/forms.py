@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import services
 from campaigns.models import (
+    DEFAULT_BIRTHDAY_TEMPLATE,
     Audience,
     Campaign,
     CampaignSettings,
@@ -392,9 +394,15 @@ class CampaignSettingsForm(forms.ModelForm):
                 Q(pk__in=offers.values("pk")) | Q(pk=self.instance.birthday_offer_id)
             ).order_by("name")
         self.fields["birthday_offer"].queryset = offers
+        # The default greeting is shown in the reader's language and stays the default (a
+        # message key, stored as "") until the tenant changes it.
+        self.fields["birthday_template"].required = False
+        self.initial["birthday_template"] = self.instance.birthday_template_shown
 
     def clean_birthday_template(self) -> str:
-        text = self.cleaned_data["birthday_template"]
+        text = (self.cleaned_data["birthday_template"] or "").strip()
+        if not text or text in _default_birthday_texts():
+            return ""
         services.template_check(text)
         return text
 
@@ -402,3 +410,12 @@ class CampaignSettingsForm(forms.ModelForm):
         text = self.cleaned_data["sms_unsubscribe_text"].strip()
         services.unsubscribe_text_check(text)
         return text
+
+
+def _default_birthday_texts() -> set[str]:
+    """The default greeting in every site language: sent back unchanged, it stays the default."""
+    texts = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            texts.add(str(DEFAULT_BIRTHDAY_TEMPLATE))
+    return texts

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer, Segment
@@ -22,6 +24,13 @@ class Channel(models.TextChoices):
     WECHAT = "wechat", _("WeChat template message")
     EMAIL = "email", _("E-mail")
     IN_STORE = "in_store", _("In store only")
+
+
+# The birthday greeting a tenant has not written itself: a message in the catalogue, so the
+# settings page shows it in the reader's language; members get it in the site's language.
+DEFAULT_BIRTHDAY_TEMPLATE = _(
+    "Dear {name}, happy birthday! Everyone at {store} sends you their best wishes."
+)
 
 
 class CampaignSettings(TenantScopedModel):
@@ -39,10 +48,8 @@ class CampaignSettings(TenantScopedModel):
     birthday_channel = models.CharField(
         _("birthday channel"), max_length=20, choices=Channel.choices, default=Channel.SMS
     )
-    birthday_template = models.TextField(
-        _("birthday message"),
-        default="亲爱的{name}，祝您生日快乐！{store}全体员工为您送上祝福。",
-    )
+    # Empty until the tenant writes its own: DEFAULT_BIRTHDAY_TEMPLATE is used meanwhile.
+    birthday_template = models.TextField(_("birthday message"), blank=True, default="")
     birthday_offer = models.ForeignKey(
         "CouponOffer",
         null=True,
@@ -72,6 +79,19 @@ class CampaignSettings(TenantScopedModel):
 
     def __str__(self) -> str:
         return str(_("campaign settings"))
+
+    @property
+    def birthday_template_shown(self) -> str:
+        """The greeting as the reader sees it: the tenant's own, or the default in the
+        active language."""
+        return self.birthday_template or str(DEFAULT_BIRTHDAY_TEMPLATE)
+
+    def birthday_template_sent(self) -> str:
+        """The greeting members get: the tenant's own, or the default in the site's language."""
+        if self.birthday_template:
+            return self.birthday_template
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(DEFAULT_BIRTHDAY_TEMPLATE)
 
     def in_quiet_hours(self, local_time: datetime.time) -> bool:
         """True when `local_time` (the tenant's clock) falls inside the quiet hours."""

@@ -165,7 +165,7 @@ def birthday_send_batch(
                     # so they say how to refuse more like a campaign does.
                     text=marketing_text(
                         member_message(
-                            rules.birthday_template,
+                            rules.birthday_template_sent(),
                             member=member,
                             points=balances.get(member.pk, 0),
                             coupon_code=coupon.code if coupon else "",
