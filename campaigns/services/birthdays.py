@@ -10,7 +10,6 @@ import datetime
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from campaigns.models import (
     BirthdayGreeting,
@@ -143,7 +142,9 @@ def birthday_send_batch(
                     customer=member,
                     points=rules.birthday_points,
                     source_key=f"birthday:{today.year}:{member.pk}",
-                    reason=_("Birthday gift %(year)s") % {"year": today.year},
+                    # The source key names it ("Birthday gift 2026", in the reader's
+                    # language): no text in the writer's language is stored beside it.
+                    reason="",
                 )
         balances = _points_balances(won)
         stores = _store_names(m.home_store_id for m in members)

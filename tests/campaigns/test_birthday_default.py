@@ -99,3 +99,32 @@ def test_the_migration_turns_the_old_stored_default_into_the_default(world):
     assert _stored(world) == ""
     with tenant_context(world.tenant_b):
         assert CampaignSettings.objects.get().birthday_template == "{name}生日快乐"
+
+
+def test_birthday_points_read_in_both_languages_old_entries_too(world, client_for):
+    """New entries store no text; an old entry's Chinese reason is read back by its key."""
+    from loyalty import services as loyalty
+
+    with tenant_context(world.tenant_a):
+        store = StoreFactory(name="南京路店")
+        member = MemberFactory(home_store=store, birth_month=6, birth_day=10)
+        loyalty.points_award(
+            customer=member, points=50, source_key=f"birthday:2025:{member.pk}",
+            reason="2025 年生日礼",  # as written before keys
+        )  # fmt: skip
+        rules = services.campaign_settings()
+        rules.birthday_points = 20
+        rules.save()
+        now = datetime.datetime(2026, 6, 10, 9, 30, tzinfo=current_tenant().zone)
+        today, batches = services.birthday_batches(now=now)
+        for batch in batches:
+            services.birthday_send_batch(member_ids=batch, today=today, now=now)
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    url = reverse("loyalty:member_points", args=[member.pk])
+    client.cookies["django_language"] = "en"
+    english = re.sub(r"<[^>]+>", " ", client.get(url).content.decode())
+    assert "Birthday gift 2026" in english and "Birthday gift 2025" in english
+    assert "生日礼" not in english
+    client.cookies["django_language"] = "zh-hans"
+    chinese = re.sub(r"<[^>]+>", " ", client.get(url).content.decode())
+    assert "2026 年生日礼" in chinese and "2025 年生日礼" in chinese
