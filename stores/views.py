@@ -91,6 +91,7 @@ def store_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "store": store,
         "former_codes": store.code_history.exclude(code=store.code),
+        "code_record": store.code_history.filter(code=store.code).first(),
         "applications": store.code_applications.select_related("region", "store_type"),
         "reviews": store.reviews.select_related("reviewed_by"),
         "events": selectors.labelled(selectors.store_events(store=store)[:50]),

@@ -344,7 +344,9 @@ def _create_store(*, application: StoreCodeApplication, reviewer: StaffMember) -
         next_review_on=next_review_date(),
     )
     StoreCodeHistory.objects.create(
-        store=store, code=code, reason=_("Approved application #%(id)s") % {"id": application.pk}
+        store=store,
+        code=code,
+        reason_message=message("stores.code_reason.approved", id=application.pk),
     )
     audit_record(
         action="stores.store_create",
@@ -376,7 +378,7 @@ def _change_code(*, application: StoreCodeApplication, reviewer: StaffMember) ->
     StoreCodeHistory.objects.create(
         store=store,
         code=new_code,
-        reason=_("Code change, application #%(id)s") % {"id": application.pk},
+        reason_message=message("stores.code_reason.changed", id=application.pk),
     )
     store.code = new_code
     store.region = application.region
