@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer, Segment
 from stores.models import Store
@@ -447,6 +448,22 @@ class DeliveryStatus(models.TextChoices):
     HOLDOUT = "holdout", _("Held out (control group)")
 
 
+# What the outbox itself writes into Delivery.last_error: stable English keys, shown through
+# Delivery.error_text in the reader's language.
+DELIVERY_ERRORS = {
+    "member erased": pgettext_lazy("delivery error", "member erased"),
+    "campaign cancelled": pgettext_lazy("delivery error", "campaign cancelled"),
+    "no address for this channel": pgettext_lazy("delivery error", "no address for this channel"),
+    "no e-mail address": pgettext_lazy("delivery error", "no e-mail address"),
+    "interrupted while sending; the provider may have it; not sent again": pgettext_lazy(
+        "delivery error", "interrupted while sending; the provider may have it; not sent again"
+    ),
+    "provider answered with invalid JSON": pgettext_lazy(
+        "delivery error", "provider answered with invalid JSON"
+    ),
+}
+
+
 class Delivery(TenantScopedModel):
     """The outbox: one row per message to one member, written before anything is sent.
 
@@ -512,6 +529,13 @@ class Delivery(TenantScopedModel):
             ),
             models.Index(fields=["tenant", "run", "status"], name="campaigns_delivery_run_idx"),
         ]
+
+    @property
+    def error_text(self) -> str:
+        """The error in the reader's language when the system wrote it (a key below); a
+        provider's own words are shown as they came."""
+        label = DELIVERY_ERRORS.get(self.last_error)
+        return str(label) if label is not None else self.last_error
 
     def __str__(self) -> str:
         return self.key

@@ -128,3 +128,21 @@ def test_birthday_points_read_in_both_languages_old_entries_too(world, client_fo
     client.cookies["django_language"] = "zh-hans"
     chinese = re.sub(r"<[^>]+>", " ", client.get(url).content.decode())
     assert "2026 年生日礼" in chinese and "2025 年生日礼" in chinese
+
+
+def test_outbox_errors_the_system_wrote_read_in_both_languages(world, client_for):
+    from campaigns.models import DeliveryStatus
+    from tests.campaigns.factories_services import past_message
+
+    with tenant_context(world.tenant_a):
+        member = MemberFactory(home_store=StoreFactory(name="南京路店"))
+        past_message(member, status=DeliveryStatus.FAILED, last_error="no address for this channel")
+        past_message(member, status=DeliveryStatus.FAILED, last_error="HTTP 500 from provider")
+    client = client_for(world.staff_a[Role.HQ_ADMIN])
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("campaigns:outbox")).content.decode()
+    assert "会员没有该渠道的联系方式" in chinese and "no address" not in chinese
+    assert "HTTP 500 from provider" in chinese  # a provider's words, as they came
+    client.cookies["django_language"] = "en"
+    english = client.get(reverse("campaigns:outbox")).content.decode()
+    assert "no address for this channel" in english and "联系方式" not in english
