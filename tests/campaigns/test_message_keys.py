@@ -1,5 +1,7 @@
-"""The default birthday greeting is a message, read in the reader's language, until the tenant
-writes its own (issue 16); members get it in the site's language."""
+"""Campaign text the system stores reads in the reader's language (issue 16): the default
+birthday greeting until the tenant writes its own, birthday ledger entries, outbox errors."""
+
+
 
 from __future__ import annotations
 
