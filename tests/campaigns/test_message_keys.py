@@ -1,8 +1,6 @@
 """Campaign text the system stores reads in the reader's language (issue 16): the default
 birthday greeting until the tenant writes its own, birthday ledger entries, outbox errors."""
 
-
-
 from __future__ import annotations
 
 import datetime
