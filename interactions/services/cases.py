@@ -26,7 +26,7 @@ from interactions.models import (
 )
 from interactions.services.contacts import _check_store
 from stores.models import Store
-from tenancy.messages import message
+from tenancy.messages import is_message, message
 from tenancy.models import HQ_ROLES, Role, StaffMember
 from tenancy.services import audit_record, notify
 
@@ -55,12 +55,17 @@ def _check_assignee(case_store: Store, assignee: StaffMember | None) -> None:
         raise ValidationError({"assignee": _("The assignee does not work for this store.")})
 
 
+def _subject(case: ServiceCase) -> str | dict:
+    """The case's subject as a message parameter: a stored message stays one."""
+    return case.subject_message or case.subject
+
+
 def _notify_assigned(case: ServiceCase, actor: StaffMember | None) -> None:
     if case.assignee_id and case.assignee_id != getattr(actor, "pk", None):
         notify(
             recipients=[case.assignee],
             kind="case.assigned",
-            title=message("case.assigned.title", number=case.pk, subject=case.subject),
+            title=message("case.assigned.title", number=case.pk, subject=_subject(case)),
             body=message(
                 "case.assigned.body",
                 due=timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M"),
@@ -76,7 +81,7 @@ def case_open(
     member: Customer,
     store: Store,
     category: CaseCategory,
-    subject: str,
+    subject: str | dict,
     description: str = "",
     priority: str = "normal",
     assignee: StaffMember | None = None,
@@ -90,7 +95,11 @@ def case_open(
         member=member,
         store=store,
         category=category,
-        subject=subject.strip(),
+        **(
+            {"subject_message": subject}
+            if is_message(subject)
+            else {"subject": str(subject).strip()}
+        ),
         description=description.strip(),
         priority=priority,
         assignee=assignee,
@@ -264,7 +273,7 @@ def cases_escalate_overdue(*, now: datetime.datetime | None = None) -> dict[str,
             notify(
                 recipients=recipients,
                 kind="case.overdue",
-                title=message(title_key, number=case.pk, subject=case.subject),
+                title=message(title_key, number=case.pk, subject=_subject(case)),
                 body=message(
                     "case.overdue.body",
                     store=case.store.code,

@@ -177,8 +177,7 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
             member=survey.member,
             store=survey.store,
             category=low_score_category(),
-            subject=_("Low satisfaction score %(score)s from %(name)s")
-            % {"score": score, "name": survey.member.name},
+            subject=message("survey.low_score.title", score=score, name=survey.member.name),
             description=comment.strip(),
             priority=Priority.HIGH,
         )
