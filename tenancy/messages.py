@@ -61,10 +61,10 @@ def from_text(text: Any, params: dict | None = None) -> Any:
     if isinstance(text, list | tuple):
         return [from_text(part) for part in text]
     if isinstance(text, ValidationError):
-        errors = text.error_list if hasattr(text, "error_list") else []
-        if not hasattr(text, "error_list"):
-            for field_errors in text.error_dict.values():
-                errors.extend(field_errors)
+        if hasattr(text, "error_dict"):
+            errors = [error for field in text.error_dict.values() for error in field]
+        else:
+            errors = text.error_list
         parts = [from_text(error.message, error.params) for error in errors]
         return parts[0] if len(parts) == 1 else parts
     if isinstance(text, Promise):
@@ -73,12 +73,13 @@ def from_text(text: Any, params: dict | None = None) -> Any:
             if params:
                 stored["params"] = {name: _json_param(value) for name, value in params.items()}
             return stored
-    if params and isinstance(text, str):
+    text = str(text)  # not a msgid we can keep: the text as it reads now
+    if params:
         try:
             return text % params
         except (KeyError, TypeError, ValueError):
             return text
-    return str(text)
+    return text
 
 
 def translatable(text: Promise, **params: Any) -> Any:

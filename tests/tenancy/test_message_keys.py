@@ -135,3 +135,33 @@ def test_the_data_migration_turns_old_inbox_texts_into_keys(world, client_for):
     english = _inbox(client_for(clerk), "en")
     assert "Welcome to Store CRM" in english and "New comment on case #7" in english
     assert "Due 明天" in english
+
+
+def test_translatable_text_is_stored_by_msgid_and_read_in_the_active_language():
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext_lazy, pgettext_lazy
+
+    from tenancy.messages import from_text, translatable
+
+    stored = translatable(gettext_lazy("Unknown store code %(code)s."), code="XX-1")
+    assert stored == {
+        "msgid": "Unknown store code %(code)s.",
+        "context": "",
+        "params": {"code": "XX-1"},
+    }
+    with translation.override("zh-hans"):
+        assert render(stored) == "门店编码 XX-1 不存在。"
+    with translation.override("en"):
+        assert render(stored) == "Unknown store code XX-1."
+    context = from_text(pgettext_lazy("RFM segment", "Dormant customers"))
+    assert context["context"] == "RFM segment"
+    with translation.override("zh-hans"):
+        assert render(context) == "沉睡客户"
+    # A ValidationError keeps each message with its parameters; plain text stays text.
+    error = ValidationError(
+        {"a": [ValidationError(gettext_lazy("Not a date."))], "b": ["已翻译的文字"]}
+    )
+    parts = from_text(error)
+    assert parts[0]["msgid"] == "Not a date." and parts[1] == "已翻译的文字"
+    with translation.override("en"):
+        assert render(parts) == "Not a date. 已翻译的文字"
