@@ -24,21 +24,22 @@ from analytics.models import (
     StoreDailyStats,
 )
 from analytics.services import day_bounds, local_day
-from customers.models import Customer
+from customers.models import Customer, RfmSegment
 from stores.models import Store
 from tenancy.context import current_tenant
 
-# Segment names are business vocabulary stored on the member (campaigns filter by them),
-# so they are data, not UI strings. Key: (recent, frequent, big spender).
+# The segment is stored on the member as a key (campaigns and saved segments filter by it)
+# and named in the reader's language on the page (customers.models.RfmSegment).
+# Key: (recent, frequent, big spender).
 RFM_SEGMENTS = {
-    (True, True, True): "重要价值客户",
-    (False, True, True): "重要保持客户",
-    (True, False, True): "重要发展客户",
-    (False, False, True): "重要挽留客户",
-    (True, True, False): "一般价值客户",
-    (False, True, False): "一般保持客户",
-    (True, False, False): "一般发展客户",
-    (False, False, False): "沉睡客户",
+    (True, True, True): RfmSegment.IMPORTANT_VALUE,
+    (False, True, True): RfmSegment.IMPORTANT_KEEP,
+    (True, False, True): RfmSegment.IMPORTANT_DEVELOP,
+    (False, False, True): RfmSegment.IMPORTANT_WIN_BACK,
+    (True, True, False): RfmSegment.GENERAL_VALUE,
+    (False, True, False): RfmSegment.GENERAL_KEEP,
+    (True, False, False): RfmSegment.GENERAL_DEVELOP,
+    (False, False, False): RfmSegment.DORMANT,
 }
 
 
@@ -263,7 +264,7 @@ def member_rfm_refresh(*, as_of: datetime.datetime) -> None:
             for column, high in (("r", recent), ("f", frequent), ("m", big))
         )
         cases.append(f"WHEN {condition} THEN %(segment{index})s")
-        params[f"segment{index}"] = name
+        params[f"segment{index}"] = str(name.value)
     tables = {"sale": _t(Sale), "customer": _t(Customer)}
     with connection.cursor() as cursor:
         cursor.execute(RFM_SQL.format(cases=" ".join(cases), **tables), params)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import datetime
 from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from analytics.models import Sale, SaleChannel, SaleImport
 from analytics.services import LineInput, sale_record
 from customers.models import Customer
 from tenancy import tabular
 from tenancy.context import current_tenant
+from tenancy.messages import translatable
 
 MAX_ROWS = 50_000
 COLUMNS = {
@@ -49,7 +52,7 @@ class ImportFailed(Exception):
         self.errors = errors
 
 
-def _error(line: int, key: str, value: str, message: str) -> dict:
+def _error(line: int, key: str, value: str, message: Any) -> dict:
     """The one error format of every import (tenancy.tabular.cell_error)."""
     return tabular.cell_error(line, COLUMNS[key][1] if key else "", value, message)
 
@@ -163,10 +166,12 @@ def _check(rows: list[dict]) -> tuple[OrderedDict, list[dict]]:
         problems = []
         for key in REQUIRED:
             if not row.get(key):
-                problems.append((key, _("%(column)s is empty") % {"column": COLUMNS[key][1]}))
+                problems.append(
+                    (key, translatable(gettext_lazy("%(column)s is empty"), column=COLUMNS[key][1]))
+                )
         occurred_at = _parse_time(row.get("time", ""), tenant.zone) if row.get("time") else None
         if row.get("time") and occurred_at is None:
-            problems.append(("time", _("time must look like 2026-01-31 14:05")))
+            problems.append(("time", gettext_lazy("time must look like 2026-01-31 14:05")))
         quantity = None
         if row.get("quantity"):
             try:
@@ -174,19 +179,25 @@ def _check(rows: list[dict]) -> tuple[OrderedDict, list[dict]]:
                 if quantity <= 0:
                     raise ValueError
             except ValueError:
-                problems.append(("quantity", _("quantity must be a whole number of at least 1")))
+                problems.append(
+                    ("quantity", gettext_lazy("quantity must be a whole number of at least 1"))
+                )
         is_refund = bool(row.get("refund_of"))
         price = _decimal(row.get("unit_price", ""))
         if not is_refund and (price is None or price < 0):
-            problems.append(("unit_price", _("unit price must be a number of 0 or more")))
+            problems.append(
+                ("unit_price", gettext_lazy("unit price must be a number of 0 or more"))
+            )
         discount = _decimal(row.get("discount", ""), default="0")
         if discount is None or discount < 0:
-            problems.append(("discount", _("discount must be a number of 0 or more")))
+            problems.append(("discount", gettext_lazy("discount must be a number of 0 or more")))
         member = None
         if row.get("member"):
             member = members.get(row["member"])
             if member is None:
-                message = _("no member with card or phone %(v)s") % {"v": row["member"]}
+                message = translatable(
+                    gettext_lazy("no member with card or phone %(v)s"), v=row["member"]
+                )
                 problems.append(("member", message))
         group = groups.get(row.get("sale_id", ""))
         if (
@@ -198,7 +209,7 @@ def _check(rows: list[dict]) -> tuple[OrderedDict, list[dict]]:
                 or group["refund_of"] != row.get("refund_of", "")
             )
         ):
-            message = _("lines of one sale must share time, member and original sale")
+            message = gettext_lazy("lines of one sale must share time, member and original sale")
             problems.append(("sale_id", message))
         if problems:
             errors.extend(_error(line, key, row.get(key, ""), message) for key, message in problems)
@@ -248,8 +259,10 @@ def _write(sale_import: SaleImport, groups: OrderedDict) -> tuple[int, int]:
                         group["line"],
                         "refund_of",
                         group["refund_of"],
-                        _("original sale %(id)s is not known for this store")
-                        % {"id": group["refund_of"]},
+                        translatable(
+                            gettext_lazy("original sale %(id)s is not known for this store"),
+                            id=group["refund_of"],
+                        ),
                     )
                 )
                 continue
@@ -265,7 +278,7 @@ def _write(sale_import: SaleImport, groups: OrderedDict) -> tuple[int, int]:
                 audit=False,  # one audit event for the whole file instead
             )
         except ValidationError as exc:
-            errors.append(_error(group["line"], "sale_id", sale_id, "；".join(exc.messages)))
+            errors.append(_error(group["line"], "sale_id", sale_id, exc))
             continue
         created += 1
     if errors:

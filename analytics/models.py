@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Coupon
 from customers.models import Customer
 from stores.models import Store
+from tenancy import tabular
 from tenancy.models import StaffMember, TenantScopedModel
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -248,13 +249,15 @@ class SaleImport(TenantScopedModel):
     @property
     def error_rows(self) -> list[dict]:
         """Errors in the one format (tenancy.tabular.cell_error); imports from before it
-        stored {"line", "message"}."""
-        return [
-            {"row": e["line"], "column": "", "value": "", "message": e["message"]}
-            if "line" in e
-            else e
-            for e in self.errors
-        ]
+        stored {"line", "message"}. Messages are read in the reader's language."""
+        return tabular.error_rows(
+            [
+                {"row": e["line"], "column": "", "value": "", "message": e["message"]}
+                if "line" in e
+                else e
+                for e in self.errors
+            ]
+        )
 
     def __str__(self) -> str:
         return self.file_name

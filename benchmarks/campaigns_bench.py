@@ -272,7 +272,7 @@ def birthday_sql_floor(tenant, offer, rules, today: datetime.date) -> None:
 
     c_names, c_values, c_params = extra_defaults(Coupon, coupon_cols)
     d_names, d_values, d_params = extra_defaults(Delivery, delivery_cols)
-    template = rules.birthday_template
+    template = rules.birthday_template_sent()
     sql = f"""
         WITH due AS (
             SELECT c.id FROM customers_customer c

@@ -8,7 +8,10 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from campaigns import tasks  # noqa: F401 - registers the Celery tasks
+        from campaigns import (
+            messages,  # noqa: F401 - registers its message keys
+            tasks,  # noqa: F401 - registers the Celery tasks
+        )
         from campaigns.selectors import coupons_panel_context, messages_timeline
         from campaigns.services import (
             on_customer_merged,
@@ -23,7 +26,7 @@ class CampaignsConfig(AppConfig):
             register_panel,
         )
         from interactions import hooks
-        from loyalty.history import register_source
+        from loyalty.history import register_old_reason, register_source
         from tenancy.models import HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
@@ -43,6 +46,7 @@ class CampaignsConfig(AppConfig):
         register_source(
             prefix="birthday", label=_("Birthday gift %(year)s"), params=("year", "member")
         )
+        register_old_reason(key="campaigns.birthday_gift")
         register_panel(
             key="campaigns.coupons",
             title=_("Coupons"),

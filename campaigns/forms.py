@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import hooks, services
 from campaigns.models import (
+    DEFAULT_BIRTHDAY_TEMPLATE,
     Audience,
     Campaign,
     CampaignSettings,
@@ -100,7 +102,9 @@ class AudienceForm(CriteriaForm):
 
         tiers = [("", "—")] + [(t.code, t.name) for t in Tier.objects.order_by("order")]
         self.fields["tier_code"] = forms.ChoiceField(label=_("Tier"), choices=tiers, required=False)
-        self.fields["rfm_segment"].help_text = _("For example 重要价值客户 (written nightly).")
+        self.fields["rfm_segment"].help_text = _(
+            "Written nightly from recency, frequency and spend."
+        )
         self.fields["segment"].queryset = Segment.objects.order_by("name")
         self.fields["stores"].queryset = own
         self.fields["stores"].help_text = (
@@ -410,9 +414,15 @@ class CampaignSettingsForm(forms.ModelForm):
                 Q(pk__in=offers.values("pk")) | Q(pk=self.instance.birthday_offer_id)
             ).order_by("name")
         self.fields["birthday_offer"].queryset = offers
+        # The default greeting is shown in the reader's language and stays the default (a
+        # message key, stored as "") until the tenant changes it.
+        self.fields["birthday_template"].required = False
+        self.initial["birthday_template"] = self.instance.birthday_template_shown
 
     def clean_birthday_template(self) -> str:
-        text = self.cleaned_data["birthday_template"]
+        text = (self.cleaned_data["birthday_template"] or "").strip()
+        if not text or text in _default_birthday_texts():
+            return ""
         services.template_check(text)
         return text
 
@@ -420,3 +430,12 @@ class CampaignSettingsForm(forms.ModelForm):
         text = self.cleaned_data["sms_unsubscribe_text"].strip()
         services.unsubscribe_text_check(text)
         return text
+
+
+def _default_birthday_texts() -> set[str]:
+    """The default greeting in every site language: sent back unchanged, it stays the default."""
+    texts = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            texts.add(str(DEFAULT_BIRTHDAY_TEMPLATE))
+    return texts

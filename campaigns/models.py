@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer, Segment
 from stores.models import Store
@@ -22,6 +25,13 @@ class Channel(models.TextChoices):
     WECHAT = "wechat", _("WeChat template message")
     EMAIL = "email", _("E-mail")
     IN_STORE = "in_store", _("In store only")
+
+
+# The birthday greeting a tenant has not written itself: a message in the catalogue, so the
+# settings page shows it in the reader's language; members get it in the site's language.
+DEFAULT_BIRTHDAY_TEMPLATE = _(
+    "Dear {name}, happy birthday! Everyone at {store} sends you their best wishes."
+)
 
 
 class CampaignSettings(TenantScopedModel):
@@ -39,10 +49,8 @@ class CampaignSettings(TenantScopedModel):
     birthday_channel = models.CharField(
         _("birthday channel"), max_length=20, choices=Channel.choices, default=Channel.SMS
     )
-    birthday_template = models.TextField(
-        _("birthday message"),
-        default="亲爱的{name}，祝您生日快乐！{store}全体员工为您送上祝福。",
-    )
+    # Empty until the tenant writes its own: DEFAULT_BIRTHDAY_TEMPLATE is used meanwhile.
+    birthday_template = models.TextField(_("birthday message"), blank=True, default="")
     birthday_offer = models.ForeignKey(
         "CouponOffer",
         null=True,
@@ -72,6 +80,19 @@ class CampaignSettings(TenantScopedModel):
 
     def __str__(self) -> str:
         return str(_("campaign settings"))
+
+    @property
+    def birthday_template_shown(self) -> str:
+        """The greeting as the reader sees it: the tenant's own, or the default in the
+        active language."""
+        return self.birthday_template or str(DEFAULT_BIRTHDAY_TEMPLATE)
+
+    def birthday_template_sent(self) -> str:
+        """The greeting members get: the tenant's own, or the default in the site's language."""
+        if self.birthday_template:
+            return self.birthday_template
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(DEFAULT_BIRTHDAY_TEMPLATE)
 
     def in_quiet_hours(self, local_time: datetime.time) -> bool:
         """True when `local_time` (the tenant's clock) falls inside the quiet hours."""
@@ -427,6 +448,22 @@ class DeliveryStatus(models.TextChoices):
     HOLDOUT = "holdout", _("Held out (control group)")
 
 
+# What the outbox itself writes into Delivery.last_error: stable English keys, shown through
+# Delivery.error_text in the reader's language.
+DELIVERY_ERRORS = {
+    "member erased": pgettext_lazy("delivery error", "member erased"),
+    "campaign cancelled": pgettext_lazy("delivery error", "campaign cancelled"),
+    "no address for this channel": pgettext_lazy("delivery error", "no address for this channel"),
+    "no e-mail address": pgettext_lazy("delivery error", "no e-mail address"),
+    "interrupted while sending; the provider may have it; not sent again": pgettext_lazy(
+        "delivery error", "interrupted while sending; the provider may have it; not sent again"
+    ),
+    "provider answered with invalid JSON": pgettext_lazy(
+        "delivery error", "provider answered with invalid JSON"
+    ),
+}
+
+
 class Delivery(TenantScopedModel):
     """The outbox: one row per message to one member, written before anything is sent.
 
@@ -492,6 +529,13 @@ class Delivery(TenantScopedModel):
             ),
             models.Index(fields=["tenant", "run", "status"], name="campaigns_delivery_run_idx"),
         ]
+
+    @property
+    def error_text(self) -> str:
+        """The error in the reader's language when the system wrote it (a key below); a
+        provider's own words are shown as they came."""
+        label = DELIVERY_ERRORS.get(self.last_error)
+        return str(label) if label is not None else self.last_error
 
     def __str__(self) -> str:
         return self.key

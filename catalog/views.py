@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from catalog import importing, services
 from catalog.forms import ProductForm, StorePriceForm
 from catalog.models import Product
+from tenancy import tabular
 from tenancy.access import roles_allowed
 from tenancy.models import HQ_ROLES, Role
 
@@ -127,7 +128,7 @@ def product_import(request: HttpRequest) -> HttpResponse:
             rows, problems = [], importing.check_error(error)
         if not problems:
             request.session[IMPORT_SESSION_KEY] = {"tenant": request.tenant.pk, "rows": rows}
-        context.update(rows=rows[:50], count=len(rows), problems=problems)
+        context.update(rows=rows[:50], count=len(rows), problems=tabular.error_rows(problems))
     context["form"] = form
     return render(request, "catalog/product_import.html", context)
 

@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from customers.lunar import day_name, month_name
-from customers.models import ConsentChannel, Customer, Gender, Tag
+from customers.models import ConsentChannel, Customer, Gender, RfmSegment, Tag
 from customers.services import normalise_phone, validate_birthdays
 from stores.models import Store, StoreStatus
 
@@ -286,7 +286,9 @@ class CriteriaForm(forms.Form):
     total_spent_max = forms.DecimalField(
         label=_("Total spent at most"), max_digits=14, decimal_places=2, required=False
     )
-    rfm_segment = forms.CharField(label=_("RFM segment"), max_length=32, required=False)
+    rfm_segment = forms.ChoiceField(
+        label=_("RFM segment"), choices=[("", "—"), *RfmSegment.choices], required=False
+    )
     marketing_consent = forms.BooleanField(
         label=_("Only members who agreed to marketing"), required=False
     )

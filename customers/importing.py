@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.hooks import member_import_checking, members_bulk_written, members_imported
 from customers.lunar import lunar_text, parse_lunar
@@ -35,6 +36,7 @@ from customers.services import (
 )
 from stores.models import Store
 from tenancy.context import current_tenant
+from tenancy.messages import translatable
 from tenancy.models import StaffMember
 from tenancy.services import audit_record
 from tenancy.tabular import (
@@ -158,7 +160,11 @@ def import_job_discard(*, job, staff: StaffMember) -> None:
         _finish(
             job,
             ImportStatus.FAILED,
-            errors=[cell_error(None, "", "", _("Cancelled before importing; nothing was saved."))],
+            errors=[
+                cell_error(
+                    None, "", "", gettext_lazy("Cancelled before importing; nothing was saved.")
+                )
+            ],
         )
         audit_record(action="customer.import_discarded", actor=staff, obj=job)
 
@@ -179,19 +185,20 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
     }
     missing = [COLUMN_LABELS[key] for key in ("phone", "name") if key not in mapping.index]
     if missing:
-        message = _("The file needs a phone column and a name column.")
+        message = gettext_lazy("The file needs a phone column and a name column.")
         return [], [cell_error(1, "、".join(missing), "", message)], preview
     # The column as the file names it, so that an error points at what the user sees.
     header = {key: table.headers[position] for key, position in mapping.index.items()}
     stores = {s.code.upper(): s for s in Store.objects.all()}
-    # Looked up once, not per row: gettext and the tenant's date cost 0.1 ms a row together.
+    # Looked up once, not per row: the tenant's date costs 0.1 ms a row. Messages are stored
+    # as msgids (tenancy.messages) and read in the reader's language.
     today = timezone.localdate(timezone=current_tenant().zone)
-    not_a_number = _("Not a whole number.")
-    not_a_date = _("Not a date.") + " " + str(DATE_FORMATS_HINT)
-    not_a_lunar_date = _(
+    not_a_number = gettext_lazy("Not a whole number.")
+    not_a_date = [gettext_lazy("Not a date."), DATE_FORMATS_HINT]
+    not_a_lunar_date = gettext_lazy(
         "Not a lunar birthday. Write 05-08 or 五月初八, a leap month as 闰04-15 or 闰四月十五."
     )
-    solar_and_lunar = _("A member has a solar or a lunar birthday, not both.")
+    solar_and_lunar = gettext_lazy("A member has a solar or a lunar birthday, not both.")
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
     seen_cards: dict[str, int] = {}
@@ -214,21 +221,26 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
         try:
             phone = normalise_phone(cell_text(raw("phone")))
         except ValidationError as exc:
-            fail("phone", " ".join(exc.messages))
+            fail("phone", exc)
         if phone and phone in seen:
-            fail("phone", _("Same mobile number as line %(line)s.") % {"line": seen[phone]})
+            fail(
+                "phone",
+                translatable(
+                    gettext_lazy("Same mobile number as line %(line)s."), line=seen[phone]
+                ),
+            )
         elif phone:
             seen[phone] = line
         values: dict[str, Any] = {}
         name = cell_text(raw("name"))
         if not name:
-            fail("name", _("Enter the member's name."))
+            fail("name", gettext_lazy("Enter the member's name."))
         elif len(name) > 50:
-            fail("name", _("The name is longer than 50 characters."))
+            fail("name", gettext_lazy("The name is longer than 50 characters."))
         values["name"] = name
         gender = cell_text(raw("gender")).lower()
         if gender not in GENDER_ALIASES:
-            fail("gender", _("Gender must be 男, 女 or empty."))
+            fail("gender", gettext_lazy("Gender must be 男, 女 or empty."))
         values["gender"] = GENDER_ALIASES.get(gender, Gender.UNKNOWN)
 
         year = month = day = None
@@ -275,7 +287,7 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                 today=today,
             )
         except ValidationError as exc:
-            fail(birthday_key, " ".join(exc.messages))
+            fail(birthday_key, exc)
         values.update(
             birth_year=year,
             birth_month=month,
@@ -288,11 +300,13 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
         card = cell_text(raw("card_number"))
         if card:
             if len(card) > 20:
-                fail("card_number", _("A card number has at most 20 characters."))
+                fail("card_number", gettext_lazy("A card number has at most 20 characters."))
             elif card in seen_cards:
                 fail(
                     "card_number",
-                    _("Same card number as line %(line)s.") % {"line": seen_cards[card]},
+                    translatable(
+                        gettext_lazy("Same card number as line %(line)s."), line=seen_cards[card]
+                    ),
                 )
             else:
                 seen_cards[card] = line
@@ -301,7 +315,10 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
         if store_code:
             store = stores.get(store_code)
             if store is None:
-                fail("home_store", _("Unknown store code %(code)s.") % {"code": store_code})
+                fail(
+                    "home_store",
+                    translatable(gettext_lazy("Unknown store code %(code)s."), code=store_code),
+                )
             values["home_store_id"] = store.pk if store else None
         notes = cell_text(raw("notes"))
         if notes:
@@ -316,7 +333,7 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                 fail("enrolled_at", not_a_date)
             else:
                 if enrolled.date() > today:
-                    fail("enrolled_at", _("The date cannot be in the future."))
+                    fail("enrolled_at", gettext_lazy("The date cannot be in the future."))
                 # Only a new member takes it (see _import_write): a member already in the
                 # CRM keeps the enrolment it has.
                 values["created_at"] = enrolled
@@ -327,7 +344,7 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
         elif consent_text in NO:
             consent = False
         elif consent_text:
-            fail("marketing_consent", _("Marketing consent must be yes or no."))
+            fail("marketing_consent", gettext_lazy("Marketing consent must be yes or no."))
         extras = {}
         for key in extension_keys:
             text = cell_text(raw(key))
@@ -372,7 +389,9 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                     row.line,
                     header["card_number"],
                     card,
-                    _("Card number %(card)s belongs to another member.") % {"card": card},
+                    translatable(
+                        gettext_lazy("Card number %(card)s belongs to another member."), card=card
+                    ),
                 )
             )
         if row.values["pk"] is None and "home_store_id" not in row.values:
@@ -384,7 +403,7 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                         row.line,
                         header.get("home_store", COLUMN_LABELS["home_store"]),
                         "",
-                        _(
+                        gettext_lazy(
                             "A new member needs a home store: fill in the store code, or "
                             "choose a default store on the import page."
                         ),
@@ -698,10 +717,10 @@ def import_job_run(*, job_id: int) -> None:
                 content = handle.read()
             table = read_table(content, job.file_path, max_rows=MAX_ROWS)
         except TableUnreadable as exc:
-            _finish(job, ImportStatus.FAILED, errors=[_file_error(" ".join(exc.messages))])
+            _finish(job, ImportStatus.FAILED, errors=[_file_error(exc)])
             return
         except Exception:  # noqa: BLE001 - any unreadable file is the uploader's to fix
-            message = _("The file could not be read as CSV or XLSX.")
+            message = gettext_lazy("The file could not be read as CSV or XLSX.")
             _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
             return
         job.total_rows = len(table.rows)
@@ -737,21 +756,26 @@ def import_job_run(*, job_id: int) -> None:
                     after={"created": created, "updated": updated},
                 )
         except IntegrityError:
-            message = _("Members changed while importing; nothing was saved. Upload again.")
+            message = gettext_lazy(
+                "Members changed while importing; nothing was saved. Upload again."
+            )
             _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
             return
         _delete_upload(job)
 
 
-def _file_error(message: str) -> dict:
+def _file_error(message: Any) -> dict:
     return cell_error(None, "", "", message)
 
 
-def _worker_lost_message() -> str:
-    return _(
-        "The import stopped %(n)s times before finishing (a worker was lost); nothing was "
-        "saved. Upload the file again."
-    ) % {"n": IMPORT_MAX_ATTEMPTS}
+def _worker_lost_message() -> dict:
+    return translatable(
+        gettext_lazy(
+            "The import stopped %(n)s times before finishing (a worker was lost); nothing was "
+            "saved. Upload the file again."
+        ),
+        n=IMPORT_MAX_ATTEMPTS,
+    )
 
 
 def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
@@ -762,7 +786,6 @@ def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
     harmless: only one claim wins (_import_claim).
     """
     from django.db.models import Q
-    from django.utils import translation
 
     from customers.models import ImportJob, ImportStatus
     from customers.tasks import import_members
@@ -788,8 +811,9 @@ def import_jobs_sweep(*, pending_after_seconds: int = 60) -> int:
         status=ImportStatus.READY, created_at__lt=now - READY_KEPT_FOR
     )
     for job in forgotten:
-        with translation.override(job.language):
-            message = _("Not confirmed within a day; nothing was saved. Upload the file again.")
+        message = gettext_lazy(
+            "Not confirmed within a day; nothing was saved. Upload the file again."
+        )
         _finish(job, ImportStatus.FAILED, errors=[_file_error(message)])
     return len(ids)
 

@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.lunar import lunar_text
 from stores.models import Store
 from tenancy.models import StaffMember, TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
+from tenancy.tabular import error_rows as tabular_error_rows
 
 
 class Gender(models.TextChoices):
@@ -24,6 +26,41 @@ class ConsentChannel(models.TextChoices):
     IMPORT = "import", _("Imported")
     SMS_REPLY = "sms_reply", _("SMS reply")
     EMAIL_LINK = "email_link", _("E-mail unsubscribe link")
+
+
+class RfmSegment(models.TextChoices):
+    """The nightly RFM job's segments (analytics.aggregation), stored as keys.
+
+    The member row keeps the key and the page shows the name in the reader's language;
+    campaigns and saved segments filter by the key. Before keys the Chinese name was stored
+    (migration 0008 converts them; one written later still reads by its key, any other value
+    is shown as stored).
+    """
+
+    IMPORTANT_VALUE = "important_value", pgettext_lazy("RFM segment", "High-value customers")
+    IMPORTANT_KEEP = "important_keep", pgettext_lazy("RFM segment", "Customers to keep")
+    IMPORTANT_DEVELOP = "important_develop", pgettext_lazy("RFM segment", "Customers to develop")
+    IMPORTANT_WIN_BACK = "important_win_back", pgettext_lazy("RFM segment", "Customers to win back")
+    GENERAL_VALUE = "general_value", pgettext_lazy("RFM segment", "Regular value customers")
+    GENERAL_KEEP = "general_keep", pgettext_lazy("RFM segment", "Regular customers to keep")
+    GENERAL_DEVELOP = (
+        "general_develop",
+        pgettext_lazy("RFM segment", "Regular customers to develop"),
+    )
+    DORMANT = "dormant", pgettext_lazy("RFM segment", "Dormant customers")
+
+
+# The Chinese names stored before keys, for the data migrations and for rows written meanwhile.
+RFM_SEGMENT_OLD_NAMES = {
+    "重要价值客户": RfmSegment.IMPORTANT_VALUE,
+    "重要保持客户": RfmSegment.IMPORTANT_KEEP,
+    "重要发展客户": RfmSegment.IMPORTANT_DEVELOP,
+    "重要挽留客户": RfmSegment.IMPORTANT_WIN_BACK,
+    "一般价值客户": RfmSegment.GENERAL_VALUE,
+    "一般保持客户": RfmSegment.GENERAL_KEEP,
+    "一般发展客户": RfmSegment.GENERAL_DEVELOP,
+    "沉睡客户": RfmSegment.DORMANT,
+}
 
 
 class CustomerQuerySet(TenantScopedQuerySet):
@@ -83,7 +120,9 @@ class Customer(TenantScopedModel):
     total_spent = models.DecimalField(
         _("total spent"), max_digits=14, decimal_places=2, default=Decimal("0.00")
     )
-    rfm_segment = models.CharField(_("RFM segment"), max_length=32, blank=True)
+    rfm_segment = models.CharField(
+        _("RFM segment"), max_length=32, blank=True, choices=RfmSegment.choices
+    )
     # Written by loyalty whenever the member's tier changes, for lookups and segments.
     tier_code = models.CharField(_("tier code"), max_length=20, blank=True)
     tier_name = models.CharField(_("tier"), max_length=50, blank=True)
@@ -192,6 +231,13 @@ class Customer(TenantScopedModel):
     def masked_name(self) -> str:
         """王** : the surname only, for lists that need not say who."""
         return f"{self.name[:1]}{'*' * max(len(self.name) - 1, 1)}" if self.name else ""
+
+    def rfm_segment_label(self) -> str:
+        """The RFM segment's name in the reader's language (an old stored name too)."""
+        key = RFM_SEGMENT_OLD_NAMES.get(self.rfm_segment, self.rfm_segment)
+        if key in RfmSegment.values:
+            return str(RfmSegment(key).label)
+        return self.rfm_segment
 
     @property
     def masked_label(self) -> str:
@@ -363,7 +409,8 @@ class ImportJob(TenantScopedModel):
 
     @property
     def error_rows(self) -> list[dict]:
-        """Errors in the one format; jobs from before it stored {"line", "errors"}."""
+        """Errors in the one format, each message in the reader's language (stored as a
+        msgid, tenancy.messages); jobs from before it stored {"line", "errors"} as text."""
         rows = []
         for error in self.errors:
             if "line" in error:
@@ -373,7 +420,7 @@ class ImportJob(TenantScopedModel):
                 ]
             else:
                 rows.append(error)
-        return rows
+        return tabular_error_rows(rows)
 
     @property
     def percent(self) -> int:

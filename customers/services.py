@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customers.hooks import (
     member_erased,
@@ -52,12 +53,12 @@ def normalise_phone(raw: str) -> str:
     """A mainland China mobile number as its 11 digits, or ValidationError."""
     text = (raw or "").strip()
     if not text:
-        raise ValidationError(_("Enter a mobile number."), code="required")
+        raise ValidationError(gettext_lazy("Enter a mobile number."), code="required")
     try:
         parsed = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:
         raise ValidationError(
-            _("Enter a valid mainland China mobile number."), code="invalid"
+            gettext_lazy("Enter a valid mainland China mobile number."), code="invalid"
         ) from None
     national = str(parsed.national_number)
     if (
@@ -73,7 +74,9 @@ def normalise_phone(raw: str) -> str:
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
         )
     ):
-        raise ValidationError(_("Enter a valid mainland China mobile number."), code="invalid")
+        raise ValidationError(
+            gettext_lazy("Enter a valid mainland China mobile number."), code="invalid"
+        )
     return national
 
 
@@ -82,30 +85,32 @@ def validate_birthday(
 ) -> None:
     """Month and day together or neither; the year may be unknown; never in the future.
 
+    Messages are lazy so that an import stores them by msgid (read in the reader's language).
+
     With no year Feb 29 is accepted (the member was born in some leap year).
     """
     if (month is None) != (day is None):
-        raise ValidationError(_("Enter both the month and the day of the birthday."))
+        raise ValidationError(gettext_lazy("Enter both the month and the day of the birthday."))
     if year is not None and month is None:
-        raise ValidationError(_("A birth year needs the month and day too."))
+        raise ValidationError(gettext_lazy("A birth year needs the month and day too."))
     if month is None:
         return
     if not 1 <= month <= 12:
-        raise ValidationError(_("Enter a month from 1 to 12."))
+        raise ValidationError(gettext_lazy("Enter a month from 1 to 12."))
     leap_days = calendar.monthrange(2000, month)[1]
     if not 1 <= day <= leap_days:
-        raise ValidationError(_("That day does not exist in that month."))
+        raise ValidationError(gettext_lazy("That day does not exist in that month."))
     if year is None:
         return
     today = today or timezone.localdate(timezone=current_tenant().zone)
     if year < 1900:
-        raise ValidationError(_("Enter a birth year after 1900."))
+        raise ValidationError(gettext_lazy("Enter a birth year after 1900."))
     try:
         born = date(year, month, day)
     except ValueError:
-        raise ValidationError(_("That date does not exist in that year.")) from None
+        raise ValidationError(gettext_lazy("That date does not exist in that year.")) from None
     if born > today:
-        raise ValidationError(_("The birthday cannot be in the future."))
+        raise ValidationError(gettext_lazy("The birthday cannot be in the future."))
 
 
 def validate_birthdays(

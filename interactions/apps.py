@@ -9,7 +9,11 @@ class InteractionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from interactions import hooks, receivers
+        from interactions import (
+            hooks,
+            messages,  # noqa: F401 - registers its message keys
+            receivers,
+        )
         from tenancy import navigation
 
         post_save.connect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 from stores.models import Store
+from tenancy.messages import render as render_message
 from tenancy.models import (
     StaffMember,
     TenantScopedManager,
@@ -152,7 +154,12 @@ class ServiceCase(TenantScopedModel):
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
-    subject = models.CharField(_("subject"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    # A subject the system writes (a low survey score) is a message key with parameters
+    # (tenancy.messages), read in the reader's language; staff-typed subjects stay text.
+    subject_message = models.JSONField(
+        _("subject (message key)"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
     description = models.TextField(_("description"), blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.NEW
@@ -198,7 +205,11 @@ class ServiceCase(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.subject}"
+        return f"#{self.pk} {self.subject_text}"
+
+    @property
+    def subject_text(self) -> str:
+        return render_message(self.subject_message, fallback=self.subject)
 
     @property
     def is_open(self) -> bool:

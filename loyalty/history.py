@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.history import HistoryLine, describe_values
+from tenancy.messages import message_from_text, render
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,27 @@ SYSTEM_REASONS = {
 }
 
 
+# Reasons that apps above loyalty once wrote as text rendered in the writer's language ("2026
+# 年生日礼"): tenancy.messages keys whose templates read such a text back, so old ledger
+# entries (append-only, never rewritten) read in the reader's language too.
+_old_reason_keys: list[str] = []
+
+
+def register_old_reason(*, key: str) -> None:
+    """Old ledger reasons written from this tenancy.messages key are read back through it."""
+    if key not in _old_reason_keys:
+        _old_reason_keys.append(key)
+
+
 def describe_reason(reason: str) -> str:
     label = SYSTEM_REASONS.get(reason)
-    return str(label) if label is not None else reason
+    if label is not None:
+        return str(label)
+    if reason and _old_reason_keys:
+        found = message_from_text(reason, _old_reason_keys)
+        if found is not None:
+            return render(found)
+    return reason
 
 
 def render_history(events: list) -> dict[int, HistoryLine]:

@@ -72,7 +72,7 @@ class StoreCodeCounterAdmin(ReadOnlyTenantModelAdmin):
 
 @admin.register(StoreCodeHistory)
 class StoreCodeHistoryAdmin(ReadOnlyTenantModelAdmin):
-    list_display = ["code", "store", "issued_at", "retired_at"]
+    list_display = ["code", "store", "issued_at", "retired_at", "reason_text"]
     search_fields = ["code", "store__name"]
 
 

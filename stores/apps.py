@@ -8,7 +8,10 @@ class StoresConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from stores import tasks  # noqa: F401 - registers the Celery task
+        from stores import (
+            messages,  # noqa: F401 - registers its message keys
+            tasks,  # noqa: F401 - registers the Celery task
+        )
         from tenancy.models import ALL_ROLES, HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from tenancy.messages import render as render_message
 from tenancy.models import StaffMember, TenantScopedModel
 
 region_code_validator = RegexValidator(
@@ -175,6 +177,11 @@ class StoreCodeHistory(TenantScopedModel):
     code = models.CharField(_("store code"), max_length=20)
     issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+    # How the code was issued, as a message key with parameters (tenancy.messages), read in
+    # the reader's language; `reason` holds text only for records from before keys.
+    reason_message = models.JSONField(
+        _("reason (message key)"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
 
     class Meta:
@@ -188,6 +195,10 @@ class StoreCodeHistory(TenantScopedModel):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def reason_text(self) -> str:
+        return render_message(self.reason_message, fallback=self.reason)
 
 
 # --- Applications ---------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime
 
-from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from stores.models import Region, Store, StoreCodeHistory, StoreStatus, StoreType
+from tenancy.messages import message
 from tenancy.tabular import Column, escape_cell
 
 # The columns of a store file: the English key (the export's header), then the Chinese
@@ -119,4 +119,8 @@ class StoreImportResource(StoreResource):
             instance.next_review_on = self.next_review_on
 
     def after_save_instance(self, instance, row, **kwargs):
-        StoreCodeHistory.objects.create(store=instance, code=instance.code, reason=_("Imported"))
+        StoreCodeHistory.objects.create(
+            store=instance,
+            code=instance.code,
+            reason_message=message("stores.code_reason.imported"),
+        )

@@ -26,6 +26,7 @@ from stores.models import (
     StoreType,
 )
 from stores.resources import StoreResource
+from tenancy import tabular
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.dates import tenant_today
 from tenancy.filters import filtered
@@ -90,6 +91,7 @@ def store_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "store": store,
         "former_codes": store.code_history.exclude(code=store.code),
+        "code_record": store.code_history.filter(code=store.code).first(),
         "applications": store.code_applications.select_related("region", "store_type"),
         "reviews": store.reviews.select_related("reviewed_by"),
         "events": selectors.labelled(selectors.store_events(store=store)[:50]),
@@ -551,5 +553,7 @@ def store_import(request: HttpRequest) -> HttpResponse:
             for row in list(context["preview"].dataset.dict)[: selectors.PREVIEW_ROWS]
         ]
         context["row_count"] = len(context["preview"].dataset)
-        context["errors"] = [problem.as_error() for problem in context["problems"]]
+        context["errors"] = tabular.error_rows(
+            [problem.as_error() for problem in context["problems"]]
+        )
     return render(request, "stores/store_import.html", context)

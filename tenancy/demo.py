@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
+from tenancy.messages import message
 from tenancy.models import (
     AuditEvent,
     Notification,
@@ -63,8 +64,8 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         notify(
             recipients=StaffMember.objects.all(),
             kind="demo.welcome",
-            title="欢迎使用门店 CRM",
-            body="这里会显示与您相关的提醒：分配给您的客诉、逾期工单、到期的跟进。",
+            title=message("demo.welcome.title"),
+            body=message("demo.welcome.body"),
         )
     admin = StaffMember.objects.get(user__username=demo_username(tenant, "admin"))
     NotificationSetting.objects.get_or_create(staff=admin, defaults={"email_copy": False})

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tenancy.context import current_tenant, current_tenant_or_none
+from tenancy.messages import render as render_message
 
 
 def validate_time_zone(value: str) -> None:
@@ -204,7 +205,15 @@ class Notification(TenantScopedModel):
         verbose_name=_("recipient"),
     )
     kind = models.CharField(_("kind"), max_length=40)
-    title = models.CharField(_("title"), max_length=200)
+    # Title and text are stored as message keys with parameters (tenancy.messages) and rendered
+    # in the reader's language; `title`/`body` hold plain text only for rows from before keys.
+    title_message = models.JSONField(
+        _("title (message key)"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
+    body_message = models.JSONField(
+        _("text (message key)"), default=dict, blank=True, encoder=DjangoJSONEncoder
+    )
+    title = models.CharField(_("title"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
     link = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
@@ -220,7 +229,15 @@ class Notification(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        return self.title_text
+
+    @property
+    def title_text(self) -> str:
+        return render_message(self.title_message, fallback=self.title)
+
+    @property
+    def body_text(self) -> str:
+        return render_message(self.body_message, fallback=self.body)
 
 
 class NotificationSetting(TenantScopedModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
@@ -12,11 +13,12 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tenancy.cache import tenant_cache_key
 from tenancy.context import current_ip
+from tenancy.messages import is_message
 from tenancy.models import (
     STORE_ROLES,
     AuditEvent,
@@ -186,11 +188,14 @@ def notify(
     *,
     recipients: Iterable[StaffMember],
     kind: str,
-    title: str,
-    body: str = "",
+    title: dict | str,
+    body: dict | str = "",
     link: str = "",
 ) -> list[Notification]:
     """Put one notification in each active recipient's inbox (each person at most once).
+
+    `title` and `body` are messages (tenancy.messages.message(key, **params)), rendered in the
+    reader's language when read; plain text is kept as it is (a tenant's own words).
 
     Those who asked for e-mail copies get one after the commit, so a slow mail server never
     holds the caller's transaction open and a rolled-back event sends nothing.
@@ -200,7 +205,7 @@ def notify(
         return []
     created = Notification.objects.bulk_create(
         [
-            Notification(recipient_id=pk, kind=kind, title=title[:200], body=body, link=link)
+            Notification(recipient_id=pk, kind=kind, link=link, **_text_fields(title, body))
             for pk in sorted(people)
         ]
     )
@@ -218,17 +223,36 @@ def notify(
     return created
 
 
+def _text_fields(title: dict | str, body: dict | str) -> dict:
+    fields = {}
+    if is_message(title):
+        fields["title_message"] = title
+    else:
+        fields["title"] = str(title)[:200]
+    if is_message(body):
+        fields["body_message"] = body
+    else:
+        fields["body"] = str(body)
+    return fields
+
+
 def _send_copies(items: list[tuple[int, StaffMember]]) -> None:
-    for pk, staff in items:
-        notification = Notification.objects.get(pk=pk)
-        send_mail(
-            subject=notification.title,
-            message="\n\n".join(part for part in (notification.body, notification.link) if part),
-            from_email=None,
-            recipient_list=[staff.user.email],
-            fail_silently=True,
-        )
-        Notification.objects.filter(pk=pk).update(emailed=True)
+    # Staff have no language of their own: an e-mail copy is written in the site's language.
+    with translation.override(settings.LANGUAGE_CODE):
+        for pk, staff in items:
+            _send_copy(pk, staff)
+
+
+def _send_copy(pk: int, staff: StaffMember) -> None:
+    notification = Notification.objects.get(pk=pk)
+    send_mail(
+        subject=notification.title_text,
+        message="\n\n".join(part for part in (notification.body_text, notification.link) if part),
+        from_email=None,
+        recipient_list=[staff.user.email],
+        fail_silently=True,
+    )
+    Notification.objects.filter(pk=pk).update(emailed=True)
 
 
 def notification_mark_read(*, staff: StaffMember, pk: int | None = None) -> int:

@@ -26,6 +26,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from tenancy.messages import from_text
+from tenancy.messages import render as render_message
+
 TEXT_EXTENSIONS = ("csv", "txt", "tsv")
 EXTENSIONS = (*TEXT_EXTENSIONS, "xlsx")
 
@@ -58,9 +61,24 @@ def escape_row(row: Iterable[Any]) -> list[Any]:
     return [escape_cell(value) for value in row]
 
 
-def cell_error(row: int | None, column: str, value: Any, message: str) -> dict[str, Any]:
-    """The one error format of every import: row as Excel numbers it (None: the whole file)."""
-    return {"row": row, "column": str(column), "value": cell_text(value), "message": str(message)}
+def cell_error(row: int | None, column: str, value: Any, message: Any) -> dict[str, Any]:
+    """The one error format of every import: row as Excel numbers it (None: the whole file).
+
+    The message is stored as a message (tenancy.messages.from_text: a gettext_lazy text or a
+    ValidationError keeps its msgid and parameters) and read with `error_rows` in the
+    reader's language; plain text is stored as it is.
+    """
+    return {
+        "row": row,
+        "column": str(column),
+        "value": cell_text(value),
+        "message": from_text(message),
+    }
+
+
+def error_rows(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored errors with each message rendered in the active language, for pages and CSVs."""
+    return [{**error, "message": render_message(error.get("message"))} for error in errors]
 
 
 def cell_text(value: Any) -> str:

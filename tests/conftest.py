@@ -95,6 +95,17 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's language: a page fetched with an English cookie leaves
+    English active in the thread, and stored messages are read in the active language."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _restore_interactions_hooks():
     """Tests swap interactions' hooks for fakes; each test starts and ends with the app's own."""
     from interactions import hooks

@@ -8,7 +8,7 @@ import datetime
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from analytics.models import (
     SaleImport,
@@ -120,7 +120,11 @@ def sale_imports_sweep(*, pending_after_seconds: int = 60) -> int:
     ).update(
         status=SaleImportStatus.FAILED,
         rows=[],
-        errors=[tabular.cell_error(None, "", "", _("Not confirmed within a day; upload again."))],
+        errors=[
+            tabular.cell_error(
+                None, "", "", gettext_lazy("Not confirmed within a day; upload again.")
+            )
+        ],
         finished_at=timezone.now(),
     )
     return len(ids)

@@ -11,7 +11,6 @@ import datetime
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from campaigns import hooks
 from campaigns.models import (
@@ -152,7 +151,9 @@ def birthday_send_batch(
                     customer=member,
                     points=rules.birthday_points,
                     source_key=f"birthday:{today.year}:{member.pk}",
-                    reason=_("Birthday gift %(year)s") % {"year": today.year},
+                    # The source key names it ("Birthday gift 2026", in the reader's
+                    # language): no text in the writer's language is stored beside it.
+                    reason="",
                 )
         balances = _points_balances(won)
         stores = _store_names(m.home_store_id for m in members)
@@ -175,7 +176,7 @@ def birthday_send_batch(
                     # so they say how to refuse more like a campaign does.
                     text=marketing_text(
                         member_message(
-                            rules.birthday_template,
+                            rules.birthday_template_sent(),
                             member=member,
                             points=balances.get(member.pk, 0),
                             coupon_code=coupon.code if coupon else "",

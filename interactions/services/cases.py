@@ -26,6 +26,7 @@ from interactions.models import (
 )
 from interactions.services.contacts import _check_store
 from stores.models import Store
+from tenancy.messages import is_message, message
 from tenancy.models import HQ_ROLES, Role, StaffMember
 from tenancy.services import audit_record, notify
 
@@ -54,15 +55,21 @@ def _check_assignee(case_store: Store, assignee: StaffMember | None) -> None:
         raise ValidationError({"assignee": _("The assignee does not work for this store.")})
 
 
+def _subject(case: ServiceCase) -> str | dict:
+    """The case's subject as a message parameter: a stored message stays one."""
+    return case.subject_message or case.subject
+
+
 def _notify_assigned(case: ServiceCase, actor: StaffMember | None) -> None:
     if case.assignee_id and case.assignee_id != getattr(actor, "pk", None):
         notify(
             recipients=[case.assignee],
             kind="case.assigned",
-            title=_("Case #%(number)s was assigned to you: %(subject)s")
-            % {"number": case.pk, "subject": case.subject},
-            body=_("Due %(due)s")
-            % {"due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M")},
+            title=message("case.assigned.title", number=case.pk, subject=_subject(case)),
+            body=message(
+                "case.assigned.body",
+                due=timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M"),
+            ),
             link=case_url(case),
         )
 
@@ -74,7 +81,7 @@ def case_open(
     member: Customer,
     store: Store,
     category: CaseCategory,
-    subject: str,
+    subject: str | dict,
     description: str = "",
     priority: str = "normal",
     assignee: StaffMember | None = None,
@@ -88,7 +95,11 @@ def case_open(
         member=member,
         store=store,
         category=category,
-        subject=subject.strip(),
+        **(
+            {"subject_message": subject}
+            if is_message(subject)
+            else {"subject": str(subject).strip()}
+        ),
         description=description.strip(),
         priority=priority,
         assignee=assignee,
@@ -180,7 +191,7 @@ def case_comment_add(*, actor: StaffMember, case: ServiceCase, text: str) -> Cas
         notify(
             recipients=[case.assignee],
             kind="case.comment",
-            title=_("New comment on case #%(number)s") % {"number": case.pk},
+            title=message("case.comment.title", number=case.pk),
             body=text[:200],
             link=case_url(case),
         )
@@ -253,21 +264,21 @@ def cases_escalate_overdue(*, now: datetime.datetime | None = None) -> dict[str,
                 continue  # another run got there first
             if level == Escalation.HQ:
                 recipients = hq_staff()
-                title = _("Case #%(number)s is overdue and was escalated to HQ: %(subject)s")
+                title_key = "case.escalated.title"
                 counts["hq"] += 1
             else:
                 recipients = [*store_managers(case.store), case.assignee]
-                title = _("Case #%(number)s is overdue: %(subject)s")
+                title_key = "case.overdue.title"
                 counts["store_manager"] += 1
             notify(
                 recipients=recipients,
                 kind="case.overdue",
-                title=title % {"number": case.pk, "subject": case.subject},
-                body=_("Store %(store)s, due %(due)s")
-                % {
-                    "store": case.store.code,
-                    "due": timezone.localtime(case.due_at, tenant.zone).strftime("%Y-%m-%d %H:%M"),
-                },
+                title=message(title_key, number=case.pk, subject=_subject(case)),
+                body=message(
+                    "case.overdue.body",
+                    store=case.store.code,
+                    due=timezone.localtime(case.due_at, tenant.zone).strftime("%Y-%m-%d %H:%M"),
+                ),
                 link=case_url(case),
             )
             audit_record(

@@ -21,6 +21,7 @@ from interactions.models import (
 )
 from interactions.services.contacts import _check_store
 from stores.models import Store
+from tenancy.messages import message
 from tenancy.models import StaffMember
 from tenancy.services import audit_record, notify
 
@@ -162,7 +163,7 @@ def leads_remind_due(*, today: datetime.date | None = None) -> int:
         notify(
             recipients=[owner],
             kind="lead.follow_up_due",
-            title=_("%(count)s follow-ups are due") % {"count": len(leads)},
+            title=message("lead.follow_up_due.title", count=len(leads)),
             body="、".join(f"{lead.member.name}：{lead.product}" for lead in leads[:10]),
             link=reverse("interactions:lead_today"),
         )

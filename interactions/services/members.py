@@ -14,6 +14,7 @@ from interactions.models import (
     ServiceCase,
     SurveyResponse,
 )
+from tenancy.messages import render as render_message
 
 # --- personal data (customers' member_erased and personal_data_requested events) -------------
 
@@ -43,13 +44,13 @@ def member_personal_data(*, member: Customer) -> dict:
         "cases": [
             {
                 "opened_at": row["created_at"].isoformat(),
-                "subject": row["subject"],
+                "subject": render_message(row["subject_message"], fallback=row["subject"]),
                 "description": row["description"],
                 "status": row["status"],
             }
             for row in ServiceCase.objects.filter(member=member)
             .order_by("created_at")
-            .values("created_at", "subject", "description", "status")
+            .values("created_at", "subject", "subject_message", "description", "status")
         ],
         "survey_answers": [
             {

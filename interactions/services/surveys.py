@@ -29,6 +29,7 @@ from interactions.models import (
 )
 from interactions.services.cases import case_open, case_url, store_managers
 from stores.models import Store
+from tenancy.messages import message
 from tenancy.models import Tenant
 from tenancy.services import audit_record, notify
 
@@ -176,8 +177,7 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
             member=survey.member,
             store=survey.store,
             category=low_score_category(),
-            subject=_("Low satisfaction score %(score)s from %(name)s")
-            % {"score": score, "name": survey.member.name},
+            subject=message("survey.low_score.title", score=score, name=survey.member.name),
             description=comment.strip(),
             priority=Priority.HIGH,
         )
@@ -186,7 +186,7 @@ def survey_answer(*, survey: Survey, score: int, comment: str = "") -> SurveyRes
         notify(
             recipients=store_managers(survey.store),
             kind="survey.low_score",
-            title=case.subject,
+            title=message("survey.low_score.title", score=score, name=survey.member.name),
             body=comment.strip()[:200],
             link=case_url(case),
         )

@@ -24,6 +24,7 @@ from stores.models import (
 )
 from stores.services.codes import _issue_code, next_review_date
 from tenancy.context import current_tenant
+from tenancy.messages import message
 from tenancy.models import HQ_ROLES, Role, StaffMember, Tenant
 from tenancy.services import audit_record, notify
 
@@ -111,8 +112,8 @@ def _tell(
     *,
     actor: StaffMember | None,
     kind: str,
-    title: str,
-    body: str = "",
+    title: dict | str,
+    body: dict | str = "",
     link: str = "",
 ) -> None:
     """One inbox item (and an e-mail copy where asked for) to each recipient but the actor."""
@@ -216,7 +217,7 @@ def application_submit(
         store_code_hq_recipients(),
         actor=actor,
         kind="stores.application_submitted",
-        title=_("Store code application to review: %(name)s") % {"name": application.store_name},
+        title=message("stores.application_submitted.title", name=application.store_name),
         body=application.reason,
         link=_application_link(application),
     )
@@ -311,16 +312,14 @@ def application_approve(
         reason=note,
     )
     if application.kind == ApplicationKind.CODE_CHANGE:
-        title = _("Store code changed: %(old)s → %(new)s (%(name)s)") % {
-            "old": application.previous_code,
-            "new": store.code,
-            "name": store.name,
-        }
+        title = message(
+            "stores.code_changed.title",
+            old=application.previous_code,
+            new=store.code,
+            name=store.name,
+        )
     else:
-        title = _("Store code application approved: %(code)s %(name)s") % {
-            "code": store.code,
-            "name": store.name,
-        }
+        title = message("stores.application_approved.title", code=store.code, name=store.name)
     _tell(
         [application.applicant, *_store_managers(store), *store_code_hq_recipients()],
         actor=reviewer,
@@ -345,7 +344,9 @@ def _create_store(*, application: StoreCodeApplication, reviewer: StaffMember) -
         next_review_on=next_review_date(),
     )
     StoreCodeHistory.objects.create(
-        store=store, code=code, reason=_("Approved application #%(id)s") % {"id": application.pk}
+        store=store,
+        code=code,
+        reason_message=message("stores.code_reason.approved", id=application.pk),
     )
     audit_record(
         action="stores.store_create",
@@ -377,7 +378,7 @@ def _change_code(*, application: StoreCodeApplication, reviewer: StaffMember) ->
     StoreCodeHistory.objects.create(
         store=store,
         code=new_code,
-        reason=_("Code change, application #%(id)s") % {"id": application.pk},
+        reason_message=message("stores.code_reason.changed", id=application.pk),
     )
     store.code = new_code
     store.region = application.region
@@ -422,7 +423,7 @@ def application_reject(
         [application.applicant, *store_code_hq_recipients()],
         actor=reviewer,
         kind="stores.application_rejected",
-        title=_("Store code application returned: %(name)s") % {"name": application.store_name},
+        title=message("stores.application_returned.title", name=application.store_name),
         body=reason,
         link=_application_link(application),
     )

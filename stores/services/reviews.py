@@ -24,6 +24,7 @@ from stores.services.applications import (
 )
 from stores.services.codes import next_review_date
 from tenancy.dates import tenant_today
+from tenancy.messages import message
 from tenancy.models import StaffMember
 from tenancy.services import audit_record
 
@@ -105,8 +106,7 @@ def _tell_reviews_due(store_ids: list[int]) -> None:
         store_code_hq_recipients(),
         actor=None,
         kind="stores.reviews_due",
-        title=_("%(count)d stores are due for their periodic re-review")
-        % {"count": len(store_ids)},
+        title=message("stores.reviews_due.title", count=len(store_ids)),
         link=queue,
     )
     for store in Store.objects.filter(pk__in=store_ids).order_by("code"):
@@ -114,8 +114,7 @@ def _tell_reviews_due(store_ids: list[int]) -> None:
             _store_managers(store),
             actor=None,
             kind="stores.reviews_due",
-            title=_("Your store %(code)s %(name)s is due for its periodic re-review")
-            % {"code": store.code, "name": store.name},
+            title=message("stores.store_review_due.title", code=store.code, name=store.name),
             link=reverse("stores:store_detail", args=[store.pk]),
         )
 

@@ -130,20 +130,31 @@ def test_a_file_with_bad_rows_writes_nothing_and_names_each_line(world, client_f
         assert not Sale.objects.exists()
         assert not DirtyDay.objects.exists()
     lines: dict[int, str] = {}
-    for e in sale_import.errors:  # one error per cell: row, column, value, message
+    for e in sale_import.error_rows:  # one error per cell: row, column, value, message
         lines[e["row"]] = lines.get(e["row"], "") + e["message"]
     assert set(lines) == {3, 4, 5}  # R1 is checked only once every row parses
     assert "时间格式应为" in lines[3]
     assert "数量必须是不小于 1 的整数" in lines[4]
     assert "没有卡号或手机号为 NOPE 的会员" in lines[5] and "单价" in lines[5]
     assert "未导入任何数据" in page
+    # Stored as msgids with parameters: the same import reads in English for an English reader.
+    assert {
+        "msgid": "no member with card or phone %(v)s",
+        "context": "",
+        "params": {"v": "NOPE"},
+    } in [e["message"] for e in sale_import.errors]
+    client.cookies["django_language"] = "en"
+    english = client.get(response["Location"]).content.decode()
+    assert "no member with card or phone NOPE" in english
+    assert "quantity must be a whole number of at least 1" in english
+    assert "没有卡号" not in english and "msgid" not in english
 
 
 def test_a_refund_of_an_unknown_sale_rolls_back_the_whole_file(world, client_for, day_before):
     body = f"T1,{day_before} 10:00,,A,苹果,水果,2,5.00,0,\nR1,{day_before} 12:00,,A,,,1,,,T9\n"
     upload(client_for(world.staff_a[Role.STORE_MANAGER]), world.store_a1, csv_file(body))
     with tenant_context(world.tenant_a):
-        assert SaleImport.objects.get().errors == [
+        assert SaleImport.objects.get().error_rows == [
             {"row": 3, "column": "原小票号", "value": "T9", "message": "本门店没有原小票 T9"}
         ]
         assert not Sale.objects.exists()

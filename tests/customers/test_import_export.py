@@ -109,7 +109,7 @@ def test_one_bad_row_writes_nothing_and_lists_every_bad_line(in_a, member, clien
     assert job.status == ImportStatus.FAILED
     assert sorted({error["row"] for error in job.errors}) == [3, 4, 5, 6]
     reasons = {}
-    for error in job.errors:
+    for error in job.error_rows:
         reasons[error["row"]] = reasons.get(error["row"], "") + " " + error["message"]
     assert "手机号" in reasons[3]
     assert "姓名" in reasons[4]

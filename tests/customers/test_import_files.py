@@ -194,7 +194,7 @@ def test_a_non_date_is_an_error_on_its_row_and_column(admin_client, check):
         (3, "出生日期", "1990-02-29"),
         (4, "出生日期", "下个月"),
     ]
-    assert "不是日期" in job.errors[1]["message"]
+    assert "不是日期" in job.error_rows[1]["message"]
     assert Customer.objects.count() == 0
     page = admin_client.get(reverse("customers:import_job", args=[job.pk])).content.decode()
     assert "下个月" in page and "未保存任何数据" in page
@@ -235,7 +235,7 @@ def test_rows_without_a_store_take_the_default_store(in_a, check, confirm):
     without = check("m.csv", content)
     assert without.status == ImportStatus.FAILED
     assert [(e["row"], e["column"]) for e in without.errors] == [(2, "门店编码")]
-    assert "默认门店" in without.errors[0]["message"]
+    assert "默认门店" in without.error_rows[0]["message"]
 
     job = confirm(check("m.csv", content, default_store=in_a.store_a2.pk))
     assert job.status == ImportStatus.DONE, job.errors
@@ -313,7 +313,7 @@ def test_cancel_writes_nothing_and_deletes_the_upload(admin_client, send, check,
 def test_a_file_in_an_unknown_encoding_says_so_in_chinese(admin_client, check):
     job = check("m.csv", b"\xff\xfa\xfb" * 50 + b"\n")
     assert job.status == ImportStatus.FAILED
-    message = job.errors[0]["message"]
+    message = job.error_rows[0]["message"]
     assert "编码" in message and "CSV UTF-8" in message and ".xlsx" in message
     page = admin_client.get(reverse("customers:import_job", args=[job.pk])).content.decode()
     assert "编码" in page
@@ -322,7 +322,7 @@ def test_a_file_in_an_unknown_encoding_says_so_in_chinese(admin_client, check):
 def test_an_old_xls_file_is_refused_with_what_to_do(check):
     job = check("m.xls".replace(".xls", ".csv"), b"\xd0\xcf\x11\xe0" + b"\x00" * 64)
     assert job.status == ImportStatus.FAILED
-    assert ".xls" in job.errors[0]["message"]
+    assert ".xls" in job.error_rows[0]["message"]
 
 
 def test_a_file_too_large_is_refused_on_the_page(admin_client, monkeypatch):
@@ -414,6 +414,6 @@ def test_a_preview_nobody_confirms_is_forgotten_after_a_day(check, media):
     )
     import_jobs_sweep()
     job.refresh_from_db()
-    assert job.status == ImportStatus.FAILED and "一天内未确认" in job.errors[0]["message"]
+    assert job.status == ImportStatus.FAILED and "一天内未确认" in job.error_rows[0]["message"]
     assert not [path for path in media.rglob("*") if path.is_file()]
     assert Customer.objects.count() == 0

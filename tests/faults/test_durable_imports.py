@@ -138,7 +138,7 @@ def test_a_job_that_keeps_losing_its_worker_fails_with_a_reason_and_can_be_retri
         importing.import_jobs_sweep()
         job.refresh_from_db()
         assert job.status == ImportStatus.FAILED
-        assert "中断了 3 次" in job.errors[0]["message"]
+        assert "中断了 3 次" in job.error_rows[0]["message"]
         assert Customer.objects.count() == 0
         assert _files(media) == []
         # The user uploads the file again: each row is imported once.

@@ -110,7 +110,7 @@ def test_unknown_tier_bad_points_and_a_changed_balance_are_refused(imported):
         (3, "当前积分", "-5"),
         (4, "当前积分", "999"),
     ]
-    assert "金卡" in job.errors[0]["message"]  # the tiers that exist are named
-    assert "1200" in job.errors[2]["message"]
+    assert "金卡" in job.error_rows[0]["message"]  # the tiers that exist are named
+    assert "1200" in job.error_rows[2]["message"]
     assert not Customer.objects.filter(phone="13900000004").exists()
     assert balance("13900000001") == 1200
