@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections import defaultdict
 from decimal import Decimal
 
 import pytest
