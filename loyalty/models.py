@@ -15,6 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 from stores.models import Store
@@ -438,7 +439,7 @@ class StoreIssuance(TenantScopedModel):
 
 class StatementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    CONFIRMED = "confirmed", _("Confirmed")
+    CONFIRMED = "confirmed", pgettext_lazy("settlement status", "Confirmed")
     DISPUTED = "disputed", _("Disputed")
 
 
