@@ -422,6 +422,13 @@ class Bench:
 
         self.figures.extend(loyalty_jobs.measure(self.tenant))
 
+    # -- 8. a month's points settlement statements ------------------------------------------
+    def settlement(self) -> None:
+        log("points settlement")
+        from benchmarks import settlement_bench
+
+        self.figures.extend(settlement_bench.measure(self.tenant))
+
     # -- 6. birthday fan-out and a campaign run ------------------------------------------
     def campaigns(self) -> None:
         from benchmarks import campaigns_bench
@@ -439,7 +446,14 @@ class Bench:
             step()
 
 
-EXTRA_STEPS: list[str] = ["counter_writes", "dashboards", "member_import", "loyalty", "campaigns"]
+EXTRA_STEPS: list[str] = [
+    "counter_writes",
+    "dashboards",
+    "member_import",
+    "loyalty",
+    "settlement",
+    "campaigns",
+]
 
 
 def main(argv=None) -> None:
