@@ -334,8 +334,6 @@ def settlement_generate(
             continue
         if statement is None:
             statement = SettlementStatement(store=s, month=month)
-        else:
-            statement.lines.all().delete()
         statement.status = StatementStatus.DRAFT
         statement.rate = rate
         statement.generated_at = now
@@ -349,6 +347,15 @@ def settlement_generate(
         result.written.append(statement)
     if not targets:
         return result
+    replaced = [st.pk for st in targets.values()]
+    with connection.cursor() as cursor:
+        # One DELETE for the replaced drafts' lines: the ORM's delete() fetched every line
+        # first (a signal receiver makes it collect), 14 s for 78,000 lines.
+        cursor.execute(
+            f"DELETE FROM {SettlementLine._meta.db_table} WHERE tenant_id = %s "  # noqa: S608
+            f"AND statement_id IN ({', '.join(['%s'] * len(replaced))})",
+            [current_tenant().pk, *replaced],
+        )
     _write_lines(month, rate, {store_id: st.pk for store_id, st in targets.items()})
     for statement in result.written:
         statement.refresh_from_db(
