@@ -163,7 +163,8 @@ def generate_chain(cursor, tenant_id: int, slug: str, stores: int, rng: random.R
         for code, name in REGIONS
     ])  # fmt: skip
     copy_model(cursor, StoreType, [
-        {"tenant_id": tenant_id, "code": code, "name": name, "is_active": True}
+        {"tenant_id": tenant_id, "code": code, "name": name, "is_active": True,
+         "ownership": {"ZY": "direct", "JM": "franchise", "LY": "joint"}[code]}
         for code, name in STORE_TYPES
     ])  # fmt: skip
     cursor.execute("SELECT code, id FROM stores_region WHERE tenant_id = %s", [tenant_id])
@@ -348,9 +349,14 @@ def main(argv=None) -> None:
 
 # Later parts of the data (sales, ledgers, ...) add a function here:
 # (cursor, tenant_id, slug, args, rng).
-from benchmarks import campaigns_bench, loyalty_jobs, sales  # noqa: E402
+from benchmarks import campaigns_bench, loyalty_jobs, sales, settlement_bench  # noqa: E402
 
-EXTENSIONS: list = [loyalty_jobs.generate, sales.generate, campaigns_bench.generate]
+EXTENSIONS: list = [
+    loyalty_jobs.generate,
+    settlement_bench.generate,
+    sales.generate,
+    campaigns_bench.generate,
+]
 
 
 if __name__ == "__main__":

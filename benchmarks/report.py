@@ -423,6 +423,13 @@ class Bench:
 
         self.figures.extend(loyalty_jobs.measure(self.tenant))
 
+    # -- 11. a month's points settlement statements ------------------------------------------
+    def settlement(self) -> None:
+        log("points settlement")
+        from benchmarks import settlement_bench
+
+        self.figures.extend(settlement_bench.measure(self.tenant))
+
     # -- 6. birthday fan-out and a campaign run ------------------------------------------
     def campaigns(self) -> None:
         from benchmarks import campaigns_bench
@@ -461,6 +468,7 @@ EXTRA_STEPS: list[str] = [
     "dashboards",
     "member_import",
     "loyalty",
+    "settlement",
     "campaigns",
     "incentives",
     "recommendations",

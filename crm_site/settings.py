@@ -251,6 +251,14 @@ IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=10 * 60)
 # midnight; the job skips a day that is already built (analytics/aggregation.py).
 # Hourly: a sample of the last two days' buyers is asked for a rating (tenant settings
 # survey_purchase_sample_rate, survey_purchase_min_days); nobody is asked twice.
+# Every 6 hours: last month's points settlement statements of franchise and joint-operation
+# stores, once each tenant's month has ended on its own clock; only missing ones are written
+# (a draft HQ is reviewing is never replaced by the job).
+CELERY_BEAT_SCHEDULE["loyalty-settle-last-month"] = {
+    "task": "tenancy.fan_out",
+    "args": ["loyalty.settle_last_month"],
+    "schedule": crontab(minute=40, hour="*/6"),
+}
 CELERY_BEAT_SCHEDULE["analytics-purchase-surveys"] = {
     "task": "tenancy.fan_out",
     "args": ["analytics.purchase_surveys"],

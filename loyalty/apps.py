@@ -31,12 +31,20 @@ class LoyaltyConfig(AppConfig):
             referral_reward_reverse,
         )
         from loyalty.views import profile_panel_context
-        from tenancy.models import ALL_ROLES, Role
+        from tenancy.models import ALL_ROLES, HQ_ROLES, Role
         from tenancy.navigation import NavItem, register
 
         register(
             NavItem(_("Redeem points"), "loyalty:counter", roles=ALL_ROLES, order=40),
             NavItem(_("Loyalty rules"), "loyalty:settings", roles={Role.HQ_ADMIN}, order=80),
+            NavItem(_("Points liability"), "loyalty:liability", roles=HQ_ROLES, order=81),
+            NavItem(
+                _("Points settlement"),
+                "loyalty:statements",
+                roles=HQ_ROLES | {Role.STORE_MANAGER},
+                order=82,
+            ),
+            NavItem(_("Points caps"), "loyalty:caps", roles={Role.HQ_ADMIN}, order=83),
         )
         register_panel(
             key="loyalty",

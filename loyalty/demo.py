@@ -12,8 +12,8 @@ from django.utils import timezone
 from customers.models import Customer
 from loyalty import services
 from loyalty.models import StorePointsCap, Tier
-from stores.models import Store
-from tenancy.dates import add_months
+from stores.models import Ownership, Store
+from tenancy.dates import add_months, tenant_today
 from tenancy.models import Role, StaffMember, Tenant
 
 TIERS = [
@@ -48,7 +48,7 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         rule.excluded_categories = ["烟草", "礼品卡"]
         rule.tier_purchase = True
         rule.save()
-    stores = list(Store.objects.order_by("code"))
+    stores = list(Store.objects.select_related("store_type").order_by("code"))
     members = list(Customer.objects.order_by("pk")[: 4 if quick else 60])
     clerk = StaffMember.objects.filter(role=Role.CLERK).first()
     if not stores or not members:
@@ -86,4 +86,25 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
                 staff=clerk,
                 reason="兑换购物袋",
             )
+    # A member who earned at a directly operated store spends points at a franchise store:
+    # HQ owes the franchise store for them, on this month's settlement statement.
+    franchise = next((s for s in stores if s.store_type.ownership != Ownership.DIRECT), None)
+    spender = next(
+        (
+            m
+            for i, m in enumerate(members)
+            if stores[i % len(stores)].pk != getattr(franchise, "pk", None)
+        ),
+        None,
+    )
+    if franchise is not None and spender is not None:
+        services.points_redeem(
+            customer=spender,
+            points=rule.redeem_minimum,
+            source_key=f"demo-redeem-franchise:{spender.pk}",
+            store=franchise,
+            staff=clerk,
+            reason="加盟店兑换",
+        )
+        services.settlement_generate(month=tenant_today(tenant))
     services.points_notify_expiring()

@@ -175,3 +175,54 @@ class TierForm(forms.ModelForm):
         if "order" in cleaned and others.filter(order=cleaned["order"]).exists():
             self.add_error("order", _("Another tier already has this order."))
         return cleaned
+
+
+# --- settlement, liability and issuance caps -------------------------------------------------
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError(_("The period ends before it starts."))
+        return data
+
+
+class MonthField(forms.DateField):
+    """A calendar month typed as YYYY-MM (the browser's month picker), as its first day."""
+
+    widget = forms.DateInput(attrs={"type": "month"})
+    input_formats = ["%Y-%m"]
+
+    def prepare_value(self, value):
+        return value.strftime("%Y-%m") if hasattr(value, "strftime") else value
+
+
+class MonthForm(forms.Form):
+    month = MonthField(label=_("Month"))
+
+
+class StatementDecideForm(forms.Form):
+    # Sent by the button pressed (name="decision"), so it is not rendered as a field.
+    decision = forms.ChoiceField(choices=[("confirm", _("Confirm")), ("dispute", _("Dispute"))])
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class StoreCapForm(forms.Form):
+    monthly_cap = forms.IntegerField(
+        label=_("Monthly points cap"),
+        min_value=0,
+        required=False,
+        help_text=_("Leave empty for no cap."),
+    )
+
+
+class CapModeForm(forms.ModelForm):
+    class Meta:
+        model = PointsRule
+        fields = ["issuance_cap_mode"]

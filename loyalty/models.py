@@ -15,6 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 from stores.models import Store
@@ -356,6 +357,17 @@ class PointsLot(TenantScopedModel):
     # Set while the lot's points are pending (inside the sale's return window): they count in
     # the balance but cannot be spent until the release job clears it at or after this time.
     pending_until = models.DateTimeField(_("pending until"), null=True, blank=True)
+    # The store that issued these points and carries their liability (settlement): the sale's
+    # store for earned points, the member's home store for points added by hand (the store
+    # whose issuance cap they count against), kept through member merges; empty: HQ (rewards).
+    store = models.ForeignKey(
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("issuing store"),
+    )
 
     class Meta:
         verbose_name = _("points lot")
@@ -466,3 +478,106 @@ class StoreIssuance(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.month}: {self.issued}"
+
+
+# --- Settlement between owners (issue 19, section 1) ----------------------------------------
+
+
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    CONFIRMED = "confirmed", pgettext_lazy("settlement status", "Confirmed")
+    DISPUTED = "disputed", _("Disputed")
+
+
+class SettlementStatement(TenantScopedModel):
+    """One franchise (or joint-operation) store's points settlement with HQ for one month.
+
+    The rule (docs/loyalty.md): the store that issued points carries their liability; a
+    redemption at a store of another owner is owed by the issuer to the redeeming store, at
+    the tenant's redemption rate, with HQ as the clearing party. So for franchise store F:
+    HQ owes F for points of other issuers redeemed at F, and F owes HQ for its own points
+    redeemed anywhere else. Regenerating replaces a draft (or disputed) statement, never a
+    confirmed one.
+    """
+
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT
+    )
+    # Points per yuan of value when generated (PointsRule.redeem_points_per_yuan).
+    rate = models.PositiveIntegerField(_("points per yuan of value"))
+    points_to_store = models.IntegerField(_("points HQ owes the store"), default=0)
+    points_to_hq = models.IntegerField(_("points the store owes HQ"), default=0)
+    amount_to_store = models.DecimalField(
+        _("HQ owes the store"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    amount_to_hq = models.DecimalField(
+        _("the store owes HQ"), max_digits=14, decimal_places=2, default=Decimal("0.00")
+    )
+    generated_at = models.DateTimeField(_("generated at"))
+    generated_by = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("confirmed or disputed at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        ordering = ["-month", "store__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "month"], name="loyalty_statement_month_uniq"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "month"], name="loyalty_statement_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m}"
+
+    @property
+    def net_to_store(self) -> Decimal:
+        """Positive: HQ pays the store; negative: the store pays HQ."""
+        return self.amount_to_store - self.amount_to_hq
+
+
+class SettlementDirection(models.TextChoices):
+    TO_STORE = "to_store", _("HQ owes the store")
+    TO_HQ = "to_hq", _("The store owes HQ")
+
+
+class SettlementLine(TenantScopedModel):
+    """One lot draw of one redemption across owners: traceable to the redemption entry (and
+    its sale), the lot drawn and the entry (and sale) that issued it."""
+
+    statement = models.ForeignKey(
+        SettlementStatement, on_delete=models.CASCADE, related_name="lines"
+    )
+    direction = models.CharField(_("direction"), max_length=10, choices=SettlementDirection.choices)
+    draw = models.ForeignKey(LotDraw, on_delete=models.PROTECT, related_name="+")
+    redemption = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+")
+    issue_entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+")
+    issuing_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    redeeming_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    redeemed_at = models.DateTimeField(_("redeemed at"))
+    points = models.PositiveIntegerField(_("points"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("settlement line")
+        verbose_name_plural = _("settlement lines")
+        ordering = ["redeemed_at", "draw_id"]
+        indexes = [models.Index(fields=["tenant", "statement"], name="loyalty_stmt_line_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.points}"

@@ -24,3 +24,8 @@ def notify_expiring() -> int:
 @tenant_task(name="loyalty.release_pending")
 def release_pending() -> int:
     return services.points_release_pending()
+
+
+@tenant_task(name="loyalty.settle_last_month")
+def settle_last_month() -> int:
+    return services.settlement_generate_last_month()

@@ -13,4 +13,14 @@ urlpatterns = [
     path("settings/", views.settings_view, name="settings"),
     path("tiers/new/", views.tier_edit, name="tier_create"),
     path("tiers/<int:pk>/edit/", views.tier_edit, name="tier_edit"),
+    path("liability/", views.liability, name="liability"),
+    path("statements/", views.statements, name="statements"),
+    path("statements/generate/", views.statements_generate, name="statements_generate"),
+    path("statements/<int:pk>/", views.statement_detail, name="statement"),
+    path("statements/<int:pk>/decide/", views.statement_decide, name="statement_decide"),
+    path(
+        "statements/<int:pk>/regenerate/", views.statement_regenerate, name="statement_regenerate"
+    ),
+    path("caps/", views.caps, name="caps"),
+    path("caps/<int:pk>/", views.cap_edit, name="cap_edit"),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
@@ -14,15 +14,22 @@ from customers.selectors import member_or_404
 from loyalty import history, selectors, services
 from loyalty.forms import (
     AdjustForm,
+    CapModeForm,
     MemberLookupForm,
+    MonthForm,
+    PeriodForm,
     PointsRuleForm,
     RedeemForm,
+    StatementDecideForm,
+    StoreCapForm,
     TierBuyForm,
     TierForm,
 )
-from loyalty.models import Tier
-from tenancy.access import roles_allowed
-from tenancy.models import ALL_ROLES, Role
+from loyalty.models import SettlementStatement, StatementStatus, StorePointsCap, Tier
+from stores.models import Store
+from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
+from tenancy.dates import tenant_today
+from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
 ADJUST_ROLES = {Role.HQ_ADMIN, Role.STORE_MANAGER}
 
@@ -250,3 +257,186 @@ def tier_buy(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
         },
     )
+
+
+# --- liability, settlement statements, issuance caps (issue 19, section 1) -----------------
+
+STATEMENT_ROLES = HQ_ROLES | {Role.STORE_MANAGER}
+DECIDE_ROLES = {Role.HQ_ADMIN, Role.STORE_MANAGER}
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _file_format(request: HttpRequest) -> str | None:
+    value = request.GET.get("format")
+    return value if value in ("csv", "xlsx") else None
+
+
+@roles_allowed(HQ_ROLES)
+def liability(request: HttpRequest) -> HttpResponse:
+    """HQ's points liability per issuing store and per ownership type, for any period."""
+    today = tenant_today()
+    form = PeriodForm(request.GET or {"start": today.replace(day=1), "end": today})
+    report = None
+    if form.is_valid():
+        report = services.liability_report(
+            start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+        )
+        file_format = _file_format(request)
+        if file_format:
+            return _download(
+                *services.liability_export(
+                    report=report, staff=request.staff, file_format=file_format
+                )
+            )
+    return render(request, "loyalty/liability.html", {"form": form, "report": report})
+
+
+@roles_allowed(STATEMENT_ROLES)
+def statements(request: HttpRequest) -> HttpResponse:
+    """Settlement statements: HQ sees every store's, a store manager their stores' own."""
+    queryset = scope_to_stores(
+        SettlementStatement.objects.select_related("store", "store__store_type"), request.staff
+    ).order_by("-month", "store__code")
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    last_month = services.settlement.previous_month(tenant_today())
+    return render(
+        request,
+        "loyalty/statements.html",
+        {
+            "page": page,
+            "generate_form": MonthForm(initial={"month": last_month}),
+            "can_generate": request.staff.role == Role.HQ_ADMIN,
+        },
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def statements_generate(request: HttpRequest) -> HttpResponse:
+    """HQ's button: (re)generate any month's statements; confirmed ones are kept."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = MonthForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a month."))
+        return redirect("loyalty:statements")
+    result = services.settlement_generate(month=form.cleaned_data["month"], staff=request.staff)
+    messages.success(
+        request,
+        _("%(written)d statements written; %(kept)d confirmed statements kept as they were.")
+        % {"written": len(result.written), "kept": len(result.kept)},
+    )
+    return redirect("loyalty:statements")
+
+
+def _statement(request: HttpRequest, pk: int) -> SettlementStatement:
+    return get_scoped_or_404(
+        SettlementStatement.objects.select_related("store", "decided_by", "generated_by"),
+        request.staff,
+        pk=pk,
+    )
+
+
+@roles_allowed(STATEMENT_ROLES)
+def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = _statement(request, pk)
+    file_format = _file_format(request)
+    if file_format:
+        return _download(
+            *services.statement_export(
+                statement=statement, staff=request.staff, file_format=file_format
+            )
+        )
+    lines = statement.lines.select_related(
+        "redemption", "issue_entry", "issuing_store", "redeeming_store"
+    ).order_by("redeemed_at", "draw_id")
+    page = Paginator(lines, 100).get_page(request.GET.get("page"))
+    for line in page.object_list:
+        line.redemption_source = history.describe_source(line.redemption.source_key)
+        line.issue_source = history.describe_source(line.issue_entry.source_key)
+    return render(
+        request,
+        "loyalty/statement_detail.html",
+        {
+            "statement": statement,
+            "page": page,
+            "can_decide": request.staff.role in DECIDE_ROLES
+            and statement.status != StatementStatus.CONFIRMED,
+            "can_regenerate": request.staff.role == Role.HQ_ADMIN
+            and statement.status != StatementStatus.CONFIRMED,
+            "decide_form": StatementDecideForm(),
+        },
+    )
+
+
+@roles_allowed(DECIDE_ROLES)
+def statement_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = _statement(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = StatementDecideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.statement_decide(
+                statement=statement,
+                confirm=form.cleaned_data["decision"] == "confirm",
+                staff=request.staff,
+                note=form.cleaned_data["note"],
+            )
+        except services.PointsError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("The statement's status was recorded."))
+    return redirect("loyalty:statement", pk=statement.pk)
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def statement_regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    statement = _statement(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        services.settlement_generate(
+            month=statement.month, store=statement.store, staff=request.staff
+        )
+    except services.PointsError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The statement was regenerated from the ledger."))
+    return redirect("loyalty:statement", pk=statement.pk)
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def caps(request: HttpRequest) -> HttpResponse:
+    """Monthly points caps per store, the tenant's mode at the cap, and this month's issue."""
+    rule = services.points_rule()
+    mode_form = CapModeForm(request.POST or None, instance=rule)
+    if request.method == "POST" and mode_form.is_valid():
+        services.points_rule_save(rule=mode_form.save(commit=False), staff=request.staff)
+        messages.success(request, _("Points rules saved."))
+        return redirect("loyalty:caps")
+    return render(
+        request,
+        "loyalty/caps.html",
+        {"mode_form": mode_form, "rows": services.store_caps_overview()},
+    )
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def cap_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    store = get_object_or_404(Store, pk=pk)
+    current = StorePointsCap.objects.filter(store=store).first()
+    form = StoreCapForm(
+        request.POST or None, initial={"monthly_cap": current.monthly_cap if current else None}
+    )
+    if request.method == "POST" and form.is_valid():
+        services.store_points_cap_set(
+            store=store, monthly_cap=form.cleaned_data["monthly_cap"], staff=request.staff
+        )
+        messages.success(request, _("The store's points cap was saved."))
+        return redirect("loyalty:caps")
+    return render(request, "loyalty/cap_form.html", {"form": form, "store": store})

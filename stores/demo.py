@@ -14,6 +14,7 @@ from stores import services
 from stores.models import (
     ApplicationKind,
     ApplicationStatus,
+    Ownership,
     Region,
     Store,
     StoreAssignment,
@@ -26,7 +27,11 @@ from tenancy.demo import demo_username
 from tenancy.models import StaffMember, Tenant
 
 REGIONS = [("BJ", "北京"), ("SH", "上海"), ("GZ", "广州")]
-STORE_TYPES = [("ZY", "直营"), ("JM", "加盟"), ("LY", "联营")]
+STORE_TYPES = [
+    ("ZY", "直营", Ownership.DIRECT),
+    ("JM", "加盟", Ownership.FRANCHISE),
+    ("LY", "联营", Ownership.JOINT),
+]
 # Approved in this order, so they get BJ-ZY-001, BJ-ZY-002, BJ-JM-001, ...
 STORES = [
     ("北京朝阳大悦城店", "BJ", "ZY", "朝阳区朝阳北路101号"),
@@ -76,8 +81,10 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
         for code, name in REGIONS
     }
     types = {
-        code: StoreType.objects.get_or_create(code=code, defaults={"name": name})[0]
-        for code, name in STORE_TYPES
+        code: StoreType.objects.get_or_create(
+            code=code, defaults={"name": name, "ownership": ownership}
+        )[0]
+        for code, name, ownership in STORE_TYPES
     }
     # Stores from before codes had counters: make the counters agree with them first.
     services.counters_sync_with_stores()

@@ -42,7 +42,7 @@ class RegionForm(forms.ModelForm):
 class StoreTypeForm(forms.ModelForm):
     class Meta:
         model = StoreType
-        fields = ["code", "name", "is_active"]
+        fields = ["code", "name", "ownership", "is_active"]
         help_texts = {"code": _("2 to 4 capital letters, for example ZY.")}
 
     def clean_code(self):

@@ -44,9 +44,25 @@ class Region(TenantScopedModel):
         return f"{self.code} {self.name}"
 
 
+class Ownership(models.TextChoices):
+    """Who owns a store of this type: HQ itself (直营), or a franchisee (加盟) or joint-operation
+    partner (联营) who is a separate party. Points settlement is owed between different owners."""
+
+    DIRECT = "direct", _("Directly operated (HQ)")
+    FRANCHISE = "franchise", _("Franchise")
+    JOINT = "joint", _("Joint operation")
+
+
 class StoreType(TenantScopedModel):
     code = models.CharField(_("code"), max_length=4, validators=[store_type_code_validator])
     name = models.CharField(_("name"), max_length=50)
+    ownership = models.CharField(
+        _("ownership"),
+        max_length=10,
+        choices=Ownership.choices,
+        default=Ownership.DIRECT,
+        help_text=_("Franchise and joint-operation stores settle points with HQ monthly."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -21,6 +21,7 @@ from loyalty.services.configuration import (  # noqa: F401 - the package's publi
 )
 from loyalty.services.issuance import (  # noqa: F401 - the package's public names
     points_issue_within_cap,
+    store_caps_overview,
     store_points_cap_set,
 )
 from loyalty.services.ledger import (  # noqa: F401 - the package's public names
@@ -54,6 +55,14 @@ from loyalty.services.rules import (  # noqa: F401 - the package's public names
     points_for_value,
     points_rule,
     points_value,
+)
+from loyalty.services.settlement import (  # noqa: F401 - the package's public names
+    liability_export,
+    liability_report,
+    settlement_generate,
+    settlement_generate_last_month,
+    statement_decide,
+    statement_export,
 )
 from loyalty.services.tier_purchase import (  # noqa: F401 - the package's public names
     TIER_PURCHASE_ROLES,

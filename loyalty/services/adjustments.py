@@ -163,7 +163,8 @@ def _points_adjust(
             staff=staff,
             reason=reason[:200],
         )
-        _add_lot(account, entry, points, earned_at=now, rule=rule)
+        # The home store issued them: it carries their liability, as it carries the cap.
+        _add_lot(account, entry, points, earned_at=now, rule=rule, store_id=customer.home_store_id)
     else:
         available = _available(account, now=now)
         if available < -points:
@@ -256,6 +257,7 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
             rule=rule,
             expires=(lot.expires_at, lot.expires_on),
             pending_until=lot.pending_until,  # still inside its sale's return window
+            store_id=lot.store_id,  # the issuer keeps the liability (settlement)
         )
     if from_account.debt:
         # Points the merged-away member owes follow them, so a merge cannot wipe a debt.

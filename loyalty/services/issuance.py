@@ -4,11 +4,21 @@ issues, earned on sales and added by hand, counted in the tenant's calendar mont
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import IssuanceCapMode, PointsRule, StoreIssuance, StorePointsCap
+from loyalty.models import (
+    EntryKind,
+    IssuanceCapMode,
+    PointsLot,
+    PointsRule,
+    StoreIssuance,
+    StorePointsCap,
+)
 from loyalty.services.rules import PointsError
 from stores.models import Store
 from tenancy.context import current_tenant
@@ -83,3 +93,46 @@ def store_points_cap_set(
         after={"monthly_cap": monthly_cap},
     )
     return cap
+
+
+@dataclass
+class StoreCapRow:
+    store: Store
+    monthly_cap: int | None
+    counted: int  # this month's points on the cap's counter (capped stores)
+    issued: int  # this month's points issued by the store, from the ledger
+
+    @property
+    def percent(self) -> int:
+        if not self.monthly_cap:
+            return 100 if self.monthly_cap == 0 else 0
+        return min(100, self.counted * 100 // self.monthly_cap)
+
+
+def store_caps_overview(*, now: datetime.datetime | None = None) -> list[StoreCapRow]:
+    """Every store with its cap, the cap's counter and the ledger's issue this month."""
+    zone = current_tenant().zone
+    month = (now or timezone.now()).astimezone(zone).date().replace(day=1)
+    start = datetime.datetime.combine(month, datetime.time.min, zone)
+    caps = dict(StorePointsCap.objects.values_list("store_id", "monthly_cap"))
+    counted = dict(StoreIssuance.objects.filter(month=month).values_list("store_id", "issued"))
+    issued = dict(
+        PointsLot.objects.filter(
+            entry__kind__in=(EntryKind.EARN, EntryKind.ADJUST),
+            entry__occurred_at__gte=start,
+            store__isnull=False,
+        )
+        .values("store_id")
+        .annotate(total=Sum("points"))
+        .order_by()
+        .values_list("store_id", "total")
+    )
+    return [
+        StoreCapRow(
+            store=store,
+            monthly_cap=caps.get(store.pk),
+            counted=counted.get(store.pk, 0),
+            issued=issued.get(store.pk, 0),
+        )
+        for store in Store.objects.select_related("store_type").order_by("code")
+    ]

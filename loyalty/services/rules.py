@@ -162,9 +162,12 @@ def _add_lot(
     rule: PointsRule,
     expires: tuple[datetime.datetime, datetime.date] | None = None,
     pending_until: datetime.datetime | None = None,
+    store_id: int | None | object = ...,
 ) -> PointsLot:
+    """A new lot; its issuing store (settlement) is the entry's store unless `store_id` says."""
     expires_at, expires_on = expires or expiry_for(earned_at, rule=rule)
     return PointsLot.objects.create(
+        store_id=entry.store_id if store_id is ... else store_id,
         account=account,
         entry=entry,
         points=points,

@@ -20,3 +20,29 @@ register("loyalty:redeem", _member, store_scoped=False)
 register("loyalty:adjust", _member, store_scoped=False)
 register("loyalty:tier_buy", _member, store_scoped=False)
 register("loyalty:tier_edit", _tier, store_scoped=False)
+
+
+def _statement(store):
+    import datetime
+
+    from django.utils import timezone
+
+    from loyalty.models import SettlementStatement
+
+    statement, _created = SettlementStatement.objects.get_or_create(
+        store=store,
+        month=datetime.date(2026, 11, 1),
+        defaults={"rate": 100, "generated_at": timezone.now()},
+    )
+    return {"pk": statement.pk}
+
+
+def _store(store):
+    return {"pk": store.pk}
+
+
+register("loyalty:statement", _statement)
+register("loyalty:statement_decide", _statement, ok_status=405)
+register("loyalty:statement_regenerate", _statement, ok_status=405)
+register("loyalty:cap_edit", _store, store_scoped=False)
+register("loyalty:statements_generate", ok_status=405)
