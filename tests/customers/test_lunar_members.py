@@ -295,7 +295,7 @@ def test_a_leap_month_the_lunar_birth_year_lacks_is_an_error(in_a, upload):
     assert LunarDate.leap_month_for_year(1990) == 5
     job = upload(csv_bytes([["13900000004", "丁", "", "1990-闰06-01", "BJ-ZY-001"]]))
     assert job.status == ImportStatus.FAILED
-    assert "1990" in job.errors[0]["message"] and "闰" in job.errors[0]["message"]
+    assert "1990" in job.error_rows[0]["message"] and "闰" in job.error_rows[0]["message"]
 
 
 def test_bad_lunar_cells_are_refused_per_row_in_chinese(in_a, upload):
@@ -312,7 +312,7 @@ def test_bad_lunar_cells_are_refused_per_row_in_chinese(in_a, upload):
     )
     assert job.status == ImportStatus.FAILED
     assert not Customer.objects.exists()
-    messages = {error["row"]: (error["column"], error["message"]) for error in job.errors}
+    messages = {error["row"]: (error["column"], error["message"]) for error in job.error_rows}
     assert sorted(messages) == [3, 4, 5, 6]
     assert all(column == "农历生日" for column, _message in messages.values())
     assert "农历月份" in messages[3][1]

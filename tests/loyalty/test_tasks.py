@@ -25,6 +25,7 @@ def test_every_loyalty_beat_entry_fans_out_a_registered_task():
         "loyalty.evaluate_tiers",
         "loyalty.notify_expiring",
         "loyalty.release_pending",
+        "loyalty.settle_last_month",
     }
     for entry in entries:
         assert entry["task"] == "tenancy.fan_out"
