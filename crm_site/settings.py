@@ -51,11 +51,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "tenancy.logs.RequestIdMiddleware",
-    # Before the Host check (SecurityMiddleware, CommonMiddleware): probes come by address.
-    "tenancy.middleware.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so static files carry the policy too: every response has it.
     "csp.middleware.CSPMiddleware",
+    # Before the Host check (CommonMiddleware): probes come by address. SecurityMiddleware
+    # reads no host for /healthz (SECURE_REDIRECT_EXEMPT).
+    "tenancy.middleware.HealthzMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

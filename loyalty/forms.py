@@ -91,13 +91,13 @@ class PointsRuleForm(forms.ModelForm):
         self.fields["pending_days"].required = False
         self.fields["issuance_cap_mode"].required = False
         self.fields["tier_purchase_period_months"].required = False
+        self.fields["excluded_categories_text"].initial = ", ".join(
+            self.instance.excluded_categories or []
+        )
 
     def clean_tier_purchase_period_months(self) -> int:
         value = self.cleaned_data.get("tier_purchase_period_months")
         return value or self.instance.tier_purchase_period_months
-        self.fields["excluded_categories_text"].initial = ", ".join(
-            self.instance.excluded_categories or []
-        )
 
     def clean_issuance_cap_mode(self) -> str:
         return self.cleaned_data.get("issuance_cap_mode") or self.instance.issuance_cap_mode
