@@ -1,10 +1,12 @@
 """How far each figure may drift from its floor before `benchmarks/run` fails.
 
-A ratio to a floor measured in the same run moves far less with the machine's load than a
-time does, but on a busy 2-core CI box it still swings: each ceiling is about three times the
-ratio seen at --quick scale with eight other test sessions sharing the machine, so only a
-real regression (a lost index, a query per row, a second round trip) crosses it. Query counts
-are exact, so their ceilings are the targets themselves.
+A ratio to a floor measured in the same run moves less with the machine than a time does, but
+it still swings both ways: on a busy 2-core box the floors grow with the load, on a quiet one a
+sub-millisecond floor shrinks faster than the request around it (the HQ overview read 19x with
+nine sessions sharing the machine and 80x alone). Each ceiling is about three times the larger
+ratio seen at --quick scale in those two states, so only a real regression (a lost index, a
+query per row, a second round trip) crosses it. Query counts are exact, so their ceilings are
+the targets themselves.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ CEILINGS: dict[str, tuple[float, int | None]] = {
     "lookup request: last4": (60, 2),
     "enrol a member (service)": (250, None),
     "record a member sale + points (service)": (80, None),
-    "store dashboard, 12 months (request)": (150, 12),
-    "HQ overview, all stores (request)": (60, 8),
+    "store dashboard, 12 months (request)": (200, 12),
+    "HQ overview, all stores (request)": (250, 8),
     "nightly aggregation of one day": (25, None),
     "member import, 10000 rows": (30, None),
     "loyalty job: expire due lots": (150, None),
     "loyalty job: re-evaluate tiers": (250, None),
-    "find today's birthdays (birthday_due_ids)": (15, None),
+    "find today's birthdays (birthday_due_ids)": (30, None),
     "birthday fan-out, Celery eager (task)": (3, None),
     "birthday greetings, services inline": (120, None),
     "birthday tasks queued today": (1, None),
     "campaign run, one region (service)": (15, None),
+    "settlement: a month's statements": (60, None),
+    "nightly recommendations (pairs, 180 days)": (8, None),
 }
 
 
