@@ -29,6 +29,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROWS = 20000
 
 
+def _fresh_broker_connections() -> None:
+    # The app keeps a connection pool and a producer pool for the broker it first used: an
+    # earlier test that queued through another broker would send this job there, and the
+    # private worker would never see it.
+    app._pool = None
+    app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
+
+
 def _worker(redis_url: str, media) -> subprocess.Popen:
     database = connection.settings_dict
     env = {
@@ -60,7 +68,7 @@ def test_a_worker_killed_mid_import_leaves_a_job_that_ends_done_once(
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.task_always_eager = False
     app.conf.broker_url = private_redis.url
-    app._pool = None
+    _fresh_broker_connections()
     worker = _worker(private_redis.url, tmp_path)
     try:
         with tenant_context(world.tenant_a):
@@ -86,7 +94,7 @@ def test_a_worker_killed_mid_import_leaves_a_job_that_ends_done_once(
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
         app.conf.update(saved)
-        app._pool = None
+        _fresh_broker_connections()
 
     # The sweeper (eager here) takes the job over once its lease has passed.
     time.sleep(2.1)  # the worker's lease is 2 s (IMPORT_LEASE_SECONDS) and is not renewed
