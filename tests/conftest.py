@@ -6,9 +6,11 @@ and with REQUIRE_POSTGRES=1 (set by .ci/run) such a skip fails the run instead.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -56,18 +58,51 @@ def pytest_report_header(config):
     return f"test clock: {clock}; test tenants' zone: {zone}; TZ={os.environ.get('TZ', '-')}"
 
 
+MODULE_DURATIONS = Path(__file__).with_name("module_durations.json")
+
+
 def _shard(items) -> None:
-    """CRM_TEST_SHARD=k/n keeps the k-th of n shares of the test modules (round robin over
-    the modules in collection order, so a module's fixtures stay in one process). CI runs the
-    shares side by side, each on its own database and Redis db; together they are the suite."""
+    """CRM_TEST_SHARD=k/n keeps the k-th of n shares of the test modules (a module's fixtures
+    stay in one process). CI runs the shares side by side, each on its own database and Redis
+    db; together they are the suite. Modules are dealt by their measured seconds
+    (tests/module_durations.json, written by scripts/shard-weights from a JUnit report), the
+    longest first to the share least loaded for its size, so the lanes end together; a module
+    not measured yet counts as the median one. CRM_TEST_SHARD_SIZES="45,55" gives the shares
+    unequal sizes (a lane with more fixed work takes the smaller share)."""
     share = os.environ.get("CRM_TEST_SHARD")
     if not share:
         return
     k, n = (int(part) for part in share.split("/"))
-    modules: dict[str, int] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::")[0], len(modules))
-    items[:] = [item for item in items if modules[item.nodeid.split("::")[0]] % n == k - 1]
+    sizes = [float(size) for size in os.environ.get("CRM_TEST_SHARD_SIZES", "").split(",") if size]
+    sizes = sizes if len(sizes) == n else [1.0] * n
+    modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+    assignment = shard_assignment(modules, _measured_seconds(), sizes)
+    items[:] = [item for item in items if assignment[item.nodeid.split("::")[0]] == k - 1]
+
+
+def _measured_seconds() -> dict[str, float]:
+    try:
+        return json.loads(MODULE_DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def shard_assignment(modules, seconds, sizes) -> dict[str, int]:
+    """Module -> share index: longest module first, each to the share whose load relative to
+    its size is smallest (ties: the lower index), so every lane computes the same split."""
+    known = sorted(seconds[module] for module in modules if module in seconds)
+    default = known[len(known) // 2] if known else 1.0
+    weight = {module: seconds.get(module, default) for module in modules}
+    loads = [0.0] * len(sizes)
+    assignment = {}
+    for module in sorted(modules, key=lambda name: (-weight[name], name)):
+        target = min(
+            range(len(sizes)),
+            key=lambda index: ((loads[index] + weight[module]) / sizes[index], index),
+        )
+        assignment[module] = target
+        loads[target] += weight[module]
+    return assignment
 
 
 def pytest_collection_modifyitems(config, items):
