@@ -15,7 +15,9 @@ from __future__ import annotations
 CEILINGS: dict[str, tuple[float, int | None]] = {
     "lookup request: phone": (400, 2),
     "lookup request: card": (400, 2),
-    "lookup request: last4": (60, 2),
+    # Seen 31-105x with the same code on this box at load 10 (a 0.13-0.6 ms floor), so 60
+    # failed on noise, not on a regression.
+    "lookup request: last4": (150, 2),
     "enrol a member (service)": (250, None),
     "record a member sale + points (service)": (80, None),
     "store dashboard, 12 months (request)": (200, 12),
@@ -28,7 +30,8 @@ CEILINGS: dict[str, tuple[float, int | None]] = {
     "birthday fan-out, Celery eager (task)": (3, None),
     "birthday greetings, services inline": (120, None),
     "birthday tasks queued today": (1, None),
-    "campaign run, one region (service)": (15, None),
+    # Set-based since issue 20: 1.6x at --quick under load (3.4x when rows went through Python).
+    "campaign run, one region (service)": (5, None),
     "settlement: a month's statements": (60, None),
     "nightly recommendations (pairs, 180 days)": (8, None),
 }
