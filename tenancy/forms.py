@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.apps import apps
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenancy.models import CalendarDay, Role
 
@@ -101,7 +102,12 @@ class CalendarDayForm(forms.Form):
     """One day of the working calendar: off (a public holiday) or a make-up working day."""
 
     day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    kind = forms.ChoiceField(label=_("Kind"), choices=CalendarDay.Kind.choices)
+    kind = forms.ChoiceField(
+        label=pgettext_lazy("calendar day", "Kind"), choices=CalendarDay.Kind.choices
+    )
     name = forms.CharField(
-        label=_("Name"), max_length=40, required=False, help_text=_("E.g. 国庆节 or 国庆节调休.")
+        label=pgettext_lazy("calendar day", "Name"),
+        max_length=40,
+        required=False,
+        help_text=_("E.g. 国庆节 or 国庆节调休."),
     )

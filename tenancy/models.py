@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenancy.context import current_tenant, current_tenant_or_none
 from tenancy.messages import render as render_message
@@ -318,8 +319,10 @@ class CalendarDay(TenantScopedModel):
         WORK = "work", _("Working day (make-up day, 调休)")
 
     day = models.DateField(_("date"))
-    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
-    name = models.CharField(_("name"), max_length=40, blank=True)
+    kind = models.CharField(
+        pgettext_lazy("calendar day", "kind"), max_length=4, choices=Kind.choices
+    )
+    name = models.CharField(pgettext_lazy("calendar day", "name"), max_length=40, blank=True)
 
     class Meta:
         verbose_name = _("working-calendar day")
