@@ -19,7 +19,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from campaigns import selectors, services, tasks
+from campaigns import hooks, selectors, services, tasks
 from campaigns.filters import DeliveryFilter
 from campaigns.forms import (
     AudienceForm,
@@ -100,6 +100,10 @@ def _audience_lines(campaign: Campaign) -> list[tuple[str, str]]:
             continue
         label = _("Tier") if key == "tier_code" else field.label
         lines.append((str(label), str(names[key](value) if key in names else value)))
+    # The conditions the apps above add (e.g. "likely to buy" a SKU) are stored as text.
+    for key, (label, _help) in hooks.audience_fields().items():
+        if criteria.get(key):
+            lines.append((str(label), str(criteria[key])))
     return lines
 
 

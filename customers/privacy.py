@@ -6,9 +6,10 @@ selector (`retention_candidates`), and the job anonymises through `customer_eras
 member row stays (sales, points history and aggregates keep their numbers) while the person
 becomes anonymous. Off by default.
 
-Requests (PIPL art. 44-50, answered within 15 working days by default): who asked for what,
-when it is due, who owns it, and the evidence it was answered (the audit event of the export
-handed over or of the erase).
+Requests (PIPL art. 44-50, answered within 15 working days by default, counted on the
+tenant's working calendar: public holidays off, make-up days worked, tenancy.calendar): who
+asked for what, when it is due, who owns it, and the evidence it was answered (the audit
+event of the export handed over or of the erase).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from customers.models import (
     RequestStatus,
 )
 from customers.services import customer_erase, customer_personal_data
+from tenancy.calendar import add_working_days
 from tenancy.context import current_tenant
 from tenancy.dates import add_months, tenant_today
 from tenancy.models import HQ_ROLES, AuditEvent, Role, StaffMember, Tenant
@@ -187,18 +189,6 @@ def retention_run(
 
 
 # Requests -------------------------------------------------------------------------------
-
-
-def add_working_days(start: datetime.date, days: int) -> datetime.date:
-    """`days` working days after `start`, Saturdays and Sundays skipped (received on a
-    Friday, 1 working day later is the Monday). Public holidays are not known here."""
-    day = start
-    remaining = days
-    while remaining > 0:
-        day += datetime.timedelta(days=1)
-        if day.weekday() < 5:
-            remaining -= 1
-    return day
 
 
 def request_due_on(received_on: datetime.date) -> datetime.date:

@@ -81,6 +81,7 @@ class PointsRuleForm(forms.ModelForm):
             "referral_points",
             "behaviour_points",
             "pending_days",
+            "refund_shortfall",
             "issuance_cap_mode",
             "tier_purchase",
             "tier_purchase_period_months",
@@ -90,6 +91,7 @@ class PointsRuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["pending_days"].required = False
         self.fields["issuance_cap_mode"].required = False
+        self.fields["refund_shortfall"].required = False
         self.fields["tier_purchase_period_months"].required = False
         self.fields["excluded_categories_text"].initial = ", ".join(
             self.instance.excluded_categories or []
@@ -98,6 +100,10 @@ class PointsRuleForm(forms.ModelForm):
     def clean_tier_purchase_period_months(self) -> int:
         value = self.cleaned_data.get("tier_purchase_period_months")
         return value or self.instance.tier_purchase_period_months
+
+    def clean_refund_shortfall(self) -> str:
+        # Empty (a form posted before the choice existed): keep the current choice.
+        return self.cleaned_data.get("refund_shortfall") or self.instance.refund_shortfall
 
     def clean_issuance_cap_mode(self) -> str:
         return self.cleaned_data.get("issuance_cap_mode") or self.instance.issuance_cap_mode

@@ -122,6 +122,14 @@ class IssuanceCapMode(models.TextChoices):
     ZERO = "zero", _("Record the sale, earn 0 points")
 
 
+class RefundShortfall(models.TextChoices):
+    """What happens to points a refund should take back when the member already spent them.
+    Either way they come out of the next points earned before anything can be spent again."""
+
+    DEBT = "debt", _("Record them as points owed (the balance stays at 0)")
+    NEGATIVE = "negative", _("Take them from the balance, which goes below 0")
+
+
 class PointsRule(TenantScopedModel):
     """How a tenant earns, values, expires and adjusts points. One row per tenant."""
 
@@ -190,6 +198,16 @@ class PointsRule(TenantScopedModel):
             "window); 0: at once."
         ),
     )
+    refund_shortfall = models.CharField(
+        _("refund of points already spent"),
+        max_length=8,
+        choices=RefundShortfall.choices,
+        default=RefundShortfall.DEBT,
+        help_text=_(
+            "A sale refunded after its return window whose points were spent. Either way the "
+            "next points earned pay them back first, and nothing can be redeemed until then."
+        ),
+    )
     issuance_cap_mode = models.CharField(
         _("at a store's monthly points cap"),
         max_length=8,
@@ -223,6 +241,9 @@ class PointsAccount(TenantScopedModel):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
     )
+    # Below 0 only when the tenant lets refunds of spent points take the balance negative
+    # (PointsRule.refund_shortfall); the lots behind it never go below 0 (PointsLot), and
+    # while it is negative they are all empty, so nothing can be redeemed.
     balance = models.IntegerField(_("balance"), default=0)
     # Points a refund could not take back because the member had already spent them; later
     # earnings pay it off first (loyalty.services.ledger).
@@ -250,9 +271,6 @@ class PointsAccount(TenantScopedModel):
             models.UniqueConstraint(
                 fields=["tenant", "customer"], name="loyalty_account_customer_uniq"
             ),
-            models.CheckConstraint(
-                condition=Q(balance__gte=0), name="loyalty_account_balance_nonneg"
-            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "tier_review_at"], name="loyalty_account_review_idx"),
@@ -271,6 +289,9 @@ class EntryKind(models.TextChoices):
     MERGE_IN = "merge_in", _("Merged in")
     MERGE_OUT = "merge_out", _("Merged out")
     DEBT_PAID = "debt_paid", _("Owed points paid")
+    # 0 points: the refund already took them off the balance; its draws record which lot
+    # earned them back (settlement counts them as reversed).
+    BELOW_ZERO = "below_zero", _("Earned back below zero")
 
 
 class PointsEntry(TenantScopedModel):

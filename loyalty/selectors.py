@@ -92,6 +92,9 @@ class PointsSummary:
     pending: int = 0
     owed: int = 0
     balances: PointsBalances | None = None
+    # Points a refund took below zero (PointsRule.refund_shortfall "negative"): to be earned
+    # back before anything can be redeemed.
+    below_zero: int = 0
 
 
 def points_summary(*, customer: Customer, now: datetime.datetime | None = None) -> PointsSummary:
@@ -114,6 +117,7 @@ def points_summary(*, customer: Customer, now: datetime.datetime | None = None) 
         pending=balances.pending,
         owed=balances.owed,
         balances=balances,
+        below_zero=max(-account.balance, 0) if account else 0,
     )
 
 

@@ -31,5 +31,8 @@ class TenancyConfig(AppConfig):
             ),
             navigation.NavItem(_("Staff"), "staff_list", roles={Role.HQ_ADMIN}, order=880),
             navigation.NavItem(_("Settings"), "tenant_settings", roles={Role.HQ_ADMIN}, order=890),
+            navigation.NavItem(
+                _("Working calendar"), "working_calendar", roles={Role.HQ_ADMIN}, order=891
+            ),
             navigation.NavItem(_("Audit log"), "audit_list", roles={Role.HQ_ADMIN}, order=900),
         )

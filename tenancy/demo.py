@@ -74,3 +74,8 @@ def seed(tenant: Tenant, *, stdout=None, quick: bool = False) -> None:
     clerk = StaffMember.objects.get(user__username=demo_username(tenant, "clerk"))
     for step in (OnboardingStep.Step.READ_GUIDE, OnboardingStep.Step.LOOK_UP_MEMBER):
         OnboardingStep.objects.get_or_create(staff=clerk, step=step)
+    # The announced national holidays of the years the platform knows (tenancy.calendar).
+    from tenancy.calendar import OFFICIAL_SCHEDULES, calendar_import_official
+
+    for year in OFFICIAL_SCHEDULES:
+        calendar_import_official(actor=None, year=year)

@@ -5,8 +5,9 @@ import zoneinfo
 from django import forms
 from django.apps import apps
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from tenancy.models import Role
+from tenancy.models import CalendarDay, Role
 
 COMMON_ZONES = [
     "Asia/Shanghai",
@@ -95,3 +96,18 @@ class TenantForm(forms.Form):
         zones = sorted(zoneinfo.available_timezones())
         ordered = COMMON_ZONES + [zone for zone in zones if zone not in COMMON_ZONES]
         self.fields["time_zone"].choices = [(zone, zone) for zone in ordered]
+
+
+class CalendarDayForm(forms.Form):
+    """One day of the working calendar: off (a public holiday) or a make-up working day."""
+
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(
+        label=pgettext_lazy("calendar day", "Kind"), choices=CalendarDay.Kind.choices
+    )
+    name = forms.CharField(
+        label=pgettext_lazy("calendar day", "Name"),
+        max_length=40,
+        required=False,
+        help_text=_("E.g. 国庆节 or 国庆节调休."),
+    )

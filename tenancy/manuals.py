@@ -123,6 +123,7 @@ SECTIONS = {
     "staff_create": "staff",
     "staff_edit": "staff",
     "tenant_settings": "tenant-settings",
+    "working_calendar": "working-calendar",
     "stores:setup": "store-setup",
     "stores:region_create": "store-setup",
     "stores:store_type_create": "store-setup",

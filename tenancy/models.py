@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenancy.context import current_tenant, current_tenant_or_none
 from tenancy.messages import render as render_message
@@ -301,3 +302,35 @@ class OnboardingStep(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.staff} · {self.get_step_display()}"
+
+
+class CalendarDay(TenantScopedModel):
+    """An exception to "Monday to Friday are working days" in the tenant's working calendar:
+    a public holiday off (放假) or a weekend made a working day (调休上班).
+
+    China's holidays and make-up days change every year and are announced late (the State
+    Council's notice for the next year comes in November), so HQ keeps this list: by hand on
+    the working-calendar page, or by importing an announced schedule (tenancy.calendar).
+    Deadlines counted in working days (personal-data requests) read it.
+    """
+
+    class Kind(models.TextChoices):
+        OFF = "off", _("Day off (public holiday)")
+        WORK = "work", _("Working day (make-up day, 调休)")
+
+    day = models.DateField(_("date"))
+    kind = models.CharField(
+        pgettext_lazy("calendar day", "kind"), max_length=4, choices=Kind.choices
+    )
+    name = models.CharField(pgettext_lazy("calendar day", "name"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("working-calendar day")
+        verbose_name_plural = _("working-calendar days")
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="tenancy_calendar_day_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day.isoformat()} {self.get_kind_display()}"

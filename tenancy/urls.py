@@ -12,6 +12,7 @@ urlpatterns = [
     path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
     path("staff/<int:pk>/password/", views.staff_password, name="staff_password"),
     path("settings/", views.tenant_settings, name="tenant_settings"),
+    path("settings/calendar/", views.working_calendar, name="working_calendar"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/read/", views.inbox_read, name="inbox_read"),
     path("inbox/settings/", views.inbox_settings, name="inbox_settings"),

@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
@@ -7,6 +9,7 @@ from django.db import connection
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -14,13 +17,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from tenancy import manuals, onboarding, services, throttle
+from tenancy import calendar, manuals, onboarding, services, throttle
 from tenancy.access import public, roles_allowed
+from tenancy.dates import tenant_today
 from tenancy.filters import AuditEventFilter, filtered
-from tenancy.forms import PasswordResetForm, StaffCreateForm, StaffEditForm, TenantForm
+from tenancy.forms import (
+    CalendarDayForm,
+    PasswordResetForm,
+    StaffCreateForm,
+    StaffEditForm,
+    TenantForm,
+)
 from tenancy.models import (
     ALL_ROLES,
     AuditEvent,
+    CalendarDay,
     Notification,
     NotificationSetting,
     Role,
@@ -213,6 +224,51 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Settings saved."))
             return redirect("tenant_settings")
     return render(request, "tenancy/tenant_settings.html", {"form": form})
+
+
+@roles_allowed(Role.HQ_ADMIN)
+def working_calendar(request: HttpRequest) -> HttpResponse:
+    """The tenant's public holidays and make-up working days, one year at a time."""
+    today = tenant_today()
+    try:
+        year = int(request.GET.get("year") or request.POST.get("year") or today.year)
+    except ValueError:
+        year = today.year
+    form = CalendarDayForm(request.POST if request.POST.get("action") == "set" else None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "set" and form.is_valid():
+            calendar.calendar_day_set(actor=request.staff, **form.cleaned_data)
+            messages.success(request, _("Working calendar saved."))
+            return redirect(f"{reverse('working_calendar')}?year={form.cleaned_data['day'].year}")
+        if action == "remove":
+            try:
+                day = datetime.date.fromisoformat(request.POST.get("day", ""))
+            except ValueError:
+                raise Http404 from None
+            calendar.calendar_day_remove(actor=request.staff, day=day)
+            messages.success(request, _("Working calendar saved."))
+            return redirect(f"{reverse('working_calendar')}?year={day.year}")
+        if action == "import":
+            changed = calendar.calendar_import_official(actor=request.staff, year=year)
+            messages.success(
+                request,
+                _("The national schedule of %(year)s is in the calendar (%(count)s days changed).")
+                % {"year": year, "count": changed},
+            )
+            return redirect(f"{reverse('working_calendar')}?year={year}")
+    days = CalendarDay.objects.filter(day__year=year).order_by("day")
+    return render(
+        request,
+        "tenancy/working_calendar.html",
+        {
+            "form": form,
+            "year": year,
+            "days": days,
+            "official": year in calendar.OFFICIAL_SCHEDULES,
+            "years": sorted({today.year, today.year + 1, year, *calendar.OFFICIAL_SCHEDULES}),
+        },
+    )
 
 
 @roles_allowed(ALL_ROLES)

@@ -19,6 +19,7 @@ from loyalty.models import (
     PointsRule,
 )
 from loyalty.services.issuance import points_issue_within_cap
+from loyalty.services.ledger import _cover_below_zero, _earn_back, _pay_debt
 from loyalty.services.rules import (
     PointsError,
     _add_lot,
@@ -164,7 +165,11 @@ def _points_adjust(
             reason=reason[:200],
         )
         # The home store issued them: it carries their liability, as it carries the cap.
-        _add_lot(account, entry, points, earned_at=now, rule=rule, store_id=customer.home_store_id)
+        lot = _add_lot(
+            account, entry, points, earned_at=now, rule=rule, store_id=customer.home_store_id
+        )
+        # Like any credit: what the member owes from a refund of spent points comes first.
+        _earn_back(account, lot, credited=points, source_key=source_key, occurred_at=now)
     else:
         available = _available(account, now=now)
         if available < -points:
@@ -226,12 +231,15 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
     if _existing(out_key) is not None:
         return
     now = timezone.now()
-    taken = _draw(from_account, from_account.balance, now=None)
+    taken = _draw(from_account, max(from_account.balance, 0), now=None)
     moved = sum(n for _, n in taken)
+    # A balance below zero (a refund of spent points) follows the member like a debt does:
+    # the merge-out brings the source to 0 and the merge-in carries it to the target.
+    below_zero = max(-from_account.balance, 0)
     out_entry = _append(
         from_account,
         kind=EntryKind.MERGE_OUT,
-        points=-moved,
+        points=below_zero - moved,
         source_key=out_key,
         occurred_at=now,
         staff=actor,
@@ -241,7 +249,7 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
     in_entry = _append(
         to_account,
         kind=EntryKind.MERGE_IN,
-        points=moved,
+        points=moved - below_zero,
         source_key=f"merge-in:{source.pk}",
         occurred_at=now,
         staff=actor,
@@ -265,6 +273,10 @@ def points_merge(*, source: Customer, target: Customer, actor: StaffMember | Non
         from_account.debt = 0
         from_account.save(update_fields=["debt"])
         to_account.save(update_fields=["debt"])
+    # The surviving member's points pay back what either member owed, before any spend.
+    in_key = f"merge-in:{source.pk}"
+    _cover_below_zero(to_account, first=None, source_key=in_key, occurred_at=now)
+    _pay_debt(to_account, None, source_key=in_key, occurred_at=now)
     source_order = from_account.tier.order if from_account.tier else -1
     target_order = to_account.tier.order if to_account.tier else -1
     if source_order > target_order:

@@ -44,19 +44,23 @@ def tier_save(*, tier: Tier, staff: StaffMember) -> Tier:
 
 @transaction.atomic
 def points_rule_save(*, rule: PointsRule, staff: StaffMember) -> PointsRule:
+    keys = [
+        "points_per_yuan",
+        "expiry_months",
+        "redeem_points_per_yuan",
+        "redeem_minimum",
+        "excluded_categories",
+        "pending_days",
+        "issuance_cap_mode",
+        "refund_shortfall",
+    ]
+    before = PointsRule.objects.filter(pk=rule.pk).values(*keys).first() if rule.pk else None
     rule.save()
     audit_record(
         action="loyalty.rule_changed",
         actor=staff,
         obj=rule,
-        after={
-            "points_per_yuan": rule.points_per_yuan,
-            "expiry_months": rule.expiry_months,
-            "redeem_points_per_yuan": rule.redeem_points_per_yuan,
-            "redeem_minimum": rule.redeem_minimum,
-            "excluded_categories": rule.excluded_categories,
-            "pending_days": rule.pending_days,
-            "issuance_cap_mode": rule.issuance_cap_mode,
-        },
+        before=before or {},
+        after={key: getattr(rule, key) for key in keys},
     )
     return rule

@@ -19,6 +19,7 @@ from loyalty.models import (
     PointsAccount,
     PointsEntry,
     PointsLot,
+    RefundShortfall,
 )
 from loyalty.services.issuance import points_issue_within_cap
 from loyalty.services.rules import (
@@ -98,25 +99,91 @@ def points_earn_for_sale(
         lot = _add_lot(
             account, entry, points, earned_at=occurred_at, rule=rule, pending_until=pending_until
         )
-        _pay_debt(account, lot, source_key=source_key, occurred_at=occurred_at, store=store)
+        _earn_back(
+            account,
+            lot,
+            credited=points,
+            source_key=source_key,
+            occurred_at=occurred_at,
+            store=store,
+        )
     _upgrade_if_qualified(account, tiers, at=occurred_at)
+    return entry
+
+
+def _earn_back(
+    account: PointsAccount,
+    lot: PointsLot | None,
+    *,
+    credited: int,
+    source_key: str,
+    occurred_at: datetime.datetime,
+    store: Store | None = None,
+) -> None:
+    """Out of points just credited to the (locked) account, first what a refund of spent
+    points left it owing: a balance below zero (PointsRule.refund_shortfall "negative"),
+    then points owed ("debt"). `lot`: the credit's own lot, drawn first (None: earliest-
+    expiring first, e.g. after a merge). Without this, "buy, spend the points, refund" would
+    leave the member the value."""
+    if account.balance - credited < 0:
+        _cover_below_zero(account, first=lot, source_key=source_key, occurred_at=occurred_at)
+        if lot is not None:
+            lot.refresh_from_db(fields=["remaining"])
+    _pay_debt(account, lot, source_key=source_key, occurred_at=occurred_at, store=store)
+
+
+def _cover_below_zero(
+    account: PointsAccount,
+    *,
+    first: PointsLot | None,
+    source_key: str,
+    occurred_at: datetime.datetime,
+) -> PointsEntry | None:
+    """Empty the lots down to what the balance allows (none while it is below zero).
+
+    A refund that took the balance below zero took nothing from lots it did not have; the
+    points credited since sit in lots the balance does not cover. Drawing them records which
+    lot earned the refund back (settlement: reversed) without moving the balance again, so a
+    0-point entry carries the draws.
+    """
+    held = account.lots.aggregate(total=Coalesce(Sum("remaining"), 0))["total"]
+    excess = held - max(account.balance, 0)
+    if excess <= 0:
+        return None
+    taken = _draw(account, excess, now=None, first=first)
+    entry = _append(
+        account,
+        kind=EntryKind.BELOW_ZERO,
+        points=0,
+        source_key=f"below0:{source_key}"[:100],
+        occurred_at=occurred_at,
+        reason=f"{sum(n for _, n in taken)} points earned back below zero"[:200],
+    )
+    _record_draws(entry, taken)
     return entry
 
 
 def _pay_debt(
     account: PointsAccount,
-    lot: PointsLot,
+    lot: PointsLot | None,
     *,
     source_key: str,
     occurred_at: datetime.datetime,
     store: Store | None = None,
 ) -> PointsEntry | None:
-    """Pay what the (locked) account owes out of the lot it has just earned, first.
+    """Pay what the (locked) account owes out of the lot it has just earned, first (`lot`
+    None: out of its lots, earliest-expiring first).
 
     The debt is what a refund could not take back because the points were already spent:
     without this, "buy, spend the points, refund" would leave the member the value.
     """
-    paid = min(account.debt, lot.remaining)
+    if not account.debt:
+        return None
+    if lot is not None:
+        held = lot.remaining
+    else:
+        held = account.lots.aggregate(total=Coalesce(Sum("remaining"), 0))["total"]
+    paid = min(account.debt, held, max(account.balance, 0))
     if paid <= 0:
         return None
     taken = _draw(account, paid, now=None, first=lot)
@@ -165,10 +232,12 @@ def points_reverse_for_refund(
     The part is proportional to the sale amount and cumulative over partial refunds, so
     refunding a sale in pieces takes back exactly what it earned. The points come out of the
     sale's own lot first (inside the return window that lot is still pending, so the refund
-    simply cancels them), then the earliest-expiring; the balance stops at zero and the
-    points that could not be taken back (already spent) are recorded on the entry and owed
-    by the member (`account.debt`), paid first out of later earnings. Returns None when the
-    sale earned nothing (no earn entry: e.g. not a member then).
+    simply cancels them), then the earliest-expiring. Points that could not be taken back
+    (already spent) go as the tenant chose (PointsRule.refund_shortfall): "debt" stops the
+    balance at zero, records them on the entry and as owed by the member (`account.debt`);
+    "negative" takes them from the balance, which goes below zero. Either way the next
+    points credited pay them back first and nothing can be redeemed until then. Returns
+    None when the sale earned nothing (no earn entry: e.g. not a member then).
     """
     if customer is None:
         return None
@@ -190,10 +259,14 @@ def points_reverse_for_refund(
         due_total = 0
     to_reverse = max(due_total - (-prior["reversed"] + prior["unreversed"]), 0)
     own_lot = original.lots.first()
-    taken = _draw(account, min(to_reverse, account.balance), now=None, first=own_lot)
-    reversed_points = sum(n for _, n in taken)
-    if to_reverse > reversed_points:
-        account.debt += to_reverse - reversed_points
+    taken = _draw(account, min(to_reverse, max(account.balance, 0)), now=None, first=own_lot)
+    drawn = sum(n for _, n in taken)
+    shortfall = to_reverse - drawn  # already spent
+    reversed_points = drawn
+    if shortfall and points_rule().refund_shortfall == RefundShortfall.NEGATIVE:
+        reversed_points, shortfall = to_reverse, 0  # the balance goes below zero
+    elif shortfall:
+        account.debt += shortfall
         account.save(update_fields=["debt"])
     entry = _append(
         account,
@@ -202,7 +275,7 @@ def points_reverse_for_refund(
         source_key=source_key,
         occurred_at=occurred_at,
         amount=-refunded,
-        unreversed_points=to_reverse - reversed_points,
+        unreversed_points=shortfall,
         original=original,
         store=store,
         reason=f"refund of {original_source_key}",
@@ -245,6 +318,17 @@ def points_redeem(
         if existing.kind != EntryKind.REDEEM or existing.account_id != account.pk:
             raise PointsError(_("This redemption was already recorded."), code="duplicate")
         return existing
+    if account.balance < 0 or account.debt:
+        # A refund of points already spent is paid back before anything else is spent
+        # (PointsRule.refund_shortfall); the lots are empty then anyway, this says why.
+        raise PointsError(
+            _(
+                "%(owed)d points of a refunded sale had already been spent: points can be "
+                "redeemed again once they are earned back."
+            ),
+            code="owed",
+            params={"owed": max(-account.balance, 0) + account.debt},
+        )
     available = _available(account, now=now)
     if available < points:
         pending = _pending(account)
@@ -309,7 +393,7 @@ def points_award(
         reason=reason[:200],
     )
     lot = _add_lot(account, entry, points, earned_at=now, rule=points_rule())
-    _pay_debt(account, lot, source_key=source_key, occurred_at=now)
+    _earn_back(account, lot, credited=points, source_key=source_key, occurred_at=now)
     return entry
 
 
@@ -343,7 +427,10 @@ def points_award_reverse(
     if done is not None or original is None:
         return done
     taken = _draw(
-        account, min(original.points, account.balance), now=None, first=original.lots.first()
+        account,
+        min(original.points, max(account.balance, 0)),
+        now=None,
+        first=original.lots.first(),
     )
     reversed_points = sum(n for _, n in taken)
     entry = _append(

@@ -48,8 +48,9 @@ from tenancy.tabular import escape_row
 
 FEN = Decimal("0.01")
 # Negative movements other than redemption and expiry, shown together as "reversed":
-# refunds and taken-back rewards, owed points paid from later earnings, removals by hand.
-REVERSED_KINDS = (EntryKind.REVERSE, EntryKind.DEBT_PAID, EntryKind.ADJUST)
+# refunds and taken-back rewards, owed points paid (or earned back below zero) from later
+# earnings, removals by hand.
+REVERSED_KINDS = (EntryKind.REVERSE, EntryKind.DEBT_PAID, EntryKind.BELOW_ZERO, EntryKind.ADJUST)
 
 
 def period_bounds(start: datetime.date, end: datetime.date) -> tuple[datetime.datetime, ...]:

@@ -186,10 +186,7 @@ def test_hq_writes_a_likely_to_buy_campaign_with_the_placeholder(world, client_f
 
     client = client_for(world.staff_a[Role.HQ_ADMIN])
     page = client.get(reverse("campaigns:campaign_create")).content.decode()
-    # The "likely to buy" field is kept off the page for now: rendered in the audience grid it
-    # stopped the browser journey's save button from submitting (tests/e2e campaigns journey;
-    # cause not found yet). The form still takes the condition, as below.
-    assert "{recommended_product}" in page
+    assert "可能购买（SKU）" in page and "{recommended_product}" in page
     response = client.post(
         reverse("campaigns:campaign_create"),
         campaign_data(likely_to_buy="CAKE", template="{name}您好，{recommended_product}上新了。"),
@@ -198,3 +195,8 @@ def test_hq_writes_a_likely_to_buy_campaign_with_the_placeholder(world, client_f
     with tenant_context(world.tenant_a):
         campaign = Campaign.objects.get()
         assert campaign.criteria == {"likely_to_buy": "CAKE"}
+    # The draft lists the condition with the others, and editing keeps it.
+    detail = client.get(response["Location"]).content.decode()
+    assert "可能购买（SKU）" in detail and "CAKE" in detail
+    edit = client.get(reverse("campaigns:campaign_edit", args=[campaign.pk])).content.decode()
+    assert 'name="likely_to_buy"' in edit and 'value="CAKE"' in edit

@@ -53,11 +53,28 @@ def _request(staff, member, kind=RequestKind.ACCESS, received_on=FRIDAY, owner=N
     )
 
 
-def test_working_days_skip_weekends():
+def test_working_days_skip_weekends(in_a):
+    """An empty working calendar: weekends only."""
     assert FRIDAY.weekday() == 4
     assert add_working_days(FRIDAY, 1) == datetime.date(2026, 12, 7)  # Monday
     assert add_working_days(SATURDAY, 1) == datetime.date(2026, 12, 7)
     assert add_working_days(FRIDAY, 5) == datetime.date(2026, 12, 11)
+
+
+def test_due_dates_follow_the_national_day_holiday_and_its_make_up_days(monday, hq, member):
+    from tenancy.calendar import calendar_import_official
+
+    received = datetime.date(2026, 9, 28)  # Monday before National Day
+    # Weekends only: Sept 29 and 30, Oct 1-2, 5-9, 12-16 and 19 are the 15 working days.
+    assert _request(hq, member, received_on=received).due_on == datetime.date(2026, 10, 19)
+    assert calendar_import_official(actor=hq, year=2026) > 0
+    # With the 2026 schedule: Oct 1-7 off, Saturday Oct 10 worked (调休). Sept 29, 30, Oct 8,
+    # 9, 10, 12-16 and 19-23 are the 15: due Friday Oct 23.
+    assert _request(hq, member, received_on=received).due_on == datetime.date(2026, 10, 23)
+    # Sunday Sept 20 is a make-up working day: received Friday the 18th, 1 day is Sunday.
+    assert add_working_days(datetime.date(2026, 9, 18), 1) == datetime.date(2026, 9, 20)
+    # Received during the holiday: the first working day counted is Oct 8.
+    assert add_working_days(datetime.date(2026, 10, 2), 1) == datetime.date(2026, 10, 8)
 
 
 def test_received_on_a_friday_is_due_15_working_days_later(monday, hq, member):

@@ -70,9 +70,20 @@ def sign_in(page):
 
 
 def screenshot(page, name: str) -> Path:
+    """A full-page picture, leaving the page scrolled where it was.
+
+    Chromium resizes the viewport to the whole page for the capture. When a text field has
+    the focus, the page comes back reporting another scroll offset (scrollY went from 703 to
+    the bottom, 974, on the campaign form) and the next mouse press jumps back to the old one.
+    A click right after presses its button, the page moves under the pointer, the release
+    lands on the form around it and nothing is submitted (the campaign journey's save button,
+    issue 21). Scrolling back to the offset read before the capture keeps the two in step.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    where = page.evaluate("[window.scrollX, window.scrollY]")
     page.screenshot(path=str(path), full_page=True)
+    page.evaluate("([x, y]) => window.scrollTo(x, y)", where)
     return path
 
 

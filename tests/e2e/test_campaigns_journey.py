@@ -1,5 +1,6 @@
-"""HQ writes a campaign with a coupon and a holdout group, watches the audience size and the
-preview change as the form changes, sends it and reads the report, in a real browser."""
+"""HQ writes a campaign with a coupon and a holdout group for the members likely to buy a
+product, watches the audience size and the preview change as the form changes, sends it and
+reads the report, in a real browser."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import datetime
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from analytics import recommendations
 from campaigns import services
+from customers.models import Customer
 from tenancy.context import tenant_context
 from tenancy.models import Role
+from tests.analytics.factories import line, record_sale
 from tests.campaigns.factories import CouponOfferFactory
 from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
@@ -41,8 +46,25 @@ def chain(world):
     return world
 
 
-def test_hq_sends_a_campaign_with_a_coupon_and_reads_its_report(chain, page, sign_in):
-    sign_in(chain.staff_a[Role.HQ_ADMIN])
+@pytest.fixture
+def cake_pairs(chain):
+    """Tea goes with cake (5 baskets with both). Store A1's even-numbered members who agreed
+    to marketing (10) and the 2 who did not bought tea and no cake: likely to buy cake."""
+    now = timezone.now()
+    tea, cake = line("TEA", 1, name="龙井茶"), line("CAKE", 1, name="绿豆糕")
+    with tenant_context(chain.tenant_a):
+        for n in range(5):
+            record_sale(chain.store_a1, now - datetime.timedelta(days=n + 1), [tea, cake])
+        buyers = Customer.objects.filter(home_store=chain.store_a1).order_by("phone")
+        for member in buyers:
+            if not member.marketing_consent or int(member.phone[-2:]) % 2 == 0:
+                record_sale(chain.store_a1, now - datetime.timedelta(hours=3), [tea], member=member)
+        recommendations.product_pairs_rebuild()
+    return chain
+
+
+def test_hq_sends_a_campaign_with_a_coupon_and_reads_its_report(cake_pairs, page, sign_in):
+    sign_in(cake_pairs.staff_a[Role.HQ_ADMIN])
     open_nav(page, "营销活动")
     page.get_by_role("link", name="新建营销活动").click()
 
@@ -50,30 +72,35 @@ def test_hq_sends_a_campaign_with_a_coupon_and_reads_its_report(chain, page, sig
     expect(eligible).to_have_text("25")  # the whole chain: 25 agreed of 27
     page.get_by_label("甲一店").check()  # limit to store A1
     expect(eligible).to_have_text("20")
+    page.get_by_label("可能购买（SKU）").fill("CAKE")  # the tea buyers of A1 who agreed
+    expect(eligible).to_have_text("10")
     expect(page.get_by_text("排除：没有营销同意")).to_be_visible()
 
     page.get_by_label("活动名称").fill("春季回馈")
-    page.get_by_label("消息内容").fill("{name}您好！{store}春季回馈满200减30，券码{coupon_code}。")
+    page.get_by_label("消息内容").fill(
+        "{name}您好！试试{recommended_product}。{store}春季回馈满200减30，券码{coupon_code}。"
+    )
     page.get_by_label("发放的优惠券").select_option(label="满200减30")
     page.get_by_label("对照组比例 %").fill("10")
     preview = page.get_by_test_id("message-preview")
-    expect(preview).to_contain_text("甲会员00您好！甲一店春季回馈满200减30，券码")
-    page.get_by_label("预览会员（手机号或卡号）").fill("13900000007")
-    expect(preview).to_contain_text("甲会员07您好！")
+    expect(preview).to_contain_text("甲会员00您好！试试绿豆糕。甲一店春季回馈满200减30，券码")
+    page.get_by_label("预览会员（手机号或卡号）").fill("13900000006")
+    expect(preview).to_contain_text("甲会员06您好！")
     screenshot(page, "campaigns-form")
 
     page.get_by_role("button", name="保存活动").click()
     expect(page.get_by_text("活动已保存。请核对后批准发送。")).to_be_visible()
-    expect(page.get_by_text("现在发送可触达 22 位匹配会员中的 20 位。")).to_be_visible()
+    expect(page.get_by_text("现在发送可触达 12 位匹配会员中的 10 位。")).to_be_visible()
+    expect(page.get_by_text("可能购买（SKU）：CAKE")).to_be_visible()
     screenshot(page, "campaigns-draft")
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="批准并立即发送").click()
     expect(page.get_by_text("已批准：活动正在发送。")).to_be_visible()
-    # 20 eligible, 10% (2) held out, 18 sent with a coupon each.
-    expect(page.get_by_test_id("report-sent")).to_have_text("18")
-    expect(page.get_by_test_id("report-holdout")).to_have_text("2")
-    expect(page.get_by_test_id("report-coupons-issued")).to_have_text("18")
+    # 10 eligible, 10% (1) held out, 9 sent with a coupon each.
+    expect(page.get_by_test_id("report-sent")).to_have_text("9")
+    expect(page.get_by_test_id("report-holdout")).to_have_text("1")
+    expect(page.get_by_test_id("report-coupons-issued")).to_have_text("9")
     expect(page.get_by_text("已发送", exact=True).first).to_be_visible()
     screenshot(page, "campaigns-report")
 

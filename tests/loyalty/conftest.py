@@ -7,7 +7,7 @@ import pytest
 from django.db.models import Sum
 
 from loyalty import services
-from loyalty.models import PointsAccount, PointsEntry
+from loyalty.models import PointsAccount, PointsEntry, RefundShortfall
 from tests.factories import CustomerFactory, StoreFactory, TenantFactory
 
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
@@ -51,12 +51,18 @@ def account_of(member) -> PointsAccount:
 
 
 def assert_balanced(member) -> int:
-    """balance >= 0, balance == ledger sum == lots' remaining points. Returns the balance."""
+    """balance == ledger sum; the lots' remaining points == the balance, or 0 while it is
+    below zero, which only the tenant's "negative" refund choice allows. Returns the balance."""
     account = account_of(member)
     ledger = account.entries.aggregate(s=Sum("points"))["s"] or 0
     lots = account.lots.aggregate(s=Sum("remaining"))["s"] or 0
-    assert account.balance >= 0
-    assert account.balance == ledger == lots, (account.balance, ledger, lots)
+    if account.balance < 0:
+        assert services.points_rule().refund_shortfall == RefundShortfall.NEGATIVE
+    assert account.balance == ledger and lots == max(account.balance, 0), (
+        account.balance,
+        ledger,
+        lots,
+    )
     last = PointsEntry.objects.filter(account=account).order_by("-id").first()
     if last is not None and last.kind != "expire":
         assert last.balance_after == account.balance

@@ -155,7 +155,11 @@ def test_a_merge_carries_pending_points_and_what_is_owed(member, store, clock):
     account.debt = 50  # owed from another refund, not yet paid
     account.save(update_fields=["debt"])
     services.points_merge(source=member, target=survivor)
+    # The debt follows the member and the surviving member's points pay it at once (pending
+    # ones too), so a merge never leaves points spendable while some are owed.
     balances = selectors.points_balances(account_of(survivor))
-    assert (balances.spendable, balances.pending, balances.owed) == (0, 200, 50)
+    assert (balances.spendable, balances.pending, balances.owed) == (0, 150, 0)
     assert account_of(member).debt == 0
-    assert assert_balanced(survivor) == 200
+    assert assert_balanced(survivor) == 150
+    paid = account_of(survivor).entries.get(kind=EntryKind.DEBT_PAID)
+    assert (paid.points, paid.source_key) == (-50, f"debt:merge-in:{member.pk}")
