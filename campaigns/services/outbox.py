@@ -4,9 +4,11 @@ retries.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
@@ -19,7 +21,7 @@ from campaigns.models import (
     DeliveryKind,
     DeliveryStatus,
 )
-from campaigns.senders import SendError, SendResult, sender_for
+from campaigns.senders import Sender, SendError, SendResult, send_concurrency, sender_for
 from campaigns.services.common import (
     BATCH,
     DISPATCH_SCAN,
@@ -252,26 +254,30 @@ def _with_members(deliveries: list[Delivery]) -> None:
             delivery.member = members[delivery.member_id]
 
 
-def _send_round(deliveries: list[Delivery], now: datetime.datetime) -> dict[str, int]:
-    """Hand claimed messages (one channel) to their backend in one `send_batch`, outside any
-    transaction, then record every answer at once. Returns counts by outcome."""
-    counts = {"sent": 0, "failed": 0, "retry": 0}
-    if not deliveries:
-        return counts
-    _with_members(deliveries)
-    channel = deliveries[0].channel
+def _hand_over(deliveries: list[Delivery], sender: Sender) -> list[SendResult]:
+    """One round to its backend in one `send_batch`, outside any transaction and without
+    touching the database (it may run in a thread of its own); one result per message."""
     try:
-        results = sender_for(channel).send_batch(deliveries)
+        results = sender.send_batch(deliveries)
         if len(results) != len(deliveries):
             raise ValueError(f"{len(results)} answers for {len(deliveries)} messages")
     except Exception as caught:  # noqa: BLE001 - a broken backend or setting
         # Not let out: it would leave the round "sending" and stop the dispatcher before
         # the rest of the queue. Not retried either: the provider may have taken the
         # messages before the backend broke, and a message is never sent twice.
-        logger.exception("Sender for %s failed on %s messages", channel, len(deliveries))
+        logger.exception("Sender for %s failed on %s messages", deliveries[0].channel,
+                         len(deliveries))  # fmt: skip
         error = caught if isinstance(caught, SendError) else None
         error = error or SendError(f"sender error: {caught!r}", retryable=False)
         results = [error] * len(deliveries)
+    return results
+
+
+def _record_round(
+    deliveries: list[Delivery], results: list[SendResult], now: datetime.datetime
+) -> dict[str, int]:
+    """Record every answer of a round at once. Returns counts by outcome."""
+    counts = {"sent": 0, "failed": 0, "retry": 0}
     outcomes = []
     for delivery, result in zip(deliveries, results, strict=True):
         values = _outcome(delivery, result, now)
@@ -280,6 +286,12 @@ def _send_round(deliveries: list[Delivery], now: datetime.datetime) -> dict[str,
         counts[{"sent": "sent", "queued": "retry", "failed": "failed"}[status]] += 1
     _record(outcomes)
     return counts
+
+
+def _send_round(deliveries: list[Delivery], now: datetime.datetime) -> dict[str, int]:
+    _with_members(deliveries)
+    results = _hand_over(deliveries, sender_for(deliveries[0].channel))
+    return _record_round(deliveries, results, now)
 
 
 def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> str:
@@ -347,13 +359,37 @@ def deliveries_dispatch(
     _due, result["unknown"], result["held"], held = _due_messages(now, ids=ids)
     sizes = _round_sizes()
     remaining = limit
-    while remaining > 0:
-        claimed = _claim(now=now, limit=remaining, ids=ids, held=held, sizes=sizes)
-        if not claimed:
-            break
-        remaining -= len(claimed)
-        for key, count in _send_round(claimed, now).items():
-            result[key] += count
+    if send_concurrency() == 1:
+        # One call at a time, all in this thread: the order is the queue's, nothing overlaps.
+        while remaining > 0:
+            claimed = _claim(now=now, limit=remaining, ids=ids, held=held, sizes=sizes)
+            if not claimed:
+                break
+            remaining -= len(claimed)
+            for key, count in _send_round(claimed, now).items():
+                result[key] += count
+        return result
+    # Pipelined: while one round is at the provider (a courier thread), this thread records
+    # the round before and claims the next, so the database work hides behind the provider's
+    # latency. At most two rounds are "sending" at once.
+    in_flight: tuple[list[Delivery], Future] | None = None
+    with ThreadPoolExecutor(max_workers=1) as courier:
+        while True:
+            claimed = []
+            if remaining > 0:
+                claimed = _claim(now=now, limit=remaining, ids=ids, held=held, sizes=sizes)
+            if claimed:
+                remaining -= len(claimed)
+                _with_members(claimed)
+                sender = sender_for(claimed[0].channel)
+                future = courier.submit(contextvars.copy_context().run, _hand_over, claimed, sender)
+            if in_flight is not None:
+                counts = _record_round(in_flight[0], in_flight[1].result(), now)
+                for key, count in counts.items():
+                    result[key] += count
+            if not claimed:
+                break
+            in_flight = (claimed, future)
     return result
 
 
