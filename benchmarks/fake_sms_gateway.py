@@ -23,6 +23,13 @@ SINGLE_PATH = "/sms/send"
 BATCH_PATH = "/sms/batch"
 
 
+class _Server(ThreadingHTTPServer):
+    # Python's default listen backlog is 5: with 16 calls at once on a loaded box the kernel
+    # reset connections before the gateway read them (the senders retried: attempts 2).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class FakeSmsGateway:
     def __init__(self, *, latency: float = 0.1, max_batch: int = 100, port: int = 0):
         self.latency = latency
@@ -39,8 +46,7 @@ class FakeSmsGateway:
         self.answering.set()
         self.lock = threading.Lock()
         self._next_id = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread: threading.Thread | None = None
 
@@ -100,6 +106,22 @@ class FakeSmsGateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                """GET /stats: what the gateway was handed (the benchmark's proof)."""
+                with gateway.lock:
+                    stats = {
+                        "received": sum(gateway.received.values()),
+                        "numbers": len(gateway.received),
+                        "calls": gateway.calls,
+                        "largest_batch": gateway.largest_batch,
+                    }
+                data = json.dumps(stats).encode()
+                self.send_response(200 if self.path == "/stats" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self):
                 with gateway.lock:
