@@ -8,7 +8,7 @@ The provider is benchmarks.fake_sms_gateway in its own process on loopback. Two 
   for one worker: batch size / latency x calls in flight (CAMPAIGN_SEND_CONCURRENCY);
 - the chain-wide campaign (run by hand, about 15 minutes):
 
-    BENCH_DATABASE_URL=... REDIS_URL=redis://127.0.0.1:6379/N \\
+    DATABASE_URL=<the bench database> REDIS_URL=redis://127.0.0.1:6379/N \\
         .venv/bin/python -m benchmarks.sending_bench --messages 1000000 --workers 2
 
   N messages queued, then 2 real `celery worker` processes (solo pool) and this process
