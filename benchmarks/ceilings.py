@@ -34,6 +34,9 @@ CEILINGS: dict[str, tuple[float, int | None]] = {
     "campaign run, one region (service)": (5, None),
     "settlement: a month's statements": (60, None),
     "nightly recommendations (pairs, 180 days)": (8, None),
+    # Provider limit / messages per second: 4-6x on the loaded box at --quick. Sending one
+    # message per call (no batches) reads 100x and more, one call at a time 800x.
+    "sending: messages/s per worker (SMS batches)": (20, None),
 }
 
 

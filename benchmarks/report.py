@@ -438,6 +438,12 @@ class Bench:
         self.figures.extend(figures)
         self.explains.extend(explains)
 
+    # -- 12. sending the outbox through a provider with batches and latency ----------------
+    def sending(self) -> None:
+        from benchmarks import sending_bench
+
+        self.figures.extend(sending_bench.measure(self.tenant, self.quick))
+
     # -- 9. monthly incentive statements ----------------------------------------------------
     def incentives(self) -> None:
         log("monthly incentive statements")
@@ -472,6 +478,7 @@ EXTRA_STEPS: list[str] = [
     "campaigns",
     "incentives",
     "recommendations",
+    "sending",
 ]
 
 

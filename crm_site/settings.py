@@ -473,6 +473,12 @@ CAMPAIGN_SENDERS = {
 CAMPAIGN_SMS_URL = env.str("CAMPAIGN_SMS_URL", default="")
 CAMPAIGN_SMS_API_KEY = env.str("CAMPAIGN_SMS_API_KEY", default="")
 CAMPAIGN_SMS_SIGN = env.str("CAMPAIGN_SMS_SIGN", default="")
+# The gateway's batch endpoint (many numbers in one call); empty sends one number per call.
+CAMPAIGN_SMS_BATCH_URL = env.str("CAMPAIGN_SMS_BATCH_URL", default="")
+CAMPAIGN_SMS_BATCH_SIZE = env.int("CAMPAIGN_SMS_BATCH_SIZE", default=100)
+# Provider calls in flight at once per worker process (batches, or single messages for a
+# provider that cannot batch).
+CAMPAIGN_SEND_CONCURRENCY = env.int("CAMPAIGN_SEND_CONCURRENCY", default=8)
 # Shared with the SMS provider: it signs each reply callback (HMAC-SHA256 of the body).
 # Empty refuses every callback.
 CAMPAIGN_SMS_REPLY_SECRET = env.str("CAMPAIGN_SMS_REPLY_SECRET", default="")

@@ -5,8 +5,9 @@ Every write goes through these functions. The guarantees they keep:
   because every redemption locks the coupon and then its offer row.
 - A campaign run exists once per (campaign, occurrence) and an outbox row once per key, so a
   repeated run, a second scheduler or a retried task never queues a second message.
-- Sending happens outside transactions, after a conditional update has claimed the row
-  (queued -> sending); a row left in "sending" by a crash is failed, never sent again.
+- Sending happens outside transactions, after one statement has claimed the round's rows
+  (queued -> sending), and one statement records the round's answers; a row left in
+  "sending" by a crash is marked unknown, never sent again.
 - Birthday greetings: the (member, year) claim row commits before the message is sent."""
 
 from campaigns.services.birthdays import (  # noqa: F401 - the package's public names

@@ -4,10 +4,13 @@ retries.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
+import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +21,7 @@ from campaigns.models import (
     DeliveryKind,
     DeliveryStatus,
 )
-from campaigns.senders import SendError, sender_for
+from campaigns.senders import Sender, SendError, SendResult, send_concurrency, sender_for
 from campaigns.services.common import (
     BATCH,
     DISPATCH_SCAN,
@@ -34,6 +37,7 @@ from campaigns.services.common import (
     quiet_hours_end,
 )
 from customers.models import Customer
+from tenancy.context import current_tenant
 
 # ---------------------------------------------------------------------------------------
 # The outbox and its dispatcher
@@ -96,52 +100,223 @@ def _mark_interrupted(now: datetime.datetime) -> int:
     )
 
 
+# What a claim hands the sender: every column a backend or the result record reads.
+_CLAIMED_COLUMNS = (
+    "id", "key", "kind", "member_id", "campaign_id", "run_id", "channel", "address", "text",
+    "is_marketing", "attempts",
+)  # fmt: skip
+
+
+def _claim_postgres(
+    *, now: datetime.datetime, limit: int, ids: list[int] | None, held: tuple[str, ...],
+    sizes: dict[str, int],
+) -> list[Delivery]:  # fmt: skip
+    """Claim one round in one statement: the channel of the oldest due message, as many of
+    its due messages as its backend sends at once (`sizes`), at most `limit`;
+    queued -> sending, attempts + 1, committed before any is sent.
+
+    SKIP LOCKED lets two workers claim side by side without waiting for each other or taking
+    the same row; the outer `status = 'queued'` makes the claim the only way into "sending".
+    One channel per round because one backend sends it.
+    """
+    tenant_id = current_tenant().pk
+    only_ids = "AND id = ANY(%(ids)s)" if ids is not None else ""
+    due = (
+        "tenant_id = %(tenant)s AND status = 'queued' AND next_attempt_at <= %(now)s "
+        f"AND NOT (channel = ANY(%(held)s)) {only_ids}"
+    )
+    returning = ", ".join(f"d.{column}" for column in _CLAIMED_COLUMNS)
+    # The picked ids are a CTE, run once: as `id IN (SELECT ... LIMIT n SKIP LOCKED)` the
+    # planner may run the subquery again per row, each time skipping the rows just claimed,
+    # and claim more than n (seen in the tests).
+    sql = (
+        f"WITH head AS (SELECT channel FROM campaigns_delivery WHERE {due} "  # noqa: S608 - no user text
+        "ORDER BY next_attempt_at, id LIMIT 1), "
+        f"picked AS MATERIALIZED (SELECT id FROM campaigns_delivery WHERE {due} "
+        "AND channel = (SELECT channel FROM head) ORDER BY next_attempt_at, id "
+        "LIMIT LEAST(%(limit)s, (SELECT (%(sizes)s::jsonb ->> channel)::int FROM head)) "
+        "FOR UPDATE SKIP LOCKED) "
+        "UPDATE campaigns_delivery AS d SET status = 'sending', attempts = d.attempts + 1, "
+        "next_attempt_at = %(now)s FROM picked WHERE d.tenant_id = %(tenant)s "
+        f"AND d.id = picked.id AND d.status = 'queued' RETURNING {returning}"
+    )
+    params = {
+        "tenant": tenant_id, "now": now, "limit": limit, "ids": ids, "held": list(held),
+        "sizes": json.dumps(sizes),
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    claimed = [
+        Delivery(tenant_id=tenant_id, status=DeliveryStatus.SENDING, next_attempt_at=now,
+                 **dict(zip(_CLAIMED_COLUMNS, row, strict=True)))
+        for row in rows
+    ]  # fmt: skip
+    return sorted(claimed, key=lambda delivery: delivery.pk)
+
+
+def _claim_one_by_one(
+    *, now: datetime.datetime, limit: int, ids: list[int] | None, held: tuple[str, ...],
+    sizes: dict[str, int],
+) -> list[Delivery]:  # fmt: skip
+    """SQLite (trying the CRM out): the same claim, one conditional update per message; the
+    row count says who won. SQLite lets one writer in at a time, so there is no race to skip."""
+    due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now).exclude(
+        channel__in=held
+    )
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    first = due.order_by("next_attempt_at", "pk").values_list("channel", flat=True).first()
+    if first is None:
+        return []
+    claimed = []
+    for pk in (
+        due.filter(channel=first)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[: min(limit, sizes[first])]
+    ):
+        if Delivery.objects.filter(pk=pk, status=DeliveryStatus.QUEUED).update(
+            status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, next_attempt_at=now
+        ):
+            claimed.append(pk)
+    return list(Delivery.objects.filter(pk__in=claimed).order_by("next_attempt_at", "pk"))
+
+
+def _claim(
+    *, now: datetime.datetime, limit: int, ids: list[int] | None = None, held=(), sizes=None
+) -> list[Delivery]:
+    sizes = sizes or _round_sizes()
+    claim = _claim_postgres if connection.vendor == "postgresql" else _claim_one_by_one
+    return claim(now=now, limit=limit, ids=ids, held=tuple(held), sizes=sizes)
+
+
+def _round_sizes() -> dict[str, int]:
+    """Messages per round for each channel: what its backend sends at once (no I/O)."""
+    return {channel: sender_for(channel).round_size() for channel in Channel.values}
+
+
+def _outcome(delivery: Delivery, result: SendResult, now: datetime.datetime) -> dict:
+    """What to write for one message's answer: sent, queued again with backoff, or failed."""
+    if not isinstance(result, SendError):
+        return {"status": DeliveryStatus.SENT, "provider_id": str(result)[:100],
+                "last_error": None, "next_attempt_at": None, "sent_at": timezone.now()}  # fmt: skip
+    if result.retryable and delivery.attempts < MAX_ATTEMPTS:
+        return {"status": DeliveryStatus.QUEUED, "provider_id": None,
+                "last_error": str(result)[:300],
+                "next_attempt_at": now + _backoff(delivery.attempts), "sent_at": None}  # fmt: skip
+    return {"status": DeliveryStatus.FAILED, "provider_id": None,
+            "last_error": str(result)[:300], "next_attempt_at": None, "sent_at": None}  # fmt: skip
+
+
+def _record(outcomes: list[tuple[int, dict]]) -> None:
+    """Write a round's answers; on PostgreSQL in one statement however many there are.
+
+    Only rows still "sending" are written: a row is never moved out of a state another
+    writer (the interrupted sweep) already decided.
+    """
+    if not outcomes:
+        return
+    if connection.vendor != "postgresql":
+        for pk, values in outcomes:
+            Delivery.objects.filter(pk=pk, status=DeliveryStatus.SENDING).update(
+                **{key: value for key, value in values.items() if value is not None}
+            )
+        return
+    columns = ("status", "provider_id", "last_error", "next_attempt_at", "sent_at")
+    arrays = [[pk for pk, _values in outcomes]]
+    arrays += [[values[column] for _pk, values in outcomes] for column in columns]
+    # A None keeps what the row holds (a success keeps the last error it had, a failure its
+    # empty provider id): the same fields the per-message updates used to write.
+    sql = (
+        "UPDATE campaigns_delivery AS d SET status = r.status, "
+        "provider_id = COALESCE(r.provider_id, d.provider_id), "
+        "last_error = COALESCE(r.last_error, d.last_error), "
+        "next_attempt_at = COALESCE(r.next_attempt_at, d.next_attempt_at), "
+        "sent_at = COALESCE(r.sent_at, d.sent_at) "
+        "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], "
+        "%s::timestamptz[], %s::timestamptz[]) "
+        "AS r(id, status, provider_id, last_error, next_attempt_at, sent_at) "
+        "WHERE d.tenant_id = %s AND d.id = r.id AND d.status = 'sending'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*arrays, current_tenant().pk])
+
+
+def _with_members(deliveries: list[Delivery]) -> None:
+    """E-mail backends read the member (the unsubscribe link) in the send threads, which must
+    not query: one query loads them here."""
+    wanted = {d.member_id for d in deliveries if d.channel == Channel.EMAIL}
+    if not wanted:
+        return
+    members = Customer.objects.in_bulk(wanted)
+    for delivery in deliveries:
+        if delivery.member_id in members:
+            delivery.member = members[delivery.member_id]
+
+
+def _hand_over(deliveries: list[Delivery], sender: Sender) -> list[SendResult]:
+    """One round to its backend in one `send_batch`, outside any transaction and without
+    touching the database (it may run in a thread of its own); one result per message."""
+    try:
+        results = sender.send_batch(deliveries)
+        if len(results) != len(deliveries):
+            raise ValueError(f"{len(results)} answers for {len(deliveries)} messages")
+    except Exception as caught:  # noqa: BLE001 - a broken backend or setting
+        # Not let out: it would leave the round "sending" and stop the dispatcher before
+        # the rest of the queue. Not retried either: the provider may have taken the
+        # messages before the backend broke, and a message is never sent twice.
+        logger.exception("Sender for %s failed on %s messages", deliveries[0].channel,
+                         len(deliveries))  # fmt: skip
+        error = caught if isinstance(caught, SendError) else None
+        error = error or SendError(f"sender error: {caught!r}", retryable=False)
+        results = [error] * len(deliveries)
+    return results
+
+
+def _record_round(
+    deliveries: list[Delivery], results: list[SendResult], now: datetime.datetime
+) -> dict[str, int]:
+    """Record every answer of a round at once. Returns counts by outcome."""
+    counts = {"sent": 0, "failed": 0, "retry": 0}
+    outcomes = []
+    for delivery, result in zip(deliveries, results, strict=True):
+        values = _outcome(delivery, result, now)
+        outcomes.append((delivery.pk, values))
+        status = values["status"]
+        counts[{"sent": "sent", "queued": "retry", "failed": "failed"}[status]] += 1
+    _record(outcomes)
+    return counts
+
+
+def _send_round(deliveries: list[Delivery], now: datetime.datetime) -> dict[str, int]:
+    _with_members(deliveries)
+    results = _hand_over(deliveries, sender_for(deliveries[0].channel))
+    return _record_round(deliveries, results, now)
+
+
 def delivery_send(*, delivery_id: int, now: datetime.datetime | None = None) -> str:
     """Send one queued message: claim it, call the sender outside any transaction, record.
 
     Returns the status it ended in, or "" when another worker had claimed it.
     """
     now = _now(now)
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.QUEUED, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, next_attempt_at=now)
+    claimed = _claim(now=now, limit=1, ids=[delivery_id])
     if not claimed:
         return ""
-    delivery = Delivery.objects.get(pk=delivery_id)
-    try:
-        provider_id = sender_for(delivery.channel).send(delivery)
-    except Exception as caught:  # noqa: BLE001 - SendError, or a broken adapter or setting
-        error = caught
-        if not isinstance(caught, SendError):
-            # Not let out: it would leave the row "sending" and stop the dispatcher before
-            # the rest of the queue. Not retried either: the provider may have taken the
-            # message before the adapter broke, and a message is never sent twice.
-            logger.exception("Sender for %s failed on delivery %s", delivery.channel, delivery.pk)
-            error = SendError(f"sender error: {caught!r}", retryable=False)
-        if error.retryable and delivery.attempts < MAX_ATTEMPTS:
-            Delivery.objects.filter(pk=delivery.pk).update(
-                status=DeliveryStatus.QUEUED,
-                next_attempt_at=now + _backoff(delivery.attempts),
-                last_error=str(error)[:300],
-            )
-            return DeliveryStatus.QUEUED
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.FAILED, last_error=str(error)[:300]
-        )
-        return DeliveryStatus.FAILED
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), provider_id=provider_id[:100]
-    )
-    return DeliveryStatus.SENT
+    counts = _send_round(claimed, now)
+    if counts["sent"]:
+        return DeliveryStatus.SENT
+    return DeliveryStatus.QUEUED if counts["retry"] else DeliveryStatus.FAILED
 
 
 def _due_messages(
     now: datetime.datetime, *, ids: list[int] | None = None
-) -> tuple[QuerySet[Delivery], int, int]:
+) -> tuple[QuerySet[Delivery], int, int, tuple[str, ...]]:
     """Queued messages due now, after marking interrupted ones and holding SMS/WeChat in quiet
     hours.
 
-    Returns (due messages, how many were marked unknown, how many were held).
+    Returns (due messages, how many were marked unknown, how many were held, the channels
+    held now).
     """
     unknown = _mark_interrupted(now)
     due = Delivery.objects.filter(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now)
@@ -149,10 +324,10 @@ def _due_messages(
         due = due.filter(pk__in=ids)
     held = 0
     release_at = quiet_hours_end(now, campaign_settings())
-    if release_at is not None:
-        held = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
-        due = due.exclude(channel__in=QUIET_CHANNELS)
-    return due, unknown, held
+    if release_at is None:
+        return due, unknown, held, ()
+    held = due.filter(channel__in=QUIET_CHANNELS).update(next_attempt_at=release_at)
+    return due.exclude(channel__in=QUIET_CHANNELS), unknown, held, QUIET_CHANNELS
 
 
 def deliveries_due_batches(
@@ -163,7 +338,7 @@ def deliveries_due_batches(
     A message in two batches (a slow worker, the next beat tick) is still sent once: each
     send claims its row first. `limit` bounds one tick's work; the next tick takes the rest.
     """
-    due, _failed, _held = _due_messages(_now(now))
+    due, _unknown, _held, _channels = _due_messages(_now(now))
     ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
     return [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
 
@@ -173,19 +348,48 @@ def deliveries_dispatch(
 ) -> dict[str, int]:
     """Send due messages (oldest first), up to `limit`; returns counts by outcome.
 
+    In rounds: claim as many messages of one channel as its backend sends at once (one
+    statement), hand them over in one `send_batch` (provider batches, concurrent calls),
+    record every answer (one statement). A crash leaves at most one round "sending", which
+    the next dispatcher marks unknown after STUCK_AFTER, never sent again.
     Inside quiet hours phone and WeChat messages wait for the end of them.
     """
     now = _now(now)
     result = {"sent": 0, "failed": 0, "retry": 0, "held": 0, "unknown": 0}
-    due, result["unknown"], result["held"] = _due_messages(now, ids=ids)
-    for delivery_id in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
-        outcome = delivery_send(delivery_id=delivery_id, now=now)
-        if outcome == DeliveryStatus.SENT:
-            result["sent"] += 1
-        elif outcome == DeliveryStatus.FAILED:
-            result["failed"] += 1
-        elif outcome == DeliveryStatus.QUEUED:
-            result["retry"] += 1
+    _due, result["unknown"], result["held"], held = _due_messages(now, ids=ids)
+    sizes = _round_sizes()
+    remaining = limit
+    if send_concurrency() == 1:
+        # One call at a time, all in this thread: the order is the queue's, nothing overlaps.
+        while remaining > 0:
+            claimed = _claim(now=now, limit=remaining, ids=ids, held=held, sizes=sizes)
+            if not claimed:
+                break
+            remaining -= len(claimed)
+            for key, count in _send_round(claimed, now).items():
+                result[key] += count
+        return result
+    # Pipelined: while one round is at the provider (a courier thread), this thread records
+    # the round before and claims the next, so the database work hides behind the provider's
+    # latency. At most two rounds are "sending" at once.
+    in_flight: tuple[list[Delivery], Future] | None = None
+    with ThreadPoolExecutor(max_workers=1) as courier:
+        while True:
+            claimed = []
+            if remaining > 0:
+                claimed = _claim(now=now, limit=remaining, ids=ids, held=held, sizes=sizes)
+            if claimed:
+                remaining -= len(claimed)
+                _with_members(claimed)
+                sender = sender_for(claimed[0].channel)
+                future = courier.submit(contextvars.copy_context().run, _hand_over, claimed, sender)
+            if in_flight is not None:
+                counts = _record_round(in_flight[0], in_flight[1].result(), now)
+                for key, count in counts.items():
+                    result[key] += count
+            if not claimed:
+                break
+            in_flight = (claimed, future)
     return result
 
 

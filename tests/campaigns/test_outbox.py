@@ -8,7 +8,7 @@ import pytest
 
 from campaigns import services
 from campaigns.models import CampaignSettings, Channel, Delivery, DeliveryKind, DeliveryStatus
-from campaigns.senders import SendError
+from campaigns.senders import BaseSender, SendError
 from tests.campaigns.factories_services import MemberFactory
 from tests.clock import local_today_at
 from tests.factories import StoreFactory
@@ -19,8 +19,12 @@ NOON = local_today_at(12)
 MINUTE = datetime.timedelta(minutes=1)
 
 
-class ScriptedSender:
-    """A provider whose answers the test writes: an exception to raise or an id to return."""
+class ScriptedSender(BaseSender):
+    """A provider whose answers the test writes: an exception to raise or an id to return.
+
+    One message per call, one call at a time (CAMPAIGN_SEND_CONCURRENCY=1): the script is
+    read in order. Batches and concurrency: tests/campaigns/test_batch_send.py.
+    """
 
     script: list = []
     calls: list = []
@@ -38,6 +42,7 @@ class ScriptedSender:
 
 @pytest.fixture
 def sender(settings):
+    settings.CAMPAIGN_SEND_CONCURRENCY = 1
     settings.CAMPAIGN_SENDERS = {
         "sms": "tests.campaigns.test_outbox.ScriptedSender",
         "email": "tests.campaigns.test_outbox.ScriptedSender",

@@ -257,3 +257,65 @@ def test_the_dispatcher_records_the_gateways_answers(in_tenant, settings, provid
     row.refresh_from_db()
     assert (row.status, row.provider_id, row.attempts) == (DeliveryStatus.SENT, "sms-77", 2)
     assert [r["json"]["phone"] for r in provider.requests] == ["13700000001"] * 2
+
+
+# --- SMS batches -------------------------------------------------------------------------
+
+
+def test_sms_batch_posts_every_number_with_its_own_text_and_reads_each_answer(
+    settings, provider, sms
+):
+    settings.CAMPAIGN_SMS_BATCH_URL = provider.url + "/sms/batch"
+    settings.CAMPAIGN_SMS_BATCH_SIZE = 100
+    provider.reply(
+        200,
+        {"code": "OK", "results": [{"code": "OK", "id": "b-1"},
+                                   {"code": "MOBILE_NUMBER_ILLEGAL", "message": "号码错误"}]},
+    )  # fmt: skip
+    batch = [
+        message("13812345678", "王芳您好"),
+        message("", "无号码"),
+        message("1381234", "李雷您好"),
+    ]
+
+    answers = SmsSender().send_batch(batch)
+
+    [request] = provider.requests
+    assert request["path"] == "/sms/batch"
+    assert request["json"] == {
+        "sign": "【甲连锁】",
+        "messages": [
+            {"phone": "13812345678", "text": "王芳您好"},
+            {"phone": "1381234", "text": "李雷您好"},
+        ],
+    }
+    assert request["headers"]["Authorization"] == "Bearer key-123"
+    assert answers[0] == "b-1"
+    # The message without a number never left; the refused number is that message's error.
+    assert [type(a) for a in answers[1:]] == [SendError, SendError]
+    assert (answers[1].retryable, answers[2].retryable) == (False, False)
+    assert "号码错误" in str(answers[2])
+
+
+def test_sms_batch_errors_of_the_whole_call_are_every_messages_error(settings, provider, sms):
+    settings.CAMPAIGN_SMS_BATCH_URL = provider.url + "/sms/batch"
+    batch = [message("13812345678"), message("13812345679")]
+
+    provider.reply(503, b"")
+    assert [a.retryable for a in SmsSender().send_batch(batch)] == [True, True]
+    provider.reply(200, {"code": "BAD_SIGN", "message": "签名错误"})
+    assert [a.retryable for a in SmsSender().send_batch(batch)] == [False, False]
+    # An answer that does not account for every number: the gateway may have sent them.
+    provider.reply(200, {"code": "OK", "results": [{"code": "OK", "id": "x"}]})
+    answers = SmsSender().send_batch(batch)
+    assert [a.retryable for a in answers] == [False, False]
+    assert str(answers[0]).startswith("sender error")
+
+
+def test_without_a_batch_url_sms_goes_one_number_per_call(settings, provider, sms):
+    settings.CAMPAIGN_SMS_BATCH_URL = ""
+    provider.reply(200, {"code": "OK", "id": "one"})
+
+    assert SmsSender().send_batch([message("13812345678"), message("13812345679")]) == ["one"] * 2
+    phones = sorted(r["json"]["phone"] for r in provider.requests)  # two calls, at once
+    assert phones == ["13812345678", "13812345679"]
