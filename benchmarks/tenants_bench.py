@@ -363,6 +363,12 @@ def _phase_pages(bench, tenants: int, keys: dict, stores: list[int]) -> list:
     return figures
 
 
+def jobs_register() -> None:
+    """Import the jobs' task modules, as a worker does at start (autodiscovery)."""
+    for task_name, *_rest in JOBS:
+        importlib.import_module(task_name.split(".")[0] + ".tasks")
+
+
 def _phase_jobs() -> dict[str, tuple[float, int, dict]]:
     """Each job's fan-out over every active tenant, eager, rolled back: (ms, tenants, tasks)."""
     from django.db import transaction
@@ -371,8 +377,7 @@ def _phase_jobs() -> dict[str, tuple[float, int, dict]]:
     from tenancy.tasks import fan_out
 
     results = {}
-    for task_name, *_rest in JOBS:  # a worker imports them at start (autodiscovery)
-        importlib.import_module(task_name.split(".")[0] + ".tasks")
+    jobs_register()
     for task_name, _label, _window, _when in JOBS:
         with celery_eager(), tasks_counted() as counts, transaction.atomic():
             started = time.perf_counter()
