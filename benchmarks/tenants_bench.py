@@ -11,7 +11,9 @@ the large one):
 3. the same figures again: a lookup or dashboard that grew with the tenant count would show
    here, and each job's fan-out over all tenants is printed beside its fan-out before (its
    floor) and against its window (how often beat queues it);
-4. the small tenants are deleted, so the database is again as generated (`--keep` keeps them).
+4. the small tenants are deleted, so the database is again as generated (`--keep` keeps
+   them), and the lookups and dashboard are measured a third time: on a shared machine the
+   load drifts more than 1,000 tenants change anything, and the third phase shows by how much.
 
 Each fan-out runs inside a transaction that is rolled back, so every run finds the same work.
 
@@ -27,6 +29,7 @@ import datetime as dt
 import importlib
 import os
 import random
+import statistics
 import sys
 import time
 from decimal import Decimal
@@ -307,8 +310,29 @@ def _loyalty(cursor, ids: list[int]) -> None:
 
 
 # -- measuring ---------------------------------------------------------------------------------
-def _phase_pages(bench, tenants: int, keys: dict, stores: list[int]) -> list:
-    """Lookups (phone, card, last 4) and the 12-month store dashboard of the large tenant."""
+def _buffers(bench, sql: str, params_list: list) -> int:
+    """Median buffers (8 kB pages, cached or read) the floor's plan touches: unlike a time,
+    the load on the machine does not move it, and more tenants would show as more pages."""
+    import json
+
+    from django.db import connection, transaction
+
+    touched = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # EXPLAIN is not a row statement, so the tenant does not travel with it: set it for
+        # this transaction, or row-level security hides every row.
+        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(bench.tenant.pk)])
+        for params in params_list[:9]:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+            top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+            touched.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+    return int(statistics.median(touched))
+
+
+def _phase_pages(bench, label: str, keys: dict, stores: list[int]) -> tuple[list, list[int]]:
+    """Lookups (phone, card, last 4) and the 12-month store dashboard of the large tenant,
+    with the buffers each floor touches."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
@@ -318,7 +342,7 @@ def _phase_pages(bench, tenants: int, keys: dict, stores: list[int]) -> list:
     from benchmarks.harness import Figure, time_each_ms
     from benchmarks.report import FETCH
 
-    figures = []
+    figures, buffers = [], []
     client = bench.client(bench.clerk)
     url = reverse("customers:lookup")
     floors = {
@@ -334,8 +358,9 @@ def _phase_pages(bench, tenants: int, keys: dict, stores: list[int]) -> list:
         with CaptureQueriesContext(connection) as queries:
             assert client.get(url, {"q": values[0]}, **FETCH).status_code == 200
         floor = bench.sql_ms(floors[kind], [[bench.tenant.pk, v] for v in values])
+        buffers.append(_buffers(bench, floors[kind], [[bench.tenant.pk, v] for v in values]))
         figures.append(
-            Figure(f"lookup request: {kind}, {tenants} tenants", samples, "SQL index lookup",
+            Figure(f"lookup request: {kind}, {label}", samples, "SQL index lookup",
                    floor, queries=len(queries.captured_queries))
         )  # fmt: skip
     admin = bench.client(bench.admin)
@@ -349,18 +374,20 @@ def _phase_pages(bench, tenants: int, keys: dict, stores: list[int]) -> list:
     samples = time_each_ms(dashboard, stores)
     with CaptureQueriesContext(connection) as queries:
         assert dashboard(stores[0]).status_code == 200
-    floor = bench.sql_ms(
+    floor_sql = (
         "SELECT day, revenue, transactions, items, member_revenue FROM "
         "analytics_storedailystats WHERE tenant_id = %s AND store_id = %s "
-        "AND day >= %s AND day < %s ORDER BY day",
-        [[bench.tenant.pk, store, year_ago, today] for store in stores],
+        "AND day >= %s AND day < %s ORDER BY day"
     )
+    floor_params = [[bench.tenant.pk, store, year_ago, today] for store in stores]
+    floor = bench.sql_ms(floor_sql, floor_params)
+    buffers.append(_buffers(bench, floor_sql, floor_params))
     figures.append(
-        Figure(f"store dashboard, 12 months, {tenants} tenants", samples,
+        Figure(f"store dashboard, 12 months, {label}", samples,
                "SQL read of its 365 aggregate rows", floor,
                queries=len(queries.captured_queries))
     )  # fmt: skip
-    return figures
+    return figures, buffers
 
 
 def jobs_register() -> None:
@@ -391,8 +418,8 @@ def _phase_jobs() -> dict[str, tuple[float, int, dict]]:
 
 
 def _sample_keys(bench, count: int) -> tuple[list[dict], list[list[int]]]:
-    """Two disjoint samples of members and stores, one per phase: the second phase must not
-    find its rows already in the buffers the first one read."""
+    """Three disjoint samples of members and stores, one per phase: a later phase must not
+    find its rows already in the buffers an earlier one read."""
     from django.db import connection
 
     from analytics.models import StoreDailyStats
@@ -402,25 +429,27 @@ def _sample_keys(bench, count: int) -> tuple[list[dict], list[list[int]]]:
         cursor.execute(
             "SELECT phone, card_number FROM customers_customer WHERE tenant_id = %s "
             "ORDER BY random() LIMIT %s",
-            [bench.tenant.pk, 2 * count],
+            [bench.tenant.pk, 3 * count],
         )
         rows = cursor.fetchall()
         store_ids = list(StoreDailyStats.objects.values_list("store_id", flat=True).distinct())
     bench.rng.shuffle(store_ids)
     keys = []
-    for part in (rows[:count], rows[count:]):
+    for part in (rows[:count], rows[count : 2 * count], rows[2 * count :]):
         keys.append({
             "phone": [phone for phone, _card in part],
             "card": [card for _phone, card in part],
             "last4": [phone[-4:] for phone, _card in part],
         })  # fmt: skip
-    picks = min(len(store_ids) // 2, 100) or 1
-    stores = [store_ids[:picks] or store_ids, store_ids[picks : 2 * picks] or store_ids]
+    picks = min(len(store_ids) // 3, 100) or 1
+    stores = [store_ids[n * picks : (n + 1) * picks] or store_ids for n in range(3)]
     return keys, stores
 
 
 def measure(bench, count: int = 1000, keep: bool = False) -> list:
-    """The figures of both phases; the small tenants are gone afterwards unless `keep`."""
+    """Before, with and (unless `keep`) after removing the small tenants: the third phase
+    shows how much the machine itself drifted while the small tenants were there (on a
+    shared box the load moves more than 1,000 tenants do)."""
     from django.db import connection
     from django.utils import timezone
 
@@ -449,7 +478,9 @@ def measure(bench, count: int = 1000, keep: bool = False) -> list:
     )
     before_tenants = Tenant.objects.filter(is_active=True).count()
     log(f"phase 1: {before_tenants} tenants")
-    before_pages = _phase_pages(bench, before_tenants, keys[0], stores[0])
+    before_pages, before_buffers = _phase_pages(
+        bench, f"{before_tenants} tenants", keys[0], stores[0]
+    )
     before_jobs = _phase_jobs()
 
     started = time.perf_counter()
@@ -458,18 +489,30 @@ def measure(bench, count: int = 1000, keep: bool = False) -> list:
     connection.close()  # a fresh connection: no plan cached from before the new rows
     after_tenants = Tenant.objects.filter(is_active=True).count()
     log(f"phase 2: {after_tenants} tenants ({count} small ones made in {created_s:.1f} s)")
-    after_pages = _phase_pages(bench, after_tenants, keys[1], stores[1])
+    after_pages, after_buffers = _phase_pages(bench, f"{after_tenants} tenants", keys[1], stores[1])
     after_jobs = _phase_jobs()
 
+    again_pages, again_buffers = [], []
+    if not keep:
+        started = time.perf_counter()
+        loader(small_tenants_delete)
+        log(f"small tenants removed in {time.perf_counter() - started:.1f} s")
+        connection.close()
+        again = f"{before_tenants} tenants again"
+        again_pages, again_buffers = _phase_pages(bench, again, keys[2], stores[2])
+
     figures = []
-    for before, after in zip(before_pages, after_pages, strict=True):
-        change = (after.median / before.median - 1) * 100
-        after.note = (
-            f"{before_tenants} tenants: {before.median:.2f} ms (floor {before.floor_median:.2f}) "
-            f"-> {after_tenants}: {after.median:.2f} ms (floor {after.floor_median:.2f}), "
-            f"{change:+.0f}%"
+    for n, (before, after) in enumerate(zip(before_pages, after_pages, strict=True)):
+        phases = [before, after] + again_pages[n : n + 1]
+        pages = [before_buffers[n], after_buffers[n]] + again_buffers[n : n + 1]
+        without = statistics.mean(fig.median for fig in phases if fig is not after)
+        phases[-1].note = (
+            " -> ".join(f"{fig.median:.2f} ms (floor {fig.floor_median:.2f})" for fig in phases)
+            + f": with the small tenants {(after.median / without - 1) * 100:+.0f}%; "
+            + "buffers the floor touches "
+            + " -> ".join(str(p) for p in pages)
         )
-        figures += [before, after]
+        figures += phases
     night = 0.0
     for task_name, label, window_minutes, when in JOBS:
         before_ms, before_count, _tasks = before_jobs[task_name]
@@ -498,10 +541,6 @@ def measure(bench, count: int = 1000, keep: bool = False) -> list:
             f"{created_s:.0f} s",
         )
     )
-    if not keep:
-        started = time.perf_counter()
-        loader(small_tenants_delete)
-        log(f"small tenants removed in {time.perf_counter() - started:.1f} s")
     return figures
 
 
@@ -517,7 +556,7 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--tenants", type=int, help="small tenants to add (1000, --quick 100)")
+    parser.add_argument("--tenants", type=int, help="small tenants to add (1000, --quick 20)")
     parser.add_argument("--keep", action="store_true", help="keep the small tenants")
     args = parser.parse_args(argv)
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
