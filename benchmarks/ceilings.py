@@ -26,6 +26,7 @@ CEILINGS: dict[str, tuple[float, int | None]] = {
     "member import, 10000 rows": (30, None),
     "loyalty job: expire due lots": (150, None),
     "loyalty job: re-evaluate tiers": (250, None),
+    "loyalty job: release pending points": (10, None),
     "find today's birthdays (birthday_due_ids)": (30, None),
     "birthday fan-out, Celery eager (task)": (3, None),
     "birthday greetings, services inline": (120, None),

@@ -317,6 +317,10 @@ def main(argv=None) -> None:
     parser.add_argument("--sales", type=int, default=10_000_000)
     parser.add_argument("--stores", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="small scale for CI")
+    # benchmarks/run passes its arguments to both steps: the report's own are accepted here.
+    parser.add_argument("--only", nargs="*", help="(the report's steps)")
+    parser.add_argument("--tenants", type=int, help="(the report's small tenants)")
+    parser.add_argument("--keep-tenants", action="store_true", help="(the report's)")
     args = parser.parse_args(argv)
     if args.quick:
         args.members, args.sales, args.stores = 20_000, 100_000, 20

@@ -49,8 +49,10 @@ def log(message: str) -> None:
 
 
 class Bench:
-    def __init__(self, quick: bool):
+    def __init__(self, quick: bool, small_tenants: int | None = None, keep_tenants=False):
         self.quick = quick
+        self.small_tenants = small_tenants or (QUICK_TENANTS if quick else 1000)
+        self.keep_tenants = keep_tenants
         self.repeat = 50 if quick else 300
         self.rng = random.Random(7)
         self.tenant = Tenant.objects.get(slug="bench")
@@ -460,14 +462,29 @@ class Bench:
 
         self.figures.extend(recommendations_bench.measure(self.tenant, 1 if self.quick else 3))
 
+    # -- 12. 1,000 tenants on one database (issue 17) -----------------------------------------
+    def tenants(self) -> None:
+        log(f"{self.small_tenants} small tenants beside the large one")
+        from benchmarks import tenants_bench
+
+        self.figures.extend(tenants_bench.measure(self, self.small_tenants, self.keep_tenants))
+
     def run(self, only: set[str] | None = None) -> None:
         steps = [("lookup", self.lookups), ("load", self.sustained)]
         steps += [(name, getattr(self, name)) for name in EXTRA_STEPS]
         for name, step in steps:
             if only and name not in only:
                 continue
+            if name in FULL_SCALE_ONLY and self.quick and not only:
+                continue
             step()
 
+
+# `--quick --only tenants` adds 20 small tenants instead of 1,000 (a check that it works).
+QUICK_TENANTS = 20
+# Left out of a plain --quick run (CI): the tenants step measures everything twice and builds
+# and removes the small tenants, 50 s on the shared 2-core box, longer than the rest together.
+FULL_SCALE_ONLY = {"tenants"}
 
 EXTRA_STEPS: list[str] = [
     "counter_writes",
@@ -479,6 +496,7 @@ EXTRA_STEPS: list[str] = [
     "incentives",
     "recommendations",
     "sending",
+    "tenants",
 ]
 
 
@@ -486,12 +504,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", help="run only these steps")
+    parser.add_argument("--tenants", type=int, help="small tenants the tenants step adds")
+    parser.add_argument("--keep-tenants", action="store_true", help="and leaves them in place")
     args, _unknown = parser.parse_known_args(argv)
     # Pages are rendered as in production: hashed static file names from the manifest.
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
-    bench = Bench(args.quick)
+    bench = Bench(args.quick, args.tenants, args.keep_tenants)
     bench.run(set(args.only) if args.only else None)
     print(render(bench.figures))
     for title, plan in bench.explains:
