@@ -155,6 +155,9 @@ def _snapshot(customer: Customer, fields) -> dict[str, Any]:
             value = customer.masked_phone  # the audit log itself must not hold full PII
         if name == "email" and value:
             value = customer.masked_email
+        if name == "name" and value:
+            # Names are encrypted at rest; the audit log must not keep them in clear either.
+            value = customer.masked_name
         if name == "home_store":
             value = str(value) if value else None
         values[name] = value
