@@ -217,6 +217,12 @@ class Customer(TenantScopedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.card_number})"
 
+    @property
+    def audit_label(self) -> str:
+        """How audit events name the member: the name is encrypted at rest, the log keeps
+        only its masked form."""
+        return f"{self.masked_name} ({self.card_number})"
+
     def save(self, *args, **kwargs) -> None:
         if not isinstance(self.phone, Unreadable):
             self.phone_last4 = (self.phone or "")[-4:]
