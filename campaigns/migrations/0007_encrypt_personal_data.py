@@ -1,6 +1,6 @@
 """The outbox's addresses and texts and the SMS replies' numbers are encrypted at rest
 (tenancy.fields): the columns become text and existing rows are sealed in batches, tenant
-by tenant (see customers 0011)."""
+by tenant (see customers 0012)."""
 
 import tenancy.fields
 from django.db import migrations
@@ -29,6 +29,9 @@ def unseal(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not atomic: each batch of the sealing commits, so a large outbox resumes where it
+    # stopped (tenancy.resealing skips sealed values).
+    atomic = False
 
     dependencies = [
         ('campaigns', '0006_default_birthday_greeting_key'),

@@ -1,5 +1,5 @@
 """Members' WeChat ids are encrypted at rest (tenancy.fields): the column becomes text and
-existing ids are sealed in batches, tenant by tenant (see customers 0011)."""
+existing ids are sealed in batches, tenant by tenant (see customers 0012)."""
 
 import tenancy.fields
 from django.db import migrations
@@ -25,6 +25,9 @@ def open_wechat_ids(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not atomic: each batch of the sealing commits, so a large table resumes where it
+    # stopped (tenancy.resealing skips sealed values).
+    atomic = False
 
     dependencies = [
         ('interactions', '0004_merge_follow_up_case_subject'),
