@@ -15,6 +15,7 @@ from analytics.services import LineInput
 from customers.models import Customer
 from stores.models import Store, StoreStatus
 from tenancy.context import current_tenant
+from tenancy.encryption import phone_index
 from tenancy.forms import OneTimeKeyMixin
 from tenancy.models import StaffMember
 
@@ -82,7 +83,7 @@ class CounterSaleForm(StoreChoiceMixin, OneTimeKeyMixin, forms.Form):
             return None
         member = (
             Customer.objects.active()
-            .filter(Q(phone=value) | Q(card_number=value))
+            .filter(Q(phone_hash=phone_index(value)) | Q(card_number=value))
             .order_by("pk")
             .first()
         )

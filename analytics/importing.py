@@ -22,6 +22,7 @@ from analytics.services import LineInput, sale_record
 from customers.models import Customer
 from tenancy import tabular
 from tenancy.context import current_tenant
+from tenancy.encryption import phone_index
 from tenancy.messages import translatable
 
 MAX_ROWS = 50_000
@@ -156,7 +157,7 @@ def _check(rows: list[dict]) -> tuple[OrderedDict, list[dict]]:
     member_keys = {r.get("member", "") for r in rows} - {""}
     members = {}
     for customer in Customer.objects.filter(
-        Q(card_number__in=member_keys) | Q(phone__in=member_keys)
+        Q(card_number__in=member_keys) | Q(phone_hash__in=[phone_index(key) for key in member_keys])
     ):
         members[customer.card_number] = customer
         if customer.phone:

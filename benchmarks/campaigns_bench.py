@@ -291,6 +291,8 @@ def birthday_sql_floor(tenant, offer, rules, today: datetime.date) -> None:
                    'available', now() + interval '30 days', now(){c_values}
             FROM claimed RETURNING id, member_id, code
         )
+        -- Phone and name are sealed (tenancy.fields): SQL copies the ciphertext, so this floor
+        -- leaves out the decrypting and re-sealing the services do (a few us per value).
         INSERT INTO campaigns_delivery ({", ".join(delivery_cols)}{d_names})
         SELECT %s, 'birthday:' || %s || ':' || m.id, 'birthday', m.id, 'sms', m.phone,
                replace(replace(replace(%s, '{{name}}', m.name), '{{store}}', s.name),
@@ -483,6 +485,7 @@ def campaign_run(tenant, quick: bool, whole_chain: bool = False) -> list:
             return services.campaign_run(campaign=campaign, occurrence=f"bench-{n}", staff=admin)
 
     def run_floor(n):
+        # As the birthday floor: the sealed phone and name are copied, not opened and resealed.
         sql = f"""
             INSERT INTO campaigns_delivery ({", ".join(d_cols)}{d_names})
             SELECT c.tenant_id, %s || c.id, 'campaign', %s, c.id, 'sms', c.phone,

@@ -34,6 +34,7 @@ from customers.models import Customer  # noqa: E402
 from stores.models import Region, Store, StoreAssignment, StoreType  # noqa: E402
 from stores.services import counters_sync_with_stores  # noqa: E402
 from tenancy.context import tenant_context  # noqa: E402
+from tenancy.encryption import name_index, phone_index  # noqa: E402
 from tenancy.models import StaffMember, Tenant  # noqa: E402
 
 BENCH_PASSWORD = "Bench@2026"  # noqa: S105 - a throwaway benchmark database
@@ -259,6 +260,9 @@ def birthday(rng: random.Random) -> tuple[int, int]:
 
 
 def member_rows(tenant_id: int, members: int, store_ids, weights, rng: random.Random, offset: int):
+    # Written as the model stores them: phone, name and birth year sealed (tenancy.fields),
+    # with the phone's and name's blind indexes.
+    seal = {name: Customer._meta.get_field(name).get_prep_value for name in SEALED}
     now = timezone.now()
     homes = rng.choices(store_ids, weights=weights, k=members)
     for index in range(members):
@@ -269,21 +273,25 @@ def member_rows(tenant_id: int, members: int, store_ids, weights, rng: random.Ra
         month, day = birthday(rng)
         created = now - dt.timedelta(days=rng.randint(0, 1100), seconds=rng.randint(0, 86399))
         consent = rng.random() < 0.7
+        name = person_name(rng)
         yield (
-            tenant_id, phone, phone[-4:], f"V{offset:02d}{index:09d}",
-            person_name(rng),
-            rng.choice(["female", "female", "male", "unknown"]), year, month, day, homes[index],
+            tenant_id, seal["phone"](phone), phone[-4:], f"V{offset:02d}{index:09d}",
+            seal["name"](name),
+            rng.choice(["female", "female", "male", "unknown"]), seal["birth_year"](year),
+            month, day, homes[index],
             None, consent, created.isoformat() if consent else None,
             "counter" if consent else "", "", False, created.isoformat(), created.isoformat(),
-            None, 0, Decimal("0.00"), "", "", "",
+            None, 0, Decimal("0.00"), "", "", "", phone_index(phone), name_index(name),
         )  # fmt: skip
 
 
+SEALED = ("phone", "name", "birth_year")
 MEMBER_COLUMNS = [
     "tenant_id", "phone", "phone_last4", "card_number", "name", "gender", "birth_year",
     "birth_month", "birth_day", "home_store_id", "enrolled_by_id", "marketing_consent",
     "consent_at", "consent_channel", "notes", "is_erased", "created_at", "updated_at",
     "last_purchase_at", "purchase_count", "total_spent", "rfm_segment", "tier_code", "tier_name",
+    "phone_hash", "name_hash",
 ]  # fmt: skip
 
 

@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,6 +39,10 @@ class Gunicorn:
             **os.environ,
             "DEBUG": "0",
             "SECRET_KEY": "benchmark-only-" + "k" * 40,
+            # A SECRET_KEY of its own makes it a deployment, which must name its personal-data
+            # keys: the ones the benchmark data was sealed with.
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "FIELD_BLIND_INDEX_KEY": settings.FIELD_BLIND_INDEX_KEY,
             "ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": app_role_url(database_url),
             "REDIS_URL": redis_url,

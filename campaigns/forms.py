@@ -22,6 +22,7 @@ from campaigns.models import (
 from customers.forms import CriteriaForm
 from customers.models import Customer, Segment
 from stores.models import Store, StoreStatus
+from tenancy.encryption import phone_index
 from tenancy.forms import OneTimeKeyMixin
 from tenancy.models import StaffMember
 
@@ -282,7 +283,7 @@ def find_member(query: str) -> Customer | None:
     if not query:
         return None
     return (
-        Customer.objects.filter(Q(phone=query) | Q(card_number=query))
+        Customer.objects.filter(Q(phone_hash=phone_index(query)) | Q(card_number=query))
         .filter(is_erased=False, merged_into__isnull=True)
         .select_related("home_store")
         .first()

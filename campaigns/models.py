@@ -15,6 +15,7 @@ from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer, Segment
 from stores.models import Store
+from tenancy.fields import EncryptedCharField, EncryptedTextField
 from tenancy.models import StaffMember, TenantScopedModel
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -490,8 +491,10 @@ class Delivery(TenantScopedModel):
     )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     # Phone, WeChat id or e-mail address at the time of queuing; empty for in-store only.
-    address = models.CharField(_("to"), max_length=254, blank=True)
-    text = models.TextField(_("message"))
+    # Both encrypted at rest (tenancy.fields): the address is the member's personal data and
+    # a message usually names them.
+    address = EncryptedCharField(_("to"), max_length=254, blank=True)
+    text = EncryptedTextField(_("message"))
     coupon = models.ForeignKey(
         Coupon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -578,7 +581,8 @@ class InboundReply(TenantScopedModel):
     provider = models.CharField(_("provider"), max_length=30)
     provider_message_id = models.CharField(_("provider message id"), max_length=100)
     # The number as normalised for lookups; the reply text is kept short for the record.
-    phone = models.CharField(_("mobile phone"), max_length=11)
+    # Encrypted at rest (tenancy.fields), like the member's own phone.
+    phone = EncryptedCharField(_("mobile phone"), max_length=11)
     text = models.CharField(_("reply"), max_length=200)
     received_at = models.DateTimeField(_("received at"))
     outcome = models.CharField(_("outcome"), max_length=12, choices=ReplyOutcome.choices)

@@ -22,6 +22,26 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-development-only-key-do-not-use-in-production"
 )
+# Personal data at rest (tenancy/encryption.py, docs/customers.md "Encryption at rest"):
+# FIELD_ENCRYPTION_KEYS is `kid:base64key` newest first, FIELD_BLIND_INDEX_KEY the HMAC key
+# of the phone and name indexes. A deployment (a SECRET_KEY of its own) without them stops
+# here: starting with a key nobody keeps would write data that no one can read later. Only
+# the development setup (the repository's SECRET_KEY: `make run`, the tests) falls back to
+# the public development keys below, which `check --deploy` refuses (tenancy.E003).
+DEVELOPMENT_FIELD_ENCRYPTION_KEYS = ["dev:ZGV2ZWxvcG1lbnQtb25seS1maWVsZC1rZXktLS0tLS0="]
+DEVELOPMENT_FIELD_BLIND_INDEX_KEY = "ZGV2ZWxvcG1lbnQtb25seS1ibGluZC1pbmRleC1rZXk="
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_BLIND_INDEX_KEY = env.str("FIELD_BLIND_INDEX_KEY", default="")
+if not (FIELD_ENCRYPTION_KEYS and FIELD_BLIND_INDEX_KEY):
+    if not SECRET_KEY.startswith("django-insecure-development-only"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS and FIELD_BLIND_INDEX_KEY must be set: members' personal "
+            "data is encrypted with them (see .env.example and docs/customers.md)."
+        )
+    FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or DEVELOPMENT_FIELD_ENCRYPTION_KEYS
+    FIELD_BLIND_INDEX_KEY = FIELD_BLIND_INDEX_KEY or DEVELOPMENT_FIELD_BLIND_INDEX_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -6,6 +6,7 @@ import random
 
 from customers.models import ConsentChannel, Customer, Gender
 from stores.models import Store
+from tenancy.encryption import phone_index
 from tenancy.models import Tenant
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -46,7 +47,9 @@ def _seed_members(tenant: Tenant, count: int) -> None:
                 lunar_birth_leap=index % 40 == 3,
                 birth_year=None,
             )
-        Customer.objects.get_or_create(phone=phone, defaults=defaults)
+        # Phones are encrypted: the member is found by the phone's blind index.
+        if not Customer.objects.filter(phone_hash=phone_index(phone)).exists():
+            Customer.objects.create(phone=phone, **defaults)
 
 
 def _seed_tags_segments_imports(tenant: Tenant, *, quick: bool) -> None:

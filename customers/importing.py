@@ -36,6 +36,7 @@ from customers.services import (
 )
 from stores.models import Store
 from tenancy.context import current_tenant
+from tenancy.encryption import name_index, phone_index
 from tenancy.messages import translatable
 from tenancy.models import StaffMember
 from tenancy.services import audit_record
@@ -365,25 +366,22 @@ def _import_validate(job, table: Table) -> tuple[list[ImportRow], list[dict], di
                 processed_rows=offset + 1, lease_expires_at=_lease_end()
             )
 
-    # Which phones are members already (batched IN queries on the (tenant, phone) index).
-    existing: dict[str, int] = {}
-    phones = [row.phone for row in rows if row.phone]
-    for start in range(0, len(phones), IMPORT_BATCH):
-        chunk = phones[start : start + IMPORT_BATCH]
-        existing.update(Customer.objects.filter(phone__in=chunk).values_list("phone", "pk"))
+    # Which phones are members already (batched IN queries on the (tenant, phone_hash)
+    # index: phones are encrypted, their blind index is what can be looked up).
+    existing = _members_by_phone([row.phone for row in rows if row.phone])
     # A card number given in the file must not belong to someone else already.
     card_owner: dict[str, str | None] = {}
     cards = list(seen_cards)
     for start in range(0, len(cards), IMPORT_BATCH):
         chunk = cards[start : start + IMPORT_BATCH]
         card_owner.update(
-            Customer.objects.filter(card_number__in=chunk).values_list("card_number", "phone")
+            Customer.objects.filter(card_number__in=chunk).values_list("card_number", "phone_hash")
         )
     default_store_id = job.default_store_id
     for row in rows:
         row.values["pk"] = existing.get(row.phone)
         card = row.values.get("card_number")
-        if card in card_owner and card_owner[card] != row.phone:
+        if card in card_owner and card_owner[card] != phone_index(row.phone):
             row.errors.append(
                 cell_error(
                     row.line,
@@ -507,7 +505,10 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
             batch.append(
                 {
                     "phone": row.phone,
-                    "phone_last4": row.phone[-4:],  # bulk writes skip save(), which fills it
+                    # Bulk writes skip save(), which fills the search keys.
+                    "phone_last4": row.phone[-4:],
+                    "phone_hash": phone_index(row.phone),
+                    "name_hash": name_index(values.get("name")),
                     "card_number": values.pop("card_number", None) or next(cards),
                     "enrolled_by_id": staff.pk if staff else None,
                     "marketing_consent": bool(row.consent),
@@ -543,15 +544,16 @@ def _import_write(*, rows, staff: StaffMember | None) -> tuple[int, int]:
                 customer.consent_at = now
                 customer.consent_channel = ConsentChannel.IMPORT
                 fields |= {"marketing_consent", "consent_at", "consent_channel"}
+            if "name" in fields:
+                customer.name_hash = name_index(customer.name)
+                fields.add("name_hash")
             customer.updated_at = now
             changed.append(customer)
         _bulk_update(changed, sorted(fields))
     # The writes above skip save() and its signals: tell the apps above which members
     # changed, so their derived rows (profiles, search keys) are filled in this transaction.
     written = [row.values["pk"] for row in updates]
-    for start in range(0, len(new), IMPORT_BATCH):
-        phones = [row.phone for row in new[start : start + IMPORT_BATCH]]
-        written += Customer.objects.filter(phone__in=phones).values_list("pk", flat=True)
+    written += _members_by_phone([row.phone for row in new]).values()
     members_bulk_written.send(sender=Customer, member_ids=written)
     _hand_over_extras(rows, staff=staff)
     return len(new), len(updates)
@@ -562,14 +564,23 @@ def _hand_over_extras(rows: list[ImportRow], *, staff: StaffMember | None) -> No
     with_extras = [row for row in rows if row.extras]
     if not with_extras:
         return
-    ids: dict[str, int] = {}
-    phones = [row.phone for row in with_extras]
-    for start in range(0, len(phones), IMPORT_BATCH):
-        chunk = phones[start : start + IMPORT_BATCH]
-        ids.update(Customer.objects.filter(phone__in=chunk).values_list("phone", "pk"))
+    ids = _members_by_phone([row.phone for row in with_extras])
     members_imported.send(
         sender=ImportRow, values={ids[row.phone]: row.extras for row in with_extras}, staff=staff
     )
+
+
+def _members_by_phone(phones: list[str]) -> dict[str, int]:
+    """phone -> member id for those of `phones` that are members, in batched IN queries on
+    the (tenant, phone_hash) unique index."""
+    found: dict[str, int] = {}
+    for start in range(0, len(phones), IMPORT_BATCH):
+        by_index = {phone_index(phone): phone for phone in phones[start : start + IMPORT_BATCH]}
+        for index, pk in Customer.objects.filter(phone_hash__in=by_index).values_list(
+            "phone_hash", "pk"
+        ):
+            found[by_index[index]] = pk
+    return found
 
 
 def _bulk_insert(members: list[dict[str, Any]], *, now) -> None:

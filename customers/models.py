@@ -8,6 +8,13 @@ from django.utils.translation import pgettext_lazy
 
 from customers.lunar import lunar_text
 from stores.models import Store
+from tenancy.encryption import Unreadable
+from tenancy.fields import (
+    BlindIndexField,
+    EncryptedCharField,
+    EncryptedEmailField,
+    EncryptedIntegerField,
+)
 from tenancy.models import StaffMember, TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
 from tenancy.tabular import error_rows as tabular_error_rows
 
@@ -70,19 +77,31 @@ class CustomerQuerySet(TenantScopedQuerySet):
 
 
 class Customer(TenantScopedModel):
-    """A member. Phone is stored normalised (11 digits); erased members keep no PII."""
+    """A member. Phone is stored normalised (11 digits); erased members keep no PII.
+
+    Phone, name, birth year and e-mail are encrypted at rest (tenancy.fields); they are found
+    through blind indexes (keyed hashes) kept in step by save() and by every bulk write:
+    phone_hash (the counter's full-number lookup, unique per tenant), name_hash (exact name
+    search, duplicates) and phone_last4. Birth month and day stay clear for the birthday job,
+    segments and the duplicates page (docs/customers.md, "Encryption at rest").
+    """
 
     objects = TenantScopedManager.from_queryset(CustomerQuerySet)()
 
-    phone = models.CharField(_("mobile phone"), max_length=11, null=True, blank=True)
+    phone = EncryptedCharField(_("mobile phone"), max_length=11, null=True, blank=True)
+    # HMAC of the normalised phone (tenancy.encryption.phone_index): the full-number lookup.
+    phone_hash = BlindIndexField(source="phone", kind="phone", null=True, blank=True)
     # The last four digits, kept separately so the counter's "last 4" search uses an index.
     phone_last4 = models.CharField(_("last 4 digits"), max_length=4, blank=True, editable=False)
     card_number = models.CharField(_("card number"), max_length=20)
-    name = models.CharField(_("name"), max_length=50)
+    name = EncryptedCharField(_("name"), max_length=50)
+    # HMAC of the normalised name (tenancy.encryption.name_index): exact name search and the
+    # duplicates page's grouping.
+    name_hash = BlindIndexField(source="name", kind="name", blank=True, default="")
     gender = models.CharField(
         _("gender"), max_length=10, choices=Gender.choices, default=Gender.UNKNOWN
     )
-    birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
+    birth_year = EncryptedIntegerField(_("birth year"), null=True, blank=True)
     birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True)
     birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True)
     # A lunar (农历) birthday instead of the solar month and day (customers.lunar); the birth
@@ -109,7 +128,7 @@ class Customer(TenantScopedModel):
         _("consent channel"), max_length=20, choices=ConsentChannel.choices, blank=True
     )
     # Optional; campaigns' e-mail channel writes to it.
-    email = models.EmailField(_("e-mail"), blank=True, db_default="")
+    email = EncryptedEmailField(_("e-mail"), blank=True, db_default="")
     notes = models.TextField(_("notes"), blank=True)
     is_erased = models.BooleanField(_("erased"), default=False)
     created_at = models.DateTimeField(_("enrolled at"), auto_now_add=True)
@@ -144,7 +163,9 @@ class Customer(TenantScopedModel):
         verbose_name_plural = _("members")
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "phone"], name="customer_phone_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "phone_hash"], name="customer_phone_hash_per_tenant"
+            ),
             models.UniqueConstraint(
                 fields=["tenant", "card_number"], name="customer_card_per_tenant"
             ),
@@ -186,7 +207,8 @@ class Customer(TenantScopedModel):
             models.Index(fields=["tenant", "home_store"], name="customer_home_store_idx"),
             # The duplicates page groups by name and birthday.
             models.Index(
-                fields=["tenant", "name", "birth_month", "birth_day"], name="customer_dedup_idx"
+                fields=["tenant", "name_hash", "birth_month", "birth_day"],
+                name="customer_name_dedup_idx",
             ),
             # The nightly aggregation counts each day's new members per store.
             models.Index(fields=["tenant", "created_at"], name="customer_enrolled_idx"),
@@ -195,9 +217,32 @@ class Customer(TenantScopedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.card_number})"
 
+    @property
+    def audit_label(self) -> str:
+        """How audit events name the member: the name is encrypted at rest, the log keeps
+        only its masked form."""
+        return f"{self.masked_name} ({self.card_number})"
+
     def save(self, *args, **kwargs) -> None:
-        self.phone_last4 = (self.phone or "")[-4:]
+        if not isinstance(self.phone, Unreadable):
+            self.phone_last4 = (self.phone or "")[-4:]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            # The keys travel with the values they are derived from.
+            extra = set()
+            if "phone" in update_fields:
+                extra |= {"phone_last4", "phone_hash"}
+            if "name" in update_fields:
+                extra.add("name_hash")
+            kwargs["update_fields"] = list({*update_fields, *extra})
         super().save(*args, **kwargs)
+
+    @property
+    def has_unreadable_data(self) -> bool:
+        return any(
+            isinstance(value, Unreadable)
+            for value in (self.phone, self.name, self.birth_year, self.email)
+        )
 
     @property
     def birthday_text(self) -> str:
@@ -205,7 +250,12 @@ class Customer(TenantScopedModel):
         if not (self.birth_month and self.birth_day):
             return ""
         month_day = f"{self.birth_month:02d}-{self.birth_day:02d}"
-        return f"{self.birth_year:04d}-{month_day}" if self.birth_year else month_day
+        return f"{self._year_text}-{month_day}" if self.birth_year else month_day
+
+    @property
+    def _year_text(self) -> str:
+        year = self.birth_year
+        return year if isinstance(year, Unreadable) else f"{year:04d}"
 
     @property
     def lunar_birthday_text(self) -> str:
@@ -225,11 +275,15 @@ class Customer(TenantScopedModel):
         """138****5678: what clerks see."""
         if not self.phone:
             return ""
+        if isinstance(self.phone, Unreadable):
+            return self.phone
         return f"{self.phone[:3]}****{self.phone[-4:]}"
 
     @property
     def masked_name(self) -> str:
         """王** : the surname only, for lists that need not say who."""
+        if isinstance(self.name, Unreadable):
+            return self.name
         return f"{self.name[:1]}{'*' * max(len(self.name) - 1, 1)}" if self.name else ""
 
     def rfm_segment_label(self) -> str:
@@ -247,6 +301,8 @@ class Customer(TenantScopedModel):
     @property
     def masked_email(self) -> str:
         """z***@example.com: the first letter and the domain, enough to tell two apart."""
+        if isinstance(self.email, Unreadable):
+            return self.email
         local, at, domain = (self.email or "").partition("@")
         if not at:
             return ""

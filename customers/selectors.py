@@ -16,6 +16,7 @@ from customers.lunar import birthdays_in_month, birthdays_q
 from customers.models import Customer
 from tenancy.access import scope_to_stores
 from tenancy.context import current_tenant
+from tenancy.encryption import phone_index
 from tenancy.models import AuditEvent, StaffMember
 
 LAST4_LIMIT = 20
@@ -56,9 +57,12 @@ def customer_lookup(*, query: str, staff: StaffMember, limit: int = LAST4_LIMIT)
         return []
     base = Customer.objects.active().select_related("home_store")
     if parsed.kind == "phone":
-        rows = base.filter(phone=parsed.value)
+        # The phone is encrypted: its blind index is the (tenant, phone_hash) unique index.
+        rows = base.filter(phone_hash=phone_index(parsed.value))
     elif parsed.kind == "last4":
-        rows = base.filter(phone_last4=parsed.value).order_by("name", "id")
+        # Names are encrypted, so the few matches are put in name order here.
+        rows = base.filter(phone_last4=parsed.value).order_by("id")[: min(limit, LAST4_LIMIT)]
+        return sorted(rows, key=lambda member: (str(member.name), member.pk))
     else:
         # A merged member's old card still works at the counter: it finds the member it was
         # merged into (joined in the same query).
@@ -168,22 +172,26 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
     """Likely duplicates: members sharing name and birthday (month and day).
 
     The same phone cannot occur twice (unique per tenant), so name + birthday is the signal;
-    a known year that differs means two different people.
+    a known year that differs means two different people. Names are encrypted: they are
+    grouped by their blind index (the normalised name's keyed hash).
     """
     keys = (
         Customer.objects.active()
         .filter(birth_month__isnull=False)
-        .values("name", "birth_month", "birth_day")
+        .exclude(name_hash="")
+        .values("name_hash", "birth_month", "birth_day")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
-        .order_by("name", "birth_month", "birth_day")[:limit]
+        .order_by("name_hash", "birth_month", "birth_day")[:limit]
     )
     keys = list(keys)
     if not keys:
         return []
     match = Q()
     for key in keys:
-        match |= Q(name=key["name"], birth_month=key["birth_month"], birth_day=key["birth_day"])
+        match |= Q(
+            name_hash=key["name_hash"], birth_month=key["birth_month"], birth_day=key["birth_day"]
+        )
     groups: dict[tuple, list[Customer]] = {}
     for customer in (
         Customer.objects.active()
@@ -191,7 +199,7 @@ def duplicate_groups(*, limit: int = 100) -> list[list[Customer]]:
         .select_related("home_store")
         .order_by("created_at", "id")
     ):
-        key = (customer.name, customer.birth_month, customer.birth_day)
+        key = (customer.name_hash, customer.birth_month, customer.birth_day)
         groups.setdefault(key, []).append(customer)
     result = []
     for members in groups.values():
@@ -206,16 +214,17 @@ def similar_phone_groups(*, limit: int = 100) -> list[list[Customer]]:
     keys = list(
         Customer.objects.active()
         .exclude(phone_last4="")
-        .values("name", "phone_last4")
+        .exclude(name_hash="")
+        .values("name_hash", "phone_last4")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
-        .order_by("name", "phone_last4")[:limit]
+        .order_by("name_hash", "phone_last4")[:limit]
     )
     if not keys:
         return []
     match = Q()
     for key in keys:
-        match |= Q(name=key["name"], phone_last4=key["phone_last4"])
+        match |= Q(name_hash=key["name_hash"], phone_last4=key["phone_last4"])
     groups: dict[tuple, list[Customer]] = {}
     for customer in (
         Customer.objects.active()
@@ -223,5 +232,5 @@ def similar_phone_groups(*, limit: int = 100) -> list[list[Customer]]:
         .select_related("home_store")
         .order_by("created_at", "id")
     ):
-        groups.setdefault((customer.name, customer.phone_last4), []).append(customer)
+        groups.setdefault((customer.name_hash, customer.phone_last4), []).append(customer)
     return [members for members in groups.values() if len(members) > 1]

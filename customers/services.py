@@ -32,6 +32,7 @@ from customers.models import (
 )
 from stores.models import Store
 from tenancy.context import current_tenant
+from tenancy.encryption import phone_index
 from tenancy.models import HQ_ROLES, Role, StaffMember
 from tenancy.services import audit_record
 
@@ -154,6 +155,9 @@ def _snapshot(customer: Customer, fields) -> dict[str, Any]:
             value = customer.masked_phone  # the audit log itself must not hold full PII
         if name == "email" and value:
             value = customer.masked_email
+        if name == "name" and value:
+            # Names are encrypted at rest; the audit log must not keep them in clear either.
+            value = customer.masked_name
         if name == "home_store":
             value = str(value) if value else None
         values[name] = value
@@ -191,7 +195,7 @@ def customer_enrol(
         lunar_day=lunar_birth_day,
         lunar_leap=lunar_birth_leap,
     )
-    existing = Customer.objects.filter(phone=phone).first()
+    existing = Customer.objects.filter(phone_hash=phone_index(phone)).first()
     if existing is not None:
         raise DuplicatePhone(existing)
     customer = Customer(
@@ -223,7 +227,7 @@ def customer_enrol(
             break
         except IntegrityError:
             customer.pk = None
-            existing = Customer.objects.filter(phone=phone).first()
+            existing = Customer.objects.filter(phone_hash=phone_index(phone)).first()
             if existing is not None:
                 raise DuplicatePhone(existing) from None
     else:
@@ -275,7 +279,11 @@ def customer_update(*, customer: Customer, staff: StaffMember, **changes: Any) -
         raise ValidationError(_("This member's data was erased."))
     if "phone" in changes:
         changes["phone"] = normalise_phone(changes["phone"])
-        clash = Customer.objects.filter(phone=changes["phone"]).exclude(pk=customer.pk).first()
+        clash = (
+            Customer.objects.filter(phone_hash=phone_index(changes["phone"]))
+            .exclude(pk=customer.pk)
+            .first()
+        )
         if clash is not None:
             raise DuplicatePhone(clash)
     if "name" in changes:

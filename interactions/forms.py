@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.models import Customer
 from interactions.models import CaseCategory, CaseKind, Channel, PriceSensitivity, Priority
 from stores.models import Store
+from tenancy.encryption import phone_index
 from tenancy.models import StaffMember
 
 
@@ -45,7 +46,7 @@ def find_member(value: str) -> Customer:
     value = value.strip()
     members = Customer.objects.active()
     if value.isdigit() and len(value) == 11:
-        member = members.filter(phone=value).first()
+        member = members.filter(phone_hash=phone_index(value)).first()
     else:
         member = members.filter(card_number=value).first()
     if member is None:

@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from customers.models import Customer
 from stores.models import Store
+from tenancy.fields import EncryptedCharField
 from tenancy.messages import render as render_message
 from tenancy.models import (
     StaffMember,
@@ -445,7 +446,8 @@ class MemberProfile(TenantScopedModel):
         related_name="interaction_profiles",
         verbose_name=_("member"),
     )
-    wechat_id = models.CharField(_("WeChat ID"), max_length=50, blank=True)
+    # Encrypted at rest (tenancy.fields); read only to address a WeChat message to the member.
+    wechat_id = EncryptedCharField(_("WeChat ID"), max_length=50, blank=True)
     occupation = models.CharField(_("occupation"), max_length=50, blank=True)
     interests = models.CharField(_("interests"), max_length=200, blank=True)
     preferred_brands = models.CharField(_("preferred brands"), max_length=200, blank=True)

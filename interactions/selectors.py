@@ -30,8 +30,9 @@ from interactions.models import (
     Survey,
     SurveyKind,
 )
-from interactions.pinyin import prefix_upper_bound, query_key
+from interactions.pinyin import name_keys, prefix_upper_bound, query_key
 from tenancy.access import scope_to_stores
+from tenancy.encryption import name_index, phone_index
 from tenancy.models import Role, StaffMember
 
 PHONE = re.compile(r"^1\d{10}$")
@@ -46,19 +47,21 @@ def _prefix(field: str, key: str) -> Q:
 def member_search(query: str, *, limit: int = 20) -> list[Customer]:
     """Counter lookup: full phone, last 4 digits, card number, name, or the name's pinyin.
 
-    Pinyin: "zw" (initials) or "zhangw" (the start of the full pinyin) finds 张伟. Results
-    are ranked: exact name, name prefix, exact initials or pinyin, then prefixes, then the
-    rest; ties in pinyin order.
+    Pinyin: "zw" (initials) or "zhangw" (the start of the full pinyin) finds 张伟. Names are
+    encrypted, so a name typed in characters is found through its blind index (the exact
+    name) and through its pinyin ("张" finds every 张 and the homophones 章, 彰: the start of
+    the full pinyin). Results are ranked: exact name, exact pinyin, exact initials, then
+    prefixes; ties in pinyin order.
     """
     query = query.strip()
     if not query:
         return []
     members = Customer.objects.active().select_related("home_store")
     if PHONE.match(query):
-        return list(members.filter(phone=query)[:limit])
+        return list(members.filter(phone_hash=phone_index(query))[:limit])
     if query.isdigit() and len(query) == 4:
         found = members.filter(Q(phone_last4=query) | Q(card_number=query))
-        return list(found.order_by("name", "pk")[:limit])
+        return list(found.order_by("interaction_profiles__name_pinyin", "pk")[:limit])
     # Exact values only, so the (tenant, card_number) unique index answers.
     exact = list(members.filter(card_number__in={query, query.upper()})[:limit])
     if exact:
@@ -75,8 +78,11 @@ def member_search(query: str, *, limit: int = 20) -> list[Customer]:
             When(_prefix(full, key), then=4),
         ]
     else:
-        condition = Q(name__icontains=query)
-        ranks = [When(name=query, then=0), When(name__startswith=query, then=1)]
+        full_key = name_keys(query)[0]
+        by_name = Q(name_hash=name_index(query))
+        full = "interaction_profiles__name_pinyin"
+        condition = by_name | _prefix(full, full_key) if full_key else by_name
+        ranks = [When(by_name, then=0), When(Q(**{full: full_key}), then=1)]
     ranked = members.filter(condition).annotate(rank=Case(*ranks, default=5))
     # Ties in pinyin order, as a Chinese reader expects (code-point order of 汉字 is not).
     return list(ranked.order_by("rank", "interaction_profiles__name_pinyin", "pk")[:limit])

@@ -29,6 +29,7 @@ from loyalty.models import SettlementStatement, StatementStatus, StorePointsCap,
 from stores.models import Store
 from tenancy.access import get_scoped_or_404, roles_allowed, scope_to_stores
 from tenancy.dates import tenant_today
+from tenancy.encryption import phone_index
 from tenancy.models import ALL_ROLES, HQ_ROLES, Role
 
 ADJUST_ROLES = {Role.HQ_ADMIN, Role.STORE_MANAGER}
@@ -56,10 +57,12 @@ def counter(request: HttpRequest) -> HttpResponse:
     members = None
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
-        lookup = Q(card_number=q) | Q(phone=q)
+        lookup = Q(card_number=q) | Q(phone_hash=phone_index(q))
         if q.isdigit() and len(q) == 4:
             lookup |= Q(phone_last4=q)
-        members = list(Customer.objects.active().filter(lookup).order_by("name")[:20])
+        members = list(Customer.objects.active().filter(lookup).order_by("pk")[:20])
+        # Names are encrypted: the few matches are put in name order here.
+        members.sort(key=lambda member: (str(member.name), member.pk))
         if len(members) == 1:
             return redirect("loyalty:redeem", pk=members[0].pk)
     return render(request, "loyalty/counter.html", {"form": form, "members": members})

@@ -51,7 +51,8 @@ def audit_record(
         action=action,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
+        # A model that holds personal data names itself without it (Customer: 王** (card)).
+        object_repr=str(getattr(obj, "audit_label", obj))[:200] if obj is not None else "",
         before=before,
         after=after,
         reason=reason,

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import CampaignSettings, Channel, InboundReply, ReplyOutcome
 from customers.models import ConsentChannel, Customer
 from customers.services import customer_set_consent, normalise_phone
+from tenancy.encryption import phone_index
 from tenancy.models import Tenant
 
 # What a member may reply to stop marketing SMS (China's carriers' usual words). Compared
@@ -176,7 +177,11 @@ def sms_reply_receive(
                 received_at=received_at or timezone.now(),
             )
             members = (
-                list(Customer.objects.active().select_for_update().filter(phone=number))
+                list(
+                    Customer.objects.active()
+                    .select_for_update()
+                    .filter(phone_hash=phone_index(number))
+                )
                 if number
                 else []
             )

@@ -178,8 +178,9 @@ def test_members_without_an_address_for_the_channel_are_counted(store):
     assert Delivery.objects.get(campaign=mail_campaign).address == "li@example.com"
     assert (wechat.targeted, wechat.excluded_no_address) == (1, 3)
     assert Delivery.objects.get(campaign=wechat_campaign).address == "oWx_123"
+    # The address is encrypted at rest: compared after reading, not in SQL.
     assert with_phone.pk in {
-        d.member_id for d in Delivery.objects.filter(run=sms, address=with_phone.phone)
+        d.member_id for d in Delivery.objects.filter(run=sms) if d.address == with_phone.phone
     }
 
 

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from customers.models import Customer, ImportJob, ImportStatus
+from tenancy.encryption import phone_index
 from tenancy.models import AuditEvent, Role
 from tests.factories import CustomerFactory
 
@@ -67,9 +68,9 @@ def test_good_file_creates_and_updates_matched_by_phone(in_a, member, client_for
     assert member.consent_channel == "import"
     assert member.home_store == in_a.store_a2 and member.notes == "新备注"
     assert member.birth_month is None  # empty birthday cells leave it as it was
-    new = Customer.objects.get(phone="13900000002")
+    new = Customer.objects.get(phone_hash=phone_index("13900000002"))
     assert new.phone_last4 == "0002" and new.home_store == in_a.store_a2 and new.birth_day == 29
-    assert Customer.objects.get(phone="13900000001").notes == "VIP"
+    assert Customer.objects.get(phone_hash=phone_index("13900000001")).notes == "VIP"
     assert Customer.objects.count() == 3
     assert AuditEvent.objects.filter(action="customer.imported").exists()
     assert not (settings.MEDIA_ROOT / job.file_path).exists()  # the PII upload is gone
@@ -82,7 +83,7 @@ def test_imported_new_member_has_every_column_an_enrolment_would(in_a, client_fo
     admin = in_a.staff_a[Role.HQ_ADMIN]
     upload(client_for(admin), "members.csv", content)
     assert ImportJob.objects.get().status == ImportStatus.DONE
-    new = Customer.objects.get(phone="13900000001")
+    new = Customer.objects.get(phone_hash=phone_index("13900000001"))
     assert new.tenant_id == in_a.tenant_a.pk and new.enrolled_by == admin
     assert new.card_number.startswith("8") and len(new.card_number) == 10
     assert new.card_number.isdigit()
@@ -132,7 +133,7 @@ def test_xlsx_import_with_numeric_cells(in_a, client_for, upload):
     upload(client_for(in_a.staff_a[Role.HQ_STAFF]), "members.xlsx", buffer.getvalue())
     job = ImportJob.objects.get()
     assert job.status == ImportStatus.DONE, job.errors
-    assert Customer.objects.get(phone="13900000007").birth_month == 7
+    assert Customer.objects.get(phone_hash=phone_index("13900000007")).birth_month == 7
 
 
 def test_other_file_types_are_refused(in_a, client_for, upload):

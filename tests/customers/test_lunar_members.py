@@ -17,6 +17,7 @@ from lunardate import LunarDate
 from customers.models import Customer, ImportJob, ImportStatus
 from customers.selectors import criteria_queryset
 from customers.services import customer_enrol, customer_update
+from tenancy.encryption import phone_index
 from tenancy.models import Role
 from tests.factories import CustomerFactory
 
@@ -162,7 +163,7 @@ def test_the_enrol_page_takes_a_lunar_birthday(in_a, client_for):
         lunar_birth_leap="on",
     )
     assert response.status_code == 302
-    member = Customer.objects.get(phone="13900000001")
+    member = Customer.objects.get(phone_hash=phone_index("13900000001"))
     assert (member.birth_month, member.lunar_birth_month, member.lunar_birth_day) == (None, 4, 15)
     assert member.lunar_birth_leap
 

@@ -10,6 +10,7 @@ from django.db import connection
 
 from customers.models import Customer
 from tenancy.context import tenant_context
+from tenancy.encryption import phone_index
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +49,8 @@ def many_members(world):
 @pytest.mark.parametrize(
     ("lookup", "index"),
     [
-        ({"phone": "13900001234"}, "customer_phone_per_tenant"),
+        # The phone is encrypted: the lookup goes through its blind index.
+        ({"phone_hash": phone_index("13900001234")}, "customer_phone_hash_per_tenant"),
         ({"phone_last4": "1234"}, "customer_last4_idx"),
         ({"card_number": "8000001234"}, "customer_card_per_tenant"),
     ],
@@ -58,3 +60,28 @@ def test_lookup_uses_its_index(many_members, lookup, index):
         plan = plan_for(Customer.objects.filter(is_erased=False, **lookup))
     assert "Seq Scan" not in plan, plan
     assert index in plan, plan
+
+
+def test_the_counter_phone_lookup_query_uses_the_blind_index(many_members):
+    """The SQL customer_lookup really runs for a full phone, explained as it ran."""
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.selectors import customer_lookup
+    from tenancy.models import Role
+
+    with tenant_context(many_members.tenant_a):
+        with CaptureQueriesContext(connection) as captured:
+            found = customer_lookup(query="13900001234", staff=many_members.staff_a[Role.CLERK])
+        assert [member.phone for member in found] == ["13900001234"]
+        sql = next(q["sql"] for q in captured.captured_queries if "phone_hash" in q["sql"])
+        # Without the tenant selection that travels in front of each statement (set_config).
+        sql = sql[sql.index('SELECT "customers_customer"') :]
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            try:
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.execute("RESET enable_seqscan")
+    assert "customer_phone_hash_per_tenant" in plan, plan
+    assert "Seq Scan" not in plan, plan

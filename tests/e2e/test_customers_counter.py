@@ -2,6 +2,7 @@ import pytest
 
 from customers.models import Customer
 from tenancy.context import tenant_context
+from tenancy.encryption import phone_index
 from tenancy.models import Role
 from tests.e2e.conftest import open_nav, screenshot
 from tests.factories import CustomerFactory
@@ -40,7 +41,7 @@ def test_clerk_looks_up_by_last4_then_enrols_a_new_member(world, page, sign_in):
     assert page.get_by_text("已同意").first.is_visible()
     screenshot(page, "customers-profile-after-enrol")
     with tenant_context(world.tenant_a):
-        member = Customer.objects.get(phone="13911112222")
+        member = Customer.objects.get(phone_hash=phone_index("13911112222"))
     assert member.home_store_id == world.store_a1.pk
     assert member.birth_month == 2 and member.birth_day == 29
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from customers.models import Customer, ImportJob, ImportStatus
 from loyalty.models import PointsAccount, PointsEntry, PointsLot
 from tenancy.context import tenant_context
+from tenancy.encryption import phone_index
 from tenancy.models import Role
 from tests.loyalty.factories import standard_tiers
 
@@ -61,7 +62,7 @@ def imported(in_a, client_for, django_capture_on_commit_callbacks):
 
 
 def balance(phone: str) -> int:
-    return PointsAccount.objects.get(customer__phone=phone).balance
+    return PointsAccount.objects.get(customer__phone_hash=phone_index(phone)).balance
 
 
 ROWS = [
@@ -74,9 +75,9 @@ ROWS = [
 def test_tier_by_name_and_one_opening_entry_per_member(imported):
     job = imported(ROWS)
     assert job.status == ImportStatus.DONE, job.errors
-    gold = Customer.objects.get(phone="13900000001")
+    gold = Customer.objects.get(phone_hash=phone_index("13900000001"))
     assert (gold.tier_name, balance("13900000001")) == ("金卡", 1200)
-    assert Customer.objects.get(phone="13900000002").tier_name == "银卡"
+    assert Customer.objects.get(phone_hash=phone_index("13900000002")).tier_name == "银卡"
     assert balance("13900000003") == 300
     entries = PointsEntry.objects.order_by("source_key")
     assert [(e.source_key.split(":")[0], e.points) for e in entries] == [
@@ -112,5 +113,5 @@ def test_unknown_tier_bad_points_and_a_changed_balance_are_refused(imported):
     ]
     assert "金卡" in job.error_rows[0]["message"]  # the tiers that exist are named
     assert "1200" in job.error_rows[2]["message"]
-    assert not Customer.objects.filter(phone="13900000004").exists()
+    assert not Customer.objects.filter(phone_hash=phone_index("13900000004")).exists()
     assert balance("13900000001") == 1200

@@ -54,6 +54,9 @@ def _environment(service: dict, database: str, redis_url: str, media: Path) -> d
     for key, value in service.get("environment", {}).items():
         value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
         env[key] = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "test-secret", value)
+    # The personal-data keys are checked at start-up (tenancy.E002): a value of their shape.
+    env["FIELD_ENCRYPTION_KEYS"] = ",".join(settings.FIELD_ENCRYPTION_KEYS)
+    env["FIELD_BLIND_INDEX_KEY"] = settings.FIELD_BLIND_INDEX_KEY
     env["DATABASE_URL"] = re.sub(
         r"@postgres:5432/crm$", f"@127.0.0.1:5432/{database}", env["DATABASE_URL"]
     )
