@@ -29,7 +29,6 @@ from campaigns.models import (
     DeliveryStatus,
     Schedule,
 )
-from campaigns.services import build
 from campaigns.services.common import (
     BATCH,
     CAP_WINDOW,
@@ -313,31 +312,10 @@ def campaign_run(
         messaging = campaign.channel != Channel.IN_STORE
         if messaging:
             eligible = eligible.exclude(pk__in=_over_cap_members(now, rules.frequency_cap))
+        ids = list(eligible.order_by("pk").values_list("pk", flat=True))
+        holdout = _holdout_ids(ids, campaign.holdout_percent, seed=run.pk)
         release_at = quiet_hours_end(now, rules) if campaign.channel in QUIET_CHANNELS else None
-        if build.set_based_possible(campaign):
-            # The holdout is sampled from the ids exactly as before (a run's holdout is the
-            # same whichever path builds it); everything else happens in one statement.
-            ids = (
-                list(eligible.order_by("pk").values_list("pk", flat=True))
-                if campaign.holdout_percent
-                else []
-            )
-            holdout = _holdout_ids(ids, campaign.holdout_percent, seed=run.pk)
-            targeted, no_address = build.outbox_build(
-                campaign=campaign,
-                run=run,
-                eligible=eligible,
-                holdout=holdout,
-                release_at=release_at or now,
-                now=now,
-                rules=rules,
-                expected=(len(ids) - len(holdout)) if ids else counts.eligible,
-            )
-            ids = []  # nothing left for the batch path below
-        else:
-            ids = list(eligible.order_by("pk").values_list("pk", flat=True))
-            holdout = _holdout_ids(ids, campaign.holdout_percent, seed=run.pk)
-            targeted = no_address = 0
+        targeted = no_address = 0
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             sent, missing = _queue_campaign_batch(
