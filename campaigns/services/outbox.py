@@ -147,9 +147,17 @@ def _claim_postgres(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    # RETURNING hands back the stored form: the address and text are sealed at rest, so each
+    # column goes through its field's converter as a queryset's rows would.
+    converters = [
+        getattr(Delivery._meta.get_field(column), "from_db_value", None)
+        for column in _CLAIMED_COLUMNS
+    ]
     claimed = [
         Delivery(tenant_id=tenant_id, status=DeliveryStatus.SENDING, next_attempt_at=now,
-                 **dict(zip(_CLAIMED_COLUMNS, row, strict=True)))
+                 **{column: convert(value, None, connection) if convert else value
+                    for column, convert, value in zip(_CLAIMED_COLUMNS, converters, row,
+                                                      strict=True)})
         for row in rows
     ]  # fmt: skip
     return sorted(claimed, key=lambda delivery: delivery.pk)
