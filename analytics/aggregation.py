@@ -3,8 +3,9 @@
 Set-based. On PostgreSQL one statement rebuilds a day (DAY_IN_ONE_STATEMENT_SQL): the day's
 sales are read once into a CTE that feeds every table, each table is written by a
 data-modifying CTE, rows whose values did not change are left alone, and rows a re-run no
-longer produces are found by comparing the day's old rows with the new ones. It also adds the day's change to the monthly
-product rollup (ProductMonthlyStats), which the store dashboard reads for whole months.
+longer produces are found by comparing the day's old rows with the new ones. It also adds
+the day's change to the monthly product rollup (ProductMonthlyStats), which the store
+dashboard reads for whole months.
 Elsewhere (SQLite, for trying the project out) each table is one
 INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE (3.24+ has the upsert), stale rows are
 deleted by their computed_at, and the day's month of the rollup is recomputed from the daily

@@ -18,6 +18,17 @@ GROUP BY tenant_id, store_id, product_id, {month_of_day}
 """
 
 
+def leave_room_for_updates(apps, schema_editor):
+    """The nightly job updates a month's rows in place every day (quantity, revenue, days: no
+    indexed column). With free room on the page PostgreSQL writes such an update as a
+    heap-only tuple, without touching the table's five indexes: measured on the --quick
+    benchmark, a first build's monthly upsert took 140 of its 270 ms with full pages."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "ALTER TABLE analytics_productmonthlystats SET (fillfactor = 70)"
+        )
+
+
 def backfill(apps, schema_editor):
     from tenancy.context import set_database_tenant
 
@@ -67,5 +78,6 @@ class Migration(migrations.Migration):
             ],
         ),
         EnableTenantRLS("ProductMonthlyStats"),
+        migrations.RunPython(leave_room_for_updates, migrations.RunPython.noop),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
