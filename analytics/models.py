@@ -1,9 +1,10 @@
 """Sales as they come in, and the daily aggregates the dashboards read.
 
 Raw rows: Product, Sale, SaleLine (written only by analytics.services.sale_record).
-Aggregates: StoreDailyStats, ProductDailyStats, StaffDailyStats (written only by the nightly
-job, set-based; see analytics/aggregation.py). DirtyDay marks a (store, day) whose sales
-arrived after the day ended, so the next run recomputes it.
+Aggregates: StoreDailyStats, ProductDailyStats (and its monthly rollup ProductMonthlyStats),
+StaffDailyStats, ChannelDailyStats (written only by the nightly job, set-based; see
+analytics/aggregation.py). DirtyDay marks a (store, day) whose sales arrived after the day
+ended, so the next run recomputes it.
 """
 
 from __future__ import annotations
