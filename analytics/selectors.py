@@ -31,6 +31,7 @@ from analytics.models import (
     ChannelDailyStats,
     Product,
     ProductDailyStats,
+    ProductMonthlyStats,
     Sale,
     SaleChannel,
     StaffDailyStats,
@@ -284,22 +285,73 @@ def product_ranking(store_ids: list[int] | None, period: Period, *, slowest=Fals
     return list(rows.order_by(*order)[:limit]) if limit else list(rows.order_by(*order))
 
 
+def month_split(period: Period) -> tuple[list[tuple[datetime.date, datetime.date]], tuple]:
+    """The period as (day ranges outside whole months, (first, last) whole month or None).
+
+    A period of 2026-01-15..2026-04-10 is the days 01-15..01-31 and 04-01..04-10 plus the
+    whole months February and March; one without a whole month is all days.
+    """
+    first_whole = period.start if period.start.day == 1 else _next_month(period.start)
+    after_whole = (period.end + datetime.timedelta(days=1)).replace(day=1)
+    if first_whole >= after_whole:
+        return [(period.start, period.end)], None
+    days = []
+    if period.start < first_whole:
+        days.append((period.start, first_whole - datetime.timedelta(days=1)))
+    if after_whole <= period.end:
+        days.append((after_whole, period.end))
+    last_whole = (after_whole - datetime.timedelta(days=1)).replace(day=1)
+    return days, (first_whole, last_whole)
+
+
+def _next_month(day: datetime.date) -> datetime.date:
+    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
+def product_totals(store_ids: list[int] | None, period: Period) -> list[dict]:
+    """Quantity and revenue of every product sold in the period: {product_id, quantity,
+    revenue}, as sums of the daily product rows, in one query.
+
+    Whole months are read from the monthly rollup (ProductMonthlyStats, kept equal to the sum
+    of their daily rows by the nightly job), only the days of partial months at the ends from
+    the daily rows: a year is about 12 rows per product and store instead of 365. A product
+    with daily rows in the period is listed even when they sum to zero (sold and refunded).
+    """
+    day_ranges, months = month_split(period)
+    parts = []
+    in_days = Q()
+    for first, last in day_ranges:
+        in_days |= Q(day__range=(first, last))
+    if day_ranges:
+        parts.append(ProductDailyStats.objects.filter(in_days))
+    if months:
+        parts.append(ProductMonthlyStats.objects.filter(month__range=months, days__gt=0))
+    if store_ids is not None:
+        parts = [rows.filter(store_id__in=store_ids) for rows in parts]
+    parts = [
+        rows.values("product_id").annotate(quantity=Sum("quantity"), revenue=Sum("revenue"))
+        for rows in parts
+    ]
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    totals: dict[int, dict] = {}
+    for row in combined.order_by():
+        total = totals.setdefault(
+            row["product_id"], {"product_id": row["product_id"], "quantity": 0, "revenue": ZERO}
+        )
+        total["quantity"] += row["quantity"]
+        total["revenue"] += row["revenue"]
+    return list(totals.values())
+
+
 def product_rankings(
     store_ids: list[int] | None, period: Period, *, limit: int = 10
 ) -> tuple[list[dict], list[dict]]:
     """(top sellers, slowest sellers) of the period, as product_ranking() shapes them.
 
-    One aggregate by product id serves both lists (the dashboard used to run it twice, with
-    the product join inside the GROUP BY); names are read afterwards for the few shown.
+    One read of the period's totals by product id (product_totals: monthly rollups for whole
+    months) serves both lists; names are read afterwards for the few shown.
     """
-    rows = ProductDailyStats.objects.filter(day__range=(period.start, period.end))
-    if store_ids is not None:
-        rows = rows.filter(store_id__in=store_ids)
-    totals = list(
-        rows.values("product_id")
-        .annotate(quantity=Sum("quantity"), revenue=Sum("revenue"))
-        .order_by()
-    )
+    totals = product_totals(store_ids, period)
     top = sorted(totals, key=lambda r: (-r["revenue"], -r["quantity"], r["product_id"]))[:limit]
     ascending = sorted(totals, key=lambda r: (r["quantity"], r["revenue"]))
     # Ties at the tenth place are broken by SKU, so every tied row stays a candidate.
@@ -318,13 +370,15 @@ def product_rankings(
         row["product__name"] = product["name"]
         row["product__category"] = product["category"]
     slow = sorted(ascending, key=lambda r: (r["quantity"], r["revenue"], r["product__sku"]))
-    return top, (never_sold_products(rows, limit=limit) + slow)[:limit]
+    sold = Product.objects.filter(pk__in=[r["product_id"] for r in totals])
+    return top, (never_sold_products(sold, limit=limit) + slow)[:limit]
 
 
-def never_sold_products(sold_rows, *, limit: int) -> list[dict]:
-    """Active catalogue products with no sale among `sold_rows` (the period's product stats),
-    shaped like product_rankings() rows with zero quantity: the slowest movers of all."""
-    sold_skus = sold_rows.values("product__sku")
+def never_sold_products(sold_products, *, limit: int) -> list[dict]:
+    """Active catalogue products not among `sold_products` (the period's sold analytics
+    products, by SKU), shaped like product_rankings() rows with zero quantity: the slowest
+    movers of all."""
+    sold_skus = sold_products.values("sku")
     return [
         {
             "product_id": None,

@@ -99,6 +99,7 @@ def generate(cursor, tenant_id: int, slug: str, args, rng: random.Random) -> Non
     history = history_days(args)
     log(f"{slug}: creating {target} sales over {history} days")
     for table in ("analytics_storedailystats", "analytics_productdailystats",
+                  "analytics_productmonthlystats",
                   "analytics_staffdailystats", "analytics_channeldailystats",
                   "analytics_dirtyday", "analytics_saleline", "analytics_sale",
                   "analytics_product"):  # fmt: skip
