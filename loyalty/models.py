@@ -203,6 +203,8 @@ class PointsRule(TenantScopedModel):
         max_length=8,
         choices=RefundShortfall.choices,
         default=RefundShortfall.DEBT,
+        # also in the database, so rows written by plain SQL (benchmarks, loaders) get it
+        db_default=RefundShortfall.DEBT,
         help_text=_(
             "A sale refunded after its return window whose points were spent. Either way the "
             "next points earned pay them back first, and nothing can be redeemed until then."

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pointsrule',
             name='refund_shortfall',
-            field=models.CharField(choices=[('debt', 'Record them as points owed (the balance stays at 0)'), ('negative', 'Take them from the balance, which goes below 0')], default='debt', help_text='A sale refunded after its return window whose points were spent. Either way the next points earned pay them back first, and nothing can be redeemed until then.', max_length=8, verbose_name='refund of points already spent'),
+            field=models.CharField(choices=[('debt', 'Record them as points owed (the balance stays at 0)'), ('negative', 'Take them from the balance, which goes below 0')], db_default='debt', default='debt', help_text='A sale refunded after its return window whose points were spent. Either way the next points earned pay them back first, and nothing can be redeemed until then.', max_length=8, verbose_name='refund of points already spent'),
         ),
         migrations.AlterField(
             model_name='pointsentry',
