@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SINGLE_PATH = "/sms/send"
 BATCH_PATH = "/sms/batch"
+MOBILE_NUMBER = re.compile(r"1[3-9][0-9]{9}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -81,7 +83,9 @@ class FakeSmsGateway:
             return sum(self.received.values())
 
     def _answer(self, phone: str) -> dict:
-        if phone in self.refuse:
+        # as a real gateway does: anything but a mainland mobile number is refused (an
+        # outbox row whose sealed address could not be opened would show here)
+        if phone in self.refuse or not MOBILE_NUMBER.fullmatch(phone or ""):
             return {"code": "MOBILE_NUMBER_ILLEGAL", "message": f"号码错误 {phone}"}
         self._next_id += 1
         return {"code": "OK", "id": f"fake-{self._next_id}"}
